@@ -1,0 +1,76 @@
+//! Blueprints: a named group of routes under a URL prefix, with its own
+//! templates and static folder (Flask's `Blueprint`).
+
+use std::path::PathBuf;
+
+use axum::Router;
+
+use crate::routing::MethodRoutes;
+use crate::state::AppState;
+
+/// A named group of routes. Endpoint names inside it are prefixed with the
+/// blueprint's name: `url_for("blog.show", ...)`.
+///
+/// ```
+/// use phial_core::{Blueprint, routing::get};
+/// async fn index() -> &'static str { "posts" }
+/// let bp = Blueprint::new("blog").url_prefix("/blog").route("/", get(index).name("index"));
+/// assert_eq!(bp.name(), "blog");
+/// ```
+pub struct Blueprint {
+    pub(crate) name: String,
+    pub(crate) url_prefix: String,
+    pub(crate) routes: Vec<(String, MethodRoutes)>,
+    pub(crate) nested: Vec<(String, Router<AppState>)>,
+    pub(crate) template_folder: Option<PathBuf>,
+    pub(crate) static_folder: Option<PathBuf>,
+}
+
+impl Blueprint {
+    /// A blueprint mounted at `/` until [`url_prefix`](Self::url_prefix) says otherwise.
+    pub fn new(name: impl Into<String>) -> Self {
+        Blueprint {
+            name: name.into(),
+            url_prefix: String::new(),
+            routes: Vec::new(),
+            nested: Vec::new(),
+            template_folder: None,
+            static_folder: None,
+        }
+    }
+
+    /// The blueprint's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Mounts every route under this prefix.
+    pub fn url_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.url_prefix = prefix.into();
+        self
+    }
+
+    /// Adds handlers for a path (relative to the prefix).
+    pub fn route(mut self, path: impl Into<String>, routes: impl Into<MethodRoutes>) -> Self {
+        self.routes.push((path.into(), routes.into()));
+        self
+    }
+
+    /// Nests a plain axum router under a path (relative to the prefix).
+    pub fn nest(mut self, path: impl Into<String>, router: Router<AppState>) -> Self {
+        self.nested.push((path.into(), router));
+        self
+    }
+
+    /// A template folder searched after the app's own (so apps can override).
+    pub fn template_folder(mut self, folder: impl Into<PathBuf>) -> Self {
+        self.template_folder = Some(folder.into());
+        self
+    }
+
+    /// A static folder served at `<prefix>/static`, endpoint `<name>.static`.
+    pub fn static_folder(mut self, folder: impl Into<PathBuf>) -> Self {
+        self.static_folder = Some(folder.into());
+        self
+    }
+}

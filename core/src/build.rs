@@ -1,0 +1,296 @@
+//! `AppBuilder::build`: binds extensions, checks dependencies, runs
+//! providers and startup hooks, and assembles the router. Every failure is
+//! collected so one start reports everything.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, Request};
+use axum::response::IntoResponse;
+
+use crate::app::App;
+use crate::builder::{APP_SOURCE, AppBuilder, Provided, config_error};
+use crate::error::{BuildError, BuildErrors, HttpError};
+use crate::error_page::ErrorPages;
+use crate::health::{self, HealthChecks};
+use crate::routing::RouteInfo;
+use crate::security::SecurityHeaders;
+use crate::session::Keys;
+use crate::state::{AppInner, AppState};
+use crate::templates::{EngineParts, TemplateEngine};
+use crate::url::UrlMap;
+
+const CORE_SOURCE: &str = "core";
+
+pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
+    bind_extensions(&mut b);
+    check_secret(&mut b);
+    check_settings(&mut b);
+    let root = b.resolved_root();
+    let instance_path = root.join(&b.core.instance_path);
+    if let Err(e) = std::fs::create_dir_all(&instance_path) {
+        b.errors.push(BuildError::Config {
+            extension: CORE_SOURCE.into(),
+            key: "instance_path".into(),
+            message: format!("cannot create `{}`: {e}", instance_path.display()),
+        });
+    }
+    run_providers(&mut b, &instance_path).await;
+    mount_static(&mut b, &root);
+    mount_health(&mut b);
+    let urls = url_map(&mut b);
+    let security_headers =
+        SecurityHeaders::from_config(&b.core.security).unwrap_or_else(|errors| {
+            b.errors.extend(errors);
+            SecurityHeaders::default()
+        });
+    let request_id_header = static_header_name(&b.core.request_id.header).unwrap_or_else(|| {
+        b.errors.push(BuildError::Config {
+            extension: CORE_SOURCE.into(),
+            key: "request_id.header".into(),
+            message: "is not a valid header name (use letters, digits and `-`)".into(),
+        });
+        http::HeaderName::from_static("x-request-id")
+    });
+    let config_value = match b.config.redacted() {
+        Ok(v) => v,
+        Err(e) => {
+            b.errors.push(config_error(CORE_SOURCE, e));
+            serde_json::Value::Null
+        }
+    };
+    if !b.errors.is_empty() {
+        return Err(BuildErrors(b.errors));
+    }
+
+    let mut folders = vec![root.join(&b.core.templates.folder)];
+    folders.extend(b.template_folders.iter().map(|f| root.join(f)));
+    let urls = Arc::new(urls);
+    let templates = TemplateEngine::new(EngineParts {
+        folders,
+        sources: std::mem::take(&mut b.template_sources),
+        setup: std::mem::take(&mut b.template_setup),
+        urls: urls.clone(),
+        config: config_value,
+        auto_reload: b.core.templates.auto_reload,
+    });
+    b.values
+        .insert(HealthChecks(std::mem::take(&mut b.health_checks)));
+    b.values.insert(std::mem::take(&mut b.deploy_checks));
+    let keys = Keys::new(b.core.effective_secret_key(), &b.core.secret_key_fallbacks);
+    let state = AppState(Arc::new(AppInner {
+        config: b.config.clone(),
+        core: b.core.clone(),
+        root_path: root,
+        instance_path,
+        values: std::mem::take(&mut b.values),
+        urls,
+        templates,
+        keys,
+        routes: std::mem::take(&mut b.routes),
+        extensions: b.extensions.iter().map(|r| r.name.clone()).collect(),
+        error_pages: ErrorPages {
+            handlers: b.error_handlers.drain(..).collect(),
+        },
+        security_headers,
+        request_id_header,
+    }));
+
+    let router = assemble_router(&mut b, &state);
+    let startup_limit = Duration::from_secs(b.core.startup_timeout_secs);
+    let errors =
+        crate::lifecycle::run_startup(std::mem::take(&mut b.startup), &state, startup_limit).await;
+    if !errors.is_empty() {
+        return Err(BuildErrors(errors));
+    }
+    Ok(App::new(
+        state,
+        router,
+        std::mem::take(&mut b.shutdown),
+        std::mem::take(&mut b.commands),
+    ))
+}
+
+fn bind_extensions(b: &mut AppBuilder) {
+    while let Some(reg) = b.pending.pop_front() {
+        b.current = reg.name.clone();
+        let ext = reg.ext.clone();
+        b.extensions.push(reg);
+        if let Err(source) = ext.init_app(b) {
+            b.errors.push(BuildError::Extension {
+                extension: b.current.clone(),
+                phase: "init_app",
+                source,
+            });
+        }
+    }
+    for (extension, type_id, requires) in std::mem::take(&mut b.requires) {
+        if !b.extensions.iter().any(|r| r.type_id == type_id) {
+            b.errors.push(BuildError::MissingDependency {
+                extension,
+                requires: requires.to_owned(),
+            });
+        }
+    }
+    for i in 0..b.extensions.len() {
+        let (name, ext) = (b.extensions[i].name.clone(), b.extensions[i].ext.clone());
+        b.current = name;
+        if let Err(source) = ext.finish(b) {
+            b.errors.push(BuildError::Extension {
+                extension: b.current.clone(),
+                phase: "finish",
+                source,
+            });
+        }
+    }
+    for late in std::mem::take(&mut b.pending) {
+        b.errors.push(BuildError::Extension {
+            extension: late.name,
+            phase: "finish",
+            source: "extensions must be registered before `finish`: register it in the factory or in `init_app`".into(),
+        });
+    }
+    b.current = APP_SOURCE.to_owned();
+}
+
+/// A header name whose clones cost nothing per request (leaked once per app).
+fn static_header_name(name: &str) -> Option<http::HeaderName> {
+    let lower = name.to_ascii_lowercase();
+    http::HeaderName::from_bytes(lower.as_bytes()).ok()?;
+    Some(http::HeaderName::from_static(Box::leak(
+        lower.into_boxed_str(),
+    )))
+}
+
+fn check_settings(b: &mut AppBuilder) {
+    if b.core.csrf.enabled && !b.core.session.enabled {
+        b.errors.push(BuildError::Config {
+            extension: CORE_SOURCE.into(),
+            key: "csrf.enabled".into(),
+            message:
+                "CSRF tokens live in the session: turn session.enabled on, or csrf.enabled off"
+                    .into(),
+        });
+    }
+}
+
+fn check_secret(b: &mut AppBuilder) {
+    match b.core.secret_key_problem() {
+        Some(problem) if b.config.profile().is_production() => b.errors.push(BuildError::Config {
+            extension: CORE_SOURCE.into(),
+            key: "secret_key".into(),
+            message: format!(
+                "{problem}: production needs a random secret of at least {} characters. Set PHIAL_SECRET_KEY, \
+                 e.g. to the output of `openssl rand -hex 32` (or this binary's `secret` command)",
+                crate::config::MIN_SECRET_KEY_LEN
+            ),
+        }),
+        Some(_) if b.core.secret_key.is_none() => {
+            tracing::debug!("no secret_key set: using the development key (production refuses it)");
+        }
+        _ => {}
+    }
+}
+
+async fn run_providers(b: &mut AppBuilder, instance_path: &std::path::Path) {
+    let core = Arc::new(b.core.clone());
+    for provider in std::mem::take(&mut b.providers) {
+        let view = Provided {
+            config: b.config.clone(),
+            core: core.clone(),
+            values: b.values.clone(),
+            instance_path: instance_path.to_path_buf(),
+        };
+        match (provider.run)(view).await {
+            Ok(value) => b.values.insert_any(provider.type_id, value),
+            Err(source) => b.errors.push(BuildError::Extension {
+                extension: provider.source,
+                phase: "provider",
+                source,
+            }),
+        }
+    }
+}
+
+fn mount_static(b: &mut AppBuilder, root: &std::path::Path) {
+    let mut mounts = std::mem::take(&mut b.static_mounts);
+    let app_folder = root.join(&b.core.static_files.folder);
+    if app_folder.is_dir() {
+        let url = b.core.static_files.url_path.clone();
+        mounts.insert(
+            0,
+            crate::static_files::StaticMount::folder(
+                "static".into(),
+                url,
+                app_folder,
+                APP_SOURCE.into(),
+            ),
+        );
+    }
+    for mut mount in mounts {
+        mount.resolve(root);
+        let path = format!("{}/{{*filename}}", mount.url_path.trim_end_matches('/'));
+        let (name, source) = (mount.name.clone(), mount.source_ext.clone());
+        let server = mount.into_server(b.core.static_files.max_age_secs);
+        let handler = move |Path(filename): Path<String>, req: Request| {
+            let server = server.clone();
+            async move { server.serve(&filename, req).await }
+        };
+        let previous = std::mem::replace(&mut b.current, source);
+        b.route(&path, crate::routing::get(handler).name(name));
+        b.current = previous;
+    }
+}
+
+fn mount_health(b: &mut AppBuilder) {
+    if !b.core.health.enabled {
+        return;
+    }
+    let (live, ready) = (
+        b.core.health.live_path.clone(),
+        b.core.health.ready_path.clone(),
+    );
+    let previous = std::mem::replace(&mut b.current, CORE_SOURCE.into());
+    b.route(&live, crate::routing::get(health::live).name("healthz"));
+    b.route(&ready, crate::routing::get(health::ready).name("readyz"));
+    b.current = previous;
+}
+
+fn url_map(b: &mut AppBuilder) -> UrlMap {
+    let mut map = UrlMap::default();
+    let mut seen: Vec<&RouteInfo> = Vec::new();
+    for route in &b.routes {
+        let Some(name) = &route.name else { continue };
+        if let Some(first) = seen.iter().find(|r| r.name.as_ref() == Some(name)) {
+            b.errors.push(BuildError::DuplicateEndpoint {
+                name: name.clone(),
+                first: first.path.clone(),
+                second: route.path.clone(),
+            });
+            continue;
+        }
+        seen.push(route);
+        map.insert(name.clone(), route.path.clone());
+    }
+    map
+}
+
+async fn fallback(req: Request) -> axum::response::Response {
+    HttpError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.uri().path()
+    ))
+    .into_response()
+}
+
+fn assemble_router(b: &mut AppBuilder, state: &AppState) -> Router {
+    let mut router = std::mem::take(&mut b.router).fallback(fallback);
+    for layer in b.layers.drain(..) {
+        router = layer(router);
+    }
+    // The core service wraps the finished router from outside (see
+    // `App::new`): `Router::layer` would box it once more per route.
+    router.with_state(state.clone())
+}

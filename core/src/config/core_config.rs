@@ -1,0 +1,275 @@
+//! Phial's own configuration keys and their defaults per profile.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::Profile;
+
+/// The secret used in development and testing when none is set. Production
+/// refuses to start with it.
+pub const DEVELOPMENT_SECRET_KEY: &str = "phial-development-key-not-secret-do-not-deploy";
+
+/// Shortest `secret_key` accepted in production.
+pub const MIN_SECRET_KEY_LEN: usize = 32;
+
+/// Phial's core keys, read from the top level of the configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CoreConfig {
+    /// Debug mode: error pages show details. On in development.
+    pub debug: bool,
+    /// Signs sessions and CSRF tokens (`PHIAL_SECRET_KEY`). Required in production.
+    pub secret_key: Option<String>,
+    /// Older keys still accepted when verifying, so a key can be rotated
+    /// without logging everybody out.
+    pub secret_key_fallbacks: Vec<String>,
+    /// Where templates/, static/ and instance/ are looked up. Empty: the
+    /// folder the app builder was given, else the working directory.
+    pub root_path: Option<PathBuf>,
+    /// Local state (the SQLite file by default). Relative to `root_path`.
+    pub instance_path: PathBuf,
+    /// Largest request body accepted, in bytes; larger ones get a 413.
+    pub body_limit: usize,
+    /// Log each request as a tracing span (at DEBUG level).
+    pub trace: bool,
+    /// Turn handler panics into 500 responses instead of dropped connections.
+    pub catch_panics: bool,
+    /// Seconds a startup hook may take.
+    pub startup_timeout_secs: u64,
+    /// Seconds a shutdown hook may take; also how long in-flight requests may
+    /// run after a shutdown signal.
+    pub shutdown_timeout_secs: u64,
+    /// The `run` command's socket.
+    pub server: ServerConfig,
+    /// Signed-cookie sessions.
+    pub session: SessionConfig,
+    /// Cross-site request forgery protection.
+    pub csrf: CsrfConfig,
+    /// Security headers sent with every response.
+    pub security: SecurityConfig,
+    /// The app's static folder.
+    #[serde(rename = "static")]
+    pub static_files: StaticConfig,
+    /// Templates.
+    pub templates: TemplatesConfig,
+    /// Request ids.
+    pub request_id: RequestIdConfig,
+    /// `/healthz` and `/readyz`.
+    pub health: HealthConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// Address `run` listens on.
+    pub bind: String,
+}
+
+/// `[session]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionConfig {
+    /// Sessions (and so flash messages and CSRF) at all; pure APIs may turn
+    /// them off.
+    pub enabled: bool,
+    /// Cookie name.
+    pub cookie_name: String,
+    /// Seconds a session stays valid after it was last written.
+    pub max_age_secs: u64,
+    /// Send the cookie over HTTPS only. On in production.
+    pub secure: bool,
+    /// `Strict`, `Lax` or `None`.
+    pub same_site: String,
+    /// Cookie `Domain`, if any.
+    pub domain: Option<String>,
+    /// Cookie `Path`.
+    pub path: String,
+}
+
+/// `[csrf]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CsrfConfig {
+    /// Check unsafe requests (POST, PUT, PATCH, DELETE) for a token.
+    pub enabled: bool,
+    /// Form field carrying the token.
+    pub field_name: String,
+    /// Header carrying the token (for scripts).
+    pub header_name: String,
+    /// Path prefixes that are never checked (webhooks).
+    pub exempt: Vec<String>,
+}
+
+/// `[security]`: Talisman's headers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecurityConfig {
+    /// Send the headers at all.
+    pub enabled: bool,
+    /// `Content-Security-Policy`; empty to leave it out.
+    pub content_security_policy: String,
+    /// `X-Frame-Options`; empty to leave it out.
+    pub frame_options: String,
+    /// `X-Content-Type-Options: nosniff`.
+    pub content_type_nosniff: bool,
+    /// `Referrer-Policy`; empty to leave it out.
+    pub referrer_policy: String,
+    /// `Strict-Transport-Security`. On in production.
+    pub hsts: bool,
+    /// HSTS `max-age` in seconds.
+    pub hsts_max_age_secs: u64,
+    /// HSTS `includeSubDomains`.
+    pub hsts_include_subdomains: bool,
+}
+
+/// `[static]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StaticConfig {
+    /// URL prefix.
+    pub url_path: String,
+    /// Folder, relative to `root_path`.
+    pub folder: PathBuf,
+    /// `Cache-Control: max-age`; 0 sends `no-cache`.
+    pub max_age_secs: u64,
+}
+
+/// `[templates]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TemplatesConfig {
+    /// Folder, relative to `root_path`.
+    pub folder: PathBuf,
+    /// Re-read templates when they change. On in development.
+    pub auto_reload: bool,
+}
+
+/// `[request_id]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RequestIdConfig {
+    /// Give each request an id (kept from the client when it sends a sane one).
+    pub enabled: bool,
+    /// Header that carries it both ways.
+    pub header: String,
+}
+
+/// `[health]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthConfig {
+    /// Mount the endpoints.
+    pub enabled: bool,
+    /// Liveness path.
+    pub live_path: String,
+    /// Readiness path (runs every extension's check).
+    pub ready_path: String,
+    /// Milliseconds each readiness check may take.
+    pub check_timeout_ms: u64,
+}
+
+impl CoreConfig {
+    /// The built-in defaults of a profile: the lowest configuration layer.
+    pub fn defaults(profile: Profile) -> Self {
+        let dev = profile == Profile::Development;
+        let prod = profile.is_production();
+        CoreConfig {
+            debug: dev,
+            secret_key: None,
+            secret_key_fallbacks: Vec::new(),
+            root_path: None,
+            instance_path: PathBuf::from("instance"),
+            body_limit: 2 * 1024 * 1024,
+            trace: true,
+            catch_panics: true,
+            startup_timeout_secs: 60,
+            shutdown_timeout_secs: 30,
+            server: ServerConfig { bind: "127.0.0.1:5000".into() },
+            session: SessionConfig {
+                enabled: true,
+                cookie_name: "session".into(),
+                max_age_secs: 31 * 24 * 3600,
+                secure: prod,
+                same_site: "Lax".into(),
+                domain: None,
+                path: "/".into(),
+            },
+            csrf: CsrfConfig {
+                enabled: true,
+                field_name: "csrf_token".into(),
+                header_name: "x-csrf-token".into(),
+                exempt: Vec::new(),
+            },
+            security: SecurityConfig {
+                enabled: true,
+                content_security_policy: "default-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'self'; form-action 'self'".into(),
+                frame_options: "SAMEORIGIN".into(),
+                content_type_nosniff: true,
+                referrer_policy: "strict-origin-when-cross-origin".into(),
+                hsts: prod,
+                hsts_max_age_secs: 31_536_000,
+                hsts_include_subdomains: true,
+            },
+            static_files: StaticConfig {
+                url_path: "/static".into(),
+                folder: PathBuf::from("static"),
+                max_age_secs: if prod { 3600 } else { 0 },
+            },
+            templates: TemplatesConfig { folder: PathBuf::from("templates"), auto_reload: dev },
+            request_id: RequestIdConfig { enabled: true, header: "x-request-id".into() },
+            health: HealthConfig {
+                enabled: true,
+                live_path: "/healthz".into(),
+                ready_path: "/readyz".into(),
+                check_timeout_ms: 2000,
+            },
+        }
+    }
+
+    /// Why this secret key may not be used in production, if it may not.
+    pub fn secret_key_problem(&self) -> Option<&'static str> {
+        match self.secret_key.as_deref() {
+            None | Some("") => Some("is not set"),
+            Some(DEVELOPMENT_SECRET_KEY) => Some("is the development default"),
+            Some(k) if k.len() < MIN_SECRET_KEY_LEN => Some("is shorter than 32 characters"),
+            Some(_) => None,
+        }
+    }
+
+    /// The key that signs: the configured one, else the development default.
+    pub fn effective_secret_key(&self) -> &str {
+        self.secret_key
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .unwrap_or(DEVELOPMENT_SECRET_KEY)
+    }
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        Self::defaults(Profile::Development)
+    }
+}
+
+macro_rules! section_defaults {
+    ($($ty:ident => $field:ident),* $(,)?) => {$(
+        impl Default for $ty {
+            fn default() -> Self {
+                CoreConfig::default().$field
+            }
+        }
+    )*};
+}
+
+section_defaults!(
+    ServerConfig => server,
+    SessionConfig => session,
+    CsrfConfig => csrf,
+    SecurityConfig => security,
+    StaticConfig => static_files,
+    TemplatesConfig => templates,
+    RequestIdConfig => request_id,
+    HealthConfig => health,
+);

@@ -1,0 +1,181 @@
+//! CSRF as a route layer: it runs only for requests that matched a route
+//! and method, so unknown routes and methods get their 404/405 first. Safe
+//! methods pass straight through without boxing a future.
+
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::future::{BoxFuture, Either};
+use http::Method;
+use http::header::CONTENT_TYPE;
+use tower::{Layer, Service};
+
+use crate::csrf::{self, CsrfError};
+use crate::error::HttpError;
+use crate::middleware::{RequestContext, is_length_limit, too_large};
+use crate::state::AppState;
+
+/// Adds the CSRF check to the handlers of a route. It finds the app's
+/// configuration through the request's session, which the core middleware
+/// inserted.
+#[derive(Clone, Copy)]
+pub(crate) struct CsrfLayer;
+
+impl<S> Layer<S> for CsrfLayer {
+    type Service = CsrfService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        CsrfService { inner }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct CsrfService<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for CsrfService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let Some(session) = RequestContext::session(req.extensions()) else {
+            return Either::Left(self.inner.call(req));
+        };
+        let app = session.app().clone();
+        let cfg = &app.core().csrf;
+        let skip = !cfg.enabled
+            || !is_unsafe(req.method())
+            || cfg
+                .exempt
+                .iter()
+                .any(|p| req.uri().path().starts_with(p.as_str()));
+        if skip {
+            return Either::Left(self.inner.call(req));
+        }
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Either::Right(Box::pin(async move {
+            match check_csrf(&app, req).await {
+                Ok(req) => inner.call(req).await,
+                Err(e) => Ok(e.into_response()),
+            }
+        }))
+    }
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+enum FormKind {
+    UrlEncoded,
+    Multipart(String),
+    Other,
+}
+
+/// Content types a browser form (or a cross-site `fetch` without a CORS
+/// preflight) can send; others (JSON) cannot arrive cross-site unless CORS
+/// allows it, so they are not checked.
+fn form_kind(req: &Request) -> Option<FormKind> {
+    let Some(ct) = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Some(FormKind::Other);
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/x-www-form-urlencoded" => Some(FormKind::UrlEncoded),
+        "multipart/form-data" => Some(match multer::parse_boundary(ct) {
+            Ok(b) => FormKind::Multipart(b),
+            Err(_) => FormKind::Other,
+        }),
+        "text/plain" | "" => Some(FormKind::Other),
+        _ => None,
+    }
+}
+
+async fn check_csrf(app: &AppState, req: Request) -> Result<Request, HttpError> {
+    let cfg = &app.core().csrf;
+    let Some(kind) = form_kind(&req) else {
+        return Ok(req);
+    };
+    if req
+        .headers()
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site")
+    {
+        return Err(CsrfError::CrossSite.into());
+    }
+    let session = RequestContext::session(req.extensions())
+        .cloned()
+        .ok_or(CsrfError::NoSession)?;
+    let header = req
+        .headers()
+        .get(&cfg.header_name)
+        .or_else(|| req.headers().get("x-csrftoken"));
+    if let Some(token) = header.and_then(|v| v.to_str().ok()) {
+        csrf::verify_token(&session, Some(token))?;
+        return Ok(req);
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match kind {
+        FormKind::Other => Bytes::new(),
+        _ => read_body(body, app.core().body_limit).await?,
+    };
+    let token = match kind {
+        FormKind::UrlEncoded => form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == &cfg.field_name)
+            .map(|(_, v)| v.into_owned()),
+        FormKind::Multipart(boundary) => {
+            multipart_field(bytes.clone(), boundary, &cfg.field_name).await
+        }
+        FormKind::Other => None,
+    };
+    csrf::verify_token(&session, token.as_deref())?;
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, HttpError> {
+    match axum::body::to_bytes(body, limit).await {
+        Ok(b) => Ok(b),
+        Err(e) if is_length_limit(&e) => Err(too_large(limit)),
+        Err(e) => Err(HttpError::bad_request(format!(
+            "could not read the request body: {e}"
+        ))),
+    }
+}
+
+async fn multipart_field(bytes: Bytes, boundary: String, name: &str) -> Option<String> {
+    let stream =
+        futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    while let Ok(Some(field)) = multipart.next_field().await {
+        if field.name() == Some(name) {
+            return field.text().await.ok();
+        }
+    }
+    None
+}

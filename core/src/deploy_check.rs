@@ -1,0 +1,176 @@
+//! `check --deploy`: production hazards, as Django's `check --deploy`.
+//! Core settings are checked here; extensions add their own checks with
+//! [`AppBuilder::deploy_check`](crate::AppBuilder::deploy_check). Errors
+//! give a non-zero exit code; warnings do not.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::app::App;
+use crate::cli::Output;
+use crate::state::AppState;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DeployLevel {
+    /// Must be fixed before deploying: `check --deploy` exits non-zero.
+    Error,
+    /// Worth a look.
+    Warning,
+}
+
+/// One production hazard: the config key at fault and what to do.
+#[derive(Debug, Clone)]
+pub struct DeployFinding {
+    /// Error or warning.
+    pub level: DeployLevel,
+    /// The config key (or variable) at fault.
+    pub key: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl DeployFinding {
+    /// A finding that fails the check.
+    pub fn error(key: impl Into<String>, message: impl Into<String>) -> Self {
+        DeployFinding {
+            level: DeployLevel::Error,
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A finding that is reported but does not fail the check.
+    pub fn warning(key: impl Into<String>, message: impl Into<String>) -> Self {
+        DeployFinding {
+            level: DeployLevel::Warning,
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+type CheckFn = Arc<dyn Fn(&AppState) -> Vec<DeployFinding> + Send + Sync>;
+
+/// Checks contributed by extensions, kept in the app state.
+#[derive(Clone, Default)]
+pub(crate) struct DeployChecks(pub(crate) Vec<(String, CheckFn)>);
+
+impl DeployChecks {
+    pub(crate) fn push(&mut self, source: String, check: CheckFn) {
+        self.0.push((source, check));
+    }
+}
+
+fn core_hazards(state: &AppState) -> Vec<DeployFinding> {
+    let core = state.core();
+    let mut found = Vec::new();
+    if !state.profile().is_production() {
+        found.push(DeployFinding::error(
+            "PHIAL_ENV",
+            format!(
+                "the profile is `{}`: deploy with PHIAL_ENV=production",
+                state.profile()
+            ),
+        ));
+    }
+    if let Some(problem) = core.secret_key_problem() {
+        found.push(DeployFinding::error(
+            "secret_key",
+            format!("{problem}: set PHIAL_SECRET_KEY to the output of the `secret` command"),
+        ));
+    }
+    if core.debug {
+        found.push(DeployFinding::error(
+            "debug",
+            "debug is on: error pages show internals; set debug = false",
+        ));
+    }
+    if !core.session.secure {
+        found.push(DeployFinding::warning(
+            "session.secure",
+            "the session cookie is sent over plain HTTP; set session.secure = true behind HTTPS",
+        ));
+    }
+    if !core.csrf.enabled {
+        found.push(DeployFinding::warning(
+            "csrf.enabled",
+            "CSRF protection is off",
+        ));
+    }
+    if !core.security.enabled {
+        found.push(DeployFinding::warning(
+            "security.enabled",
+            "security headers are off",
+        ));
+    } else if !core.security.hsts {
+        found.push(DeployFinding::warning(
+            "security.hsts",
+            "HSTS is off: browsers may reach the site over plain HTTP",
+        ));
+    }
+    if core.templates.auto_reload {
+        found.push(DeployFinding::warning(
+            "templates.auto_reload",
+            "templates are re-checked on every render; turn auto_reload off",
+        ));
+    }
+    if core.body_limit > 64 * 1024 * 1024 {
+        found.push(DeployFinding::warning(
+            "body_limit",
+            format!(
+                "{} bytes per request body is a lot; lower it unless uploads need it",
+                core.body_limit
+            ),
+        ));
+    }
+    found
+}
+
+/// Every finding: the core's, then each extension's (keys prefixed with its name).
+pub(crate) fn findings(state: &AppState) -> Vec<DeployFinding> {
+    let mut found = core_hazards(state);
+    if let Some(checks) = state.get::<DeployChecks>() {
+        for (source, check) in &checks.0 {
+            found.extend(check(state).into_iter().map(|mut f| {
+                f.key = format!("{source}: {}", f.key);
+                f
+            }));
+        }
+    }
+    found.sort_by_key(|f| f.level);
+    found
+}
+
+pub(crate) fn run(app: &App, deploy: bool, out: &Output) -> ExitCode {
+    if !deploy {
+        out.println(format!(
+            "ok: the app builds ({} routes, extensions: {})",
+            app.state().routes().len(),
+            app.state().extensions().join(", ")
+        ));
+        return ExitCode::SUCCESS;
+    }
+    let found = findings(app.state());
+    let errors = found
+        .iter()
+        .filter(|f| f.level == DeployLevel::Error)
+        .count();
+    for f in &found {
+        let tag = if f.level == DeployLevel::Error {
+            "ERROR  "
+        } else {
+            "WARNING"
+        };
+        out.println(format!("{tag} {}: {}", f.key, f.message));
+    }
+    out.println(format!(
+        "{errors} error(s), {} warning(s)",
+        found.len() - errors
+    ));
+    if errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,73 @@
+//! `/healthz` (the process answers) and `/readyz` (every extension's check
+//! passes), for load balancers and orchestrators.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use futures_util::future::{BoxFuture, join_all};
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use crate::error::BoxError;
+use crate::state::AppState;
+
+type CheckFn = Arc<dyn Fn(AppState) -> BoxFuture<'static, Result<(), BoxError>> + Send + Sync>;
+
+/// A readiness check contributed by an extension.
+#[derive(Clone)]
+pub(crate) struct HealthCheck {
+    pub(crate) name: String,
+    pub(crate) source: String,
+    pub(crate) check: CheckFn,
+}
+
+/// Checks the app runs, stored in the state for `/readyz`.
+#[derive(Clone, Default)]
+pub(crate) struct HealthChecks(pub(crate) Vec<HealthCheck>);
+
+pub(crate) async fn live() -> Response {
+    Json(json!({"status": "ok"})).into_response()
+}
+
+pub(crate) async fn ready(State(app): State<AppState>) -> Response {
+    let limit = Duration::from_millis(app.core().health.check_timeout_ms);
+    let checks = app
+        .get::<HealthChecks>()
+        .map(|c| c.0.clone())
+        .unwrap_or_default();
+    let results = join_all(checks.iter().map(|c| {
+        let app = app.clone();
+        async move {
+            match tokio::time::timeout(limit, (c.check)(app)).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {} ms", limit.as_millis())),
+            }
+        }
+    }))
+    .await;
+    let mut ok = true;
+    let mut report = Map::new();
+    for (check, result) in checks.iter().zip(results) {
+        let entry = match result {
+            Ok(()) => json!({"status": "ok", "extension": check.source}),
+            Err(e) => {
+                ok = false;
+                tracing::warn!(check = %check.name, "readiness check failed: {e}");
+                json!({"status": "error", "extension": check.source, "error": e})
+            }
+        };
+        report.insert(check.name.clone(), entry);
+    }
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body =
+        json!({"status": if ok { "ok" } else { "unavailable" }, "checks": Value::Object(report)});
+    (status, Json(body)).into_response()
+}

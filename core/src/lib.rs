@@ -1,0 +1,72 @@
+//! # phial-core
+//!
+//! Phial's core: the [`App`] and its [`AppBuilder`], the [`Extension`]
+//! trait, layered [`Config`], templates, sessions, CSRF, security headers,
+//! static files, error pages, health checks, the CLI and a test client.
+//! Users depend on the facade crate `phial`, which re-exports this one.
+//!
+//! ```
+//! use phial_core::{App, Config, Result, routing::get};
+//!
+//! async fn create_app(config: Config) -> Result<App> {
+//!     Ok(App::builder(config)
+//!         .route("/", get(|| async { "Hello, World!" }).name("index"))
+//!         .build()
+//!         .await?)
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let app = create_app(Config::testing()).await.unwrap();
+//! assert_eq!(app.test_client().get("/").send().await.text(), "Hello, World!");
+//! # }
+//! ```
+
+mod app;
+mod blueprint;
+mod build;
+mod builder;
+pub mod changes;
+pub mod cli;
+pub mod config;
+pub mod csrf;
+mod csrf_layer;
+mod deploy_check;
+mod error;
+mod error_page;
+mod extension;
+mod extract;
+mod health;
+mod lifecycle;
+mod middleware;
+pub mod password;
+mod request_id;
+pub mod routing;
+mod security;
+mod server;
+mod session;
+mod state;
+mod static_files;
+mod templates;
+pub mod test_client;
+pub mod testing;
+pub mod url;
+
+pub use app::{App, AppService};
+pub use blueprint::Blueprint;
+pub use builder::{AppBuilder, Provided};
+pub use config::{Config, ConfigError, CoreConfig, Profile};
+pub use deploy_check::{DeployFinding, DeployLevel};
+pub use error::{BoxError, BuildError, BuildErrors, Error, HttpError, Result};
+pub use error_page::{ErrorContext, ErrorHandler};
+pub use extension::Extension;
+pub use extract::{Form, HasValidated, Json, Valid, validation_error};
+pub use middleware::{CoreFuture, CoreService};
+pub use request_id::RequestId;
+pub use security::SecurityHeaders;
+pub use server::shutdown_signal;
+pub use session::{Flash, Session, SessionError};
+pub use state::{AppState, Dep, missing_state};
+pub use templates::{TemplateEngine, Templates};
+
+/// Libraries whose types appear in Phial's API.
+pub use {axum, clap, http, minijinja, serde_json, tokio, tower, tower_http, validator};

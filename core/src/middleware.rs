@@ -1,0 +1,330 @@
+//! The core middleware: one pass per request for request ids, the body
+//! limit, sessions, caught panics, the request's tracing span, error pages
+//! and security headers. One hand-written service instead of seven layers
+//! keeps the per-request cost low (see `bench/src/bin/layer-cost.rs`): no
+//! boxed future on the success path, nothing allocated for a part that is
+//! switched off. CSRF runs closer to the handlers (see `csrf_layer`) so
+//! unknown routes and methods get their 404/405 first.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
+use http::StatusCode;
+use http::header::CONTENT_LENGTH;
+use http_body::Body as _;
+use tower::{Layer, Service};
+use tracing::Span;
+
+use crate::error::HttpError;
+use crate::error_page::{self, RequestFacts};
+use crate::request_id::RequestId;
+use crate::session::Session;
+use crate::state::AppState;
+
+/// What the core middleware hands to extractors: the request id and the
+/// session, in one request extension.
+#[derive(Clone)]
+pub(crate) struct RequestContext {
+    pub(crate) id: Option<RequestId>,
+    pub(crate) session: Option<Session>,
+}
+
+impl RequestContext {
+    pub(crate) fn session(ext: &http::Extensions) -> Option<&Session> {
+        ext.get::<RequestContext>().and_then(|c| c.session.as_ref())
+    }
+
+    pub(crate) fn id(ext: &http::Extensions) -> Option<RequestId> {
+        ext.get::<RequestContext>().and_then(|c| c.id)
+    }
+}
+
+/// Tracing target of the per-request span and its completion event.
+pub(crate) const TRACE_TARGET: &str = "phial::request";
+
+#[derive(Clone)]
+pub(crate) struct CoreLayer(pub(crate) AppState);
+
+impl<S> Layer<S> for CoreLayer {
+    type Service = CoreService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        CoreService {
+            inner,
+            app: self.0.clone(),
+        }
+    }
+}
+
+/// Phial's core middleware around a service (see [`crate::AppService`]).
+#[derive(Clone)]
+pub struct CoreService<S> {
+    inner: S,
+    app: AppState,
+}
+
+/// What the response needs from the request once the handler is done.
+struct Post {
+    app: AppState,
+    facts: RequestFacts,
+    session: Option<Session>,
+    /// The id as the response header value.
+    request_id: Option<http::HeaderValue>,
+    /// Boxed: present only while a subscriber wants request spans, and
+    /// inline it would make every request's future larger.
+    span: Option<Box<(Span, Instant)>>,
+}
+
+impl<S> Service<Request> for CoreService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = CoreFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let app = &self.app;
+        let core = app.core();
+        let request_id = core.request_id.enabled.then(|| {
+            let id = req
+                .headers()
+                .get(&app.0.request_id_header)
+                .and_then(RequestId::from_client);
+            id.unwrap_or_else(RequestId::generate)
+        });
+        let span = core
+            .trace
+            .then(|| request_span(&req, request_id.as_ref()))
+            .flatten();
+        let session = core
+            .session
+            .enabled
+            .then(|| Session::from_headers(app.clone(), req.headers()));
+        if request_id.is_some() || session.is_some() {
+            // One extension for both: axum adds two of its own, and a fourth
+            // entry would make the map grow.
+            req.extensions_mut().insert(RequestContext {
+                id: request_id,
+                session: session.clone(),
+            });
+        }
+        let facts = RequestFacts {
+            method: req.method().clone(),
+            path_and_query: req.uri().path_and_query().cloned(),
+            wants_html: error_page::wants_html(req.headers()),
+        };
+        let request_id = request_id.map(|id| id.header_value());
+        let post = Post {
+            app: app.clone(),
+            facts,
+            session,
+            request_id,
+            span,
+        };
+        let state = match limit_body(app, req) {
+            Err(e) => Stage::Ready {
+                res: Some(e.into_response()),
+            },
+            Ok(req) => {
+                let _entered = post.span.as_ref().map(|b| b.0.enter());
+                let inner = &mut self.inner;
+                match guarded(core.catch_panics, || inner.call(req)) {
+                    Ok(fut) => Stage::Inner { fut },
+                    Err(panic) => Stage::Ready {
+                        res: Some(error_page::panic_response(panic)),
+                    },
+                }
+            }
+        };
+        CoreFuture {
+            stage: state,
+            post: Some(post),
+        }
+    }
+}
+
+/// The request's span, when a subscriber wants DEBUG spans of
+/// `phial::request` (RUST_LOG=phial::request=debug); otherwise nothing is
+/// built, not even the id's text.
+fn request_span(req: &Request, id: Option<&RequestId>) -> Option<Box<(Span, Instant)>> {
+    if !tracing::enabled!(target: TRACE_TARGET, tracing::Level::DEBUG) {
+        return None;
+    }
+    let id = id.map(RequestId::as_str).unwrap_or("");
+    let span = tracing::debug_span!(target: TRACE_TARGET, "request", method = %req.method(), path = %req.uri().path(), id = %id);
+    Some(Box::new((span, Instant::now())))
+}
+
+/// A caught panic's payload.
+type Panic = Box<dyn std::any::Any + Send + 'static>;
+
+/// Runs `f`, catching a panic when `catch` is on (the caller turns it into
+/// a 500 with `error_page::panic_response`).
+fn guarded<T>(catch: bool, f: impl FnOnce() -> T) -> Result<T, Panic> {
+    if !catch {
+        return Ok(f());
+    }
+    std::panic::catch_unwind(AssertUnwindSafe(f))
+}
+
+pin_project_lite::pin_project! {
+    #[project = StageProj]
+    enum Stage<F> {
+        Inner { #[pin] fut: F },
+        Finalize { fut: BoxFuture<'static, (Response, RequestFacts)> },
+        Ready { res: Option<Response> },
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The core service's response future: polls the handler (catching
+    /// panics), renders errors (boxed, off the success path), then adds the
+    /// session cookie, security headers and the request id.
+    pub struct CoreFuture<F> {
+        #[pin]
+        stage: Stage<F>,
+        post: Option<Post>,
+    }
+}
+
+impl<F> Future for CoreFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            let res = match this.stage.as_mut().project() {
+                StageProj::Inner { fut } => {
+                    let post = this.post.as_ref().expect("polled after completion");
+                    let _entered = post.span.as_ref().map(|b| b.0.enter());
+                    match guarded(post.app.core().catch_panics, || fut.poll(cx)) {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(Ok(res))) => res,
+                        Ok(Poll::Ready(Err(never))) => match never {},
+                        Err(panic) => error_page::panic_response(panic),
+                    }
+                }
+                StageProj::Finalize { fut } => {
+                    let (res, facts) = ready!(fut.as_mut().poll(cx));
+                    let mut post = this.post.take().expect("polled after completion");
+                    post.facts = facts;
+                    return Poll::Ready(Ok(post.finish(res)));
+                }
+                StageProj::Ready { res } => res.take().expect("polled after completion"),
+            };
+            if res.status().as_u16() >= 400 {
+                let post = this.post.as_mut().expect("polled after completion");
+                let app = post.app.clone();
+                let facts = std::mem::replace(&mut post.facts, RequestFacts::empty());
+                let fut = Box::pin(async move {
+                    let res = error_page::finalize(&app, res, &facts).await;
+                    (res, facts)
+                });
+                this.stage.set(Stage::Finalize { fut });
+                continue;
+            }
+            let post = this.post.take().expect("polled after completion");
+            return Poll::Ready(Ok(post.finish(res)));
+        }
+    }
+}
+
+impl Post {
+    fn finish(self, mut res: Response) -> Response {
+        let headers = res.headers_mut();
+        if let Some(session) = &self.session {
+            session.finish(headers);
+        }
+        self.app.0.security_headers.apply(headers);
+        if let Some(id) = self.request_id {
+            headers.insert(self.app.0.request_id_header.clone(), id);
+        }
+        if let Some((span, start)) = self.span.map(|b| *b) {
+            let status = res.status().as_u16();
+            let micros = start.elapsed().as_micros() as u64;
+            span.in_scope(|| tracing::debug!(target: TRACE_TARGET, status, micros, "finished"));
+        }
+        res
+    }
+}
+
+/// The body limit: a declared length over it is refused at once, and the
+/// body is wrapped so reading past it fails (a 413 from the extractors).
+fn limit_body(app: &AppState, mut req: Request) -> Result<Request, HttpError> {
+    let limit = app.core().body_limit;
+    if !req.body().is_end_stream() {
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(too_large(limit));
+        }
+        req = req.map(|b| Body::new(http_body_util::Limited::new(b, limit)));
+        req = without_default_limit(req);
+    }
+    Ok(req)
+}
+
+/// Turns off axum's own 2 MB default for extractors: our limit applies
+/// instead. axum offers this only as a layer (`DefaultBodyLimit`); run as a
+/// layer over every route it would box each route once more, so it is run
+/// here, on the requests that have a body, over a service that hands the
+/// request back at once.
+fn without_default_limit(req: Request) -> Request {
+    use futures_util::FutureExt;
+    struct HandBack;
+    impl Service<Request> for HandBack {
+        type Response = Request;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Request, Infallible>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, req: Request) -> Self::Future {
+            std::future::ready(Ok(req))
+        }
+    }
+    let mut svc = axum::extract::DefaultBodyLimit::disable().layer(HandBack);
+    match svc.call(req).now_or_never() {
+        Some(Ok(req)) => req,
+        Some(Err(never)) => match never {},
+        None => unreachable!("HandBack answers at once"),
+    }
+}
+
+pub(crate) fn too_large(limit: usize) -> HttpError {
+    HttpError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the request body is larger than {limit} bytes (config key `body_limit`)"),
+    )
+}
+
+/// Whether a body error is the size limit.
+pub(crate) fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}

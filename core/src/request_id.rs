@@ -1,0 +1,123 @@
+//! Request ids: kept from the client when it sends a sane one (so a proxy's
+//! id follows the request), otherwise made from a per-process random prefix
+//! and a counter. Held inline, so making one allocates nothing.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::FromRequestParts;
+use http::HeaderValue;
+use http::request::Parts;
+
+/// Longest id kept from a client.
+pub(crate) const MAX_LEN: usize = 64;
+
+/// The current request's id; also in the response header (`x-request-id`
+/// by default) and in the request's tracing span.
+#[derive(Clone, Copy)]
+pub struct RequestId {
+    buf: [u8; MAX_LEN],
+    len: u8,
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+static PREFIX: OnceLock<u32> = OnceLock::new();
+
+impl RequestId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
+    }
+
+    pub(crate) fn header_value(&self) -> HeaderValue {
+        HeaderValue::from_bytes(&self.buf[..usize::from(self.len)])
+            .expect("ids hold only header-safe ASCII")
+    }
+
+    fn from_ascii(bytes: &[u8]) -> Self {
+        let mut buf = [0u8; MAX_LEN];
+        buf[..bytes.len()].copy_from_slice(bytes);
+        RequestId {
+            buf,
+            len: bytes.len() as u8,
+        }
+    }
+
+    /// Keeps the client's id when it is 1-64 characters of `[A-Za-z0-9._:/-]`.
+    pub(crate) fn from_client(value: &HeaderValue) -> Option<Self> {
+        let bytes = value.as_bytes();
+        let sane = !bytes.is_empty()
+            && bytes.len() <= MAX_LEN
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:/-".contains(b));
+        sane.then(|| Self::from_ascii(bytes))
+    }
+
+    pub(crate) fn generate() -> Self {
+        let prefix = *PREFIX.get_or_init(|| {
+            let mut b = [0u8; 4];
+            getrandom::fill(&mut b)
+                .map(|()| u32::from_le_bytes(b))
+                .unwrap_or(std::process::id())
+        });
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 8 + 1 + 16];
+        for (i, slot) in out[..8].iter_mut().enumerate() {
+            *slot = HEX[((prefix >> (28 - 4 * i)) & 0xf) as usize];
+        }
+        out[8] = b'-';
+        let digits = (64 - n.leading_zeros()).div_ceil(4).max(1) as usize;
+        for i in 0..digits {
+            out[9 + i] = HEX[((n >> (4 * (digits - 1 - i))) & 0xf) as usize];
+        }
+        Self::from_ascii(&out[..9 + digits])
+    }
+}
+
+impl std::fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RequestId").field(&self.as_str()).finish()
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(crate::middleware::RequestContext::id(&parts.extensions)
+            .unwrap_or_else(RequestId::generate))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_sane_client_ids_only() {
+        assert!(RequestId::from_client(&HeaderValue::from_static("abc-123")).is_some());
+        assert!(RequestId::from_client(&HeaderValue::from_static("a b")).is_none());
+        assert!(RequestId::from_client(&HeaderValue::from_static("")).is_none());
+        let long = "x".repeat(MAX_LEN + 1);
+        assert!(RequestId::from_client(&HeaderValue::from_str(&long).unwrap()).is_none());
+    }
+
+    #[test]
+    fn generated_ids_are_prefix_and_hex_counter() {
+        let a = RequestId::generate();
+        let b = RequestId::generate();
+        assert_ne!(a.as_str(), b.as_str());
+        let (prefix, n) = a.as_str().split_once('-').unwrap();
+        assert_eq!(prefix.len(), 8);
+        assert!(u64::from_str_radix(n, 16).is_ok(), "{a}");
+        assert_eq!(a.header_value().to_str().unwrap(), a.as_str());
+    }
+}

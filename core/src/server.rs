@@ -1,0 +1,92 @@
+//! Serving: bind, serve until Ctrl-C or SIGTERM, let in-flight requests
+//! finish (bounded by `shutdown_timeout_secs`), then run shutdown hooks.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::app::App;
+use crate::error::Error;
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+impl App {
+    /// Binds `addr` and serves until Ctrl-C or SIGTERM.
+    pub async fn serve(self, addr: &str) -> Result<(), Error> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Serve {
+                addr: addr.to_owned(),
+                source,
+            })?;
+        let local = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| addr.to_owned());
+        tracing::info!(
+            "serving on http://{local} (profile {})",
+            self.state().profile()
+        );
+        self.serve_with(listener, shutdown_signal()).await
+    }
+
+    /// Serves on a bound listener until `signal` resolves; in-flight
+    /// requests then get up to `shutdown_timeout_secs` to finish, and the
+    /// shutdown hooks run.
+    pub async fn serve_with<F>(self, listener: TcpListener, signal: F) -> Result<(), Error>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let addr = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let (fired_tx, mut fired_rx) = tokio::sync::watch::channel(false);
+        let signal = async move {
+            signal.await;
+            let _ = fired_tx.send(true);
+        };
+        let server = axum::serve(
+            listener,
+            axum::ServiceExt::into_make_service(self.service()),
+        )
+        .with_graceful_shutdown(signal);
+        let grace = Duration::from_secs(self.state().core().shutdown_timeout_secs);
+        let deadline = async move {
+            let _ = fired_rx.wait_for(|fired| *fired).await;
+            tokio::time::sleep(grace).await;
+        };
+        let result = tokio::select! {
+            r = server => r.map_err(|source| Error::Serve { addr, source }),
+            () = deadline => {
+                tracing::warn!("in-flight requests did not finish within {}s; closing them", grace.as_secs());
+                Ok(())
+            }
+        };
+        self.shutdown().await;
+        result
+    }
+}

@@ -1,0 +1,267 @@
+//! Signed-cookie sessions and flash messages, as in Flask: the data lives in
+//! the cookie, signed (not encrypted) with the secret key, so every node that
+//! shares the secret accepts it.
+//!
+//! ```
+//! use phial_core::Session;
+//! async fn visit(session: Session) -> String {
+//!     let n: u64 = session.get("visits").unwrap_or(0) + 1;
+//!     session.insert("visits", n).unwrap();
+//!     format!("visit {n}")
+//! }
+//! ```
+
+mod codec;
+mod flash;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::FromRequestParts;
+use cookie::{Cookie, SameSite};
+use http::header::{COOKIE, SET_COOKIE, VARY};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::HttpError;
+use crate::state::AppState;
+
+use codec::CookieProblem;
+pub(crate) use codec::Keys;
+pub use flash::Flash;
+
+/// A value could not be stored in the session.
+#[derive(Debug, thiserror::Error)]
+#[error("session value for `{key}` cannot be stored as JSON: {source}")]
+pub struct SessionError {
+    key: String,
+    source: serde_json::Error,
+}
+
+#[derive(Default)]
+struct SessionData {
+    loaded: bool,
+    data: Map<String, Value>,
+    modified: bool,
+    accessed: bool,
+    rejected: Option<CookieProblem>,
+}
+
+struct Inner {
+    app: AppState,
+    cookies: Vec<HeaderValue>,
+    data: Mutex<SessionData>,
+}
+
+/// The current request's session. Cheap to clone; loaded from the cookie on
+/// first use, written back (re-signed) only when changed.
+///
+/// A cookie that fails verification (tampered, signed with a retired key,
+/// expired) is ignored: the session starts empty and the bad cookie is
+/// removed, as Flask does; forms posted with it then fail the CSRF check.
+#[derive(Clone)]
+pub struct Session(Arc<Inner>);
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("data", &self.lock().data)
+            .finish()
+    }
+}
+
+pub(crate) fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Session {
+    /// A session for a request with these headers (nothing is parsed yet).
+    pub(crate) fn from_headers(app: AppState, headers: &HeaderMap) -> Self {
+        let cookies = headers.get_all(COOKIE).iter().cloned().collect();
+        Session(Arc::new(Inner {
+            app,
+            cookies,
+            data: Mutex::new(SessionData::default()),
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SessionData> {
+        let mut guard = self.0.data.lock().unwrap_or_else(|p| p.into_inner());
+        if !guard.loaded {
+            guard.loaded = true;
+            self.load(&mut guard);
+        }
+        guard.accessed = true;
+        guard
+    }
+
+    fn load(&self, state: &mut SessionData) {
+        let core = self.0.app.core();
+        let name = core.session.cookie_name.as_str();
+        let raw = self
+            .0
+            .cookies
+            .iter()
+            .filter_map(|h| h.to_str().ok())
+            .flat_map(Cookie::split_parse)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == name);
+        let Some(raw) = raw else { return };
+        match self
+            .0
+            .app
+            .0
+            .keys
+            .decode(raw.value(), core.session.max_age_secs, now_secs())
+        {
+            Ok(decoded) => {
+                state.data = decoded.data;
+                // Re-sign with the current key so the old one can retire.
+                state.modified = decoded.signed_with_fallback;
+            }
+            Err(problem) => {
+                tracing::info!(
+                    ?problem,
+                    "ignoring a session cookie that failed verification"
+                );
+                state.rejected = Some(problem);
+            }
+        }
+    }
+
+    /// A value, decoded; `None` when missing or of another shape.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        let guard = self.lock();
+        guard.data.get(key).and_then(|v| T::deserialize(v).ok())
+    }
+
+    /// Whether the session holds `key`.
+    pub fn contains(&self, key: &str) -> bool {
+        self.lock().data.contains_key(key)
+    }
+
+    /// Stores a value.
+    pub fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), SessionError> {
+        let value = serde_json::to_value(value).map_err(|source| SessionError {
+            key: key.to_owned(),
+            source,
+        })?;
+        let mut guard = self.lock();
+        guard.data.insert(key.to_owned(), value);
+        guard.modified = true;
+        Ok(())
+    }
+
+    /// Removes a value, returning it.
+    pub fn remove(&self, key: &str) -> Option<Value> {
+        let mut guard = self.lock();
+        let old = guard.data.remove(key);
+        guard.modified |= old.is_some();
+        old
+    }
+
+    /// Empties the session (logout); the cookie is deleted.
+    pub fn clear(&self) {
+        let mut guard = self.lock();
+        guard.modified |= !guard.data.is_empty();
+        guard.data.clear();
+    }
+
+    pub(crate) fn with_data<R>(
+        &self,
+        f: impl FnOnce(&mut Map<String, Value>, &mut bool) -> R,
+    ) -> R {
+        let mut guard = self.lock();
+        let SessionData { data, modified, .. } = &mut *guard;
+        f(data, modified)
+    }
+
+    pub(crate) fn app(&self) -> &AppState {
+        &self.0.app
+    }
+
+    /// The session of the request these extensions belong to (for
+    /// middleware; handlers use the extractor).
+    pub fn from_extensions(extensions: &http::Extensions) -> Option<Session> {
+        crate::middleware::RequestContext::session(extensions).cloned()
+    }
+
+    /// Whether the handler read or wrote the session: its response then
+    /// depends on who asked (`Vary: Cookie`) and must not be shared
+    /// through a cache.
+    pub fn accessed(&self) -> bool {
+        self.0
+            .data
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .accessed
+    }
+
+    /// Writes the cookie to the response when the session changed, removes
+    /// a bad one, and marks the response as varying by cookie when the
+    /// session was read.
+    pub(crate) fn finish(&self, headers: &mut HeaderMap) {
+        let state = self.0.data.lock().unwrap_or_else(|p| p.into_inner());
+        if !state.accessed {
+            return;
+        }
+        headers.append(VARY, HeaderValue::from_static("cookie"));
+        let core = self.0.app.core();
+        let cfg = &core.session;
+        let set = if state.modified && !state.data.is_empty() {
+            let value = self.0.app.0.keys.encode(&state.data, now_secs());
+            if value.len() > 4000 {
+                tracing::warn!(
+                    bytes = value.len(),
+                    "session cookie is over 4000 bytes; browsers may drop it: keep less in the session"
+                );
+            }
+            Some(
+                Cookie::build((cfg.cookie_name.as_str(), value))
+                    .max_age(cookie::time::Duration::seconds(cfg.max_age_secs as i64)),
+            )
+        } else if state.modified || state.rejected.is_some() {
+            Some(
+                Cookie::build((cfg.cookie_name.as_str(), "")).max_age(cookie::time::Duration::ZERO),
+            )
+        } else {
+            None
+        };
+        let Some(cookie) = set else { return };
+        let same_site = match cfg.same_site.to_ascii_lowercase().as_str() {
+            "strict" => SameSite::Strict,
+            "none" => SameSite::None,
+            _ => SameSite::Lax,
+        };
+        let mut cookie = cookie
+            .http_only(true)
+            .secure(cfg.secure)
+            .same_site(same_site)
+            .path(cfg.path.clone());
+        if let Some(domain) = &cfg.domain {
+            cookie = cookie.domain(domain.clone());
+        }
+        match HeaderValue::try_from(cookie.build().encoded().to_string()) {
+            Ok(v) => {
+                headers.append(SET_COOKIE, v);
+            }
+            Err(e) => tracing::error!("session cookie is not a valid header value: {e}"),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        crate::middleware::RequestContext::session(&parts.extensions).cloned().ok_or_else(|| {
+            HttpError::internal("sessions are off (config key `session.enabled`): turn them on to use `Session`")
+        })
+    }
+}

@@ -1,0 +1,192 @@
+//! Helpers for tests that need a real service (PostgreSQL, MariaDB, Redis…).
+//!
+//! A test asks for a service by URL; when nothing listens there it prints a
+//! loud `SKIPPED` line and gets `None` — unless `PHIAL_REQUIRE_SERVICES=1`
+//! (CI), where a missing service fails the test.
+//!
+//! ```no_run
+//! use phial_core::testing::service_url;
+//! # async fn doc() {
+//! let Some(url) = service_url("PostgreSQL", "PHIAL_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test").await else {
+//!     return;
+//! };
+//! # }
+//! ```
+
+use std::time::Duration;
+
+/// Whether CI demands every service (`PHIAL_REQUIRE_SERVICES=1`).
+pub fn services_required() -> bool {
+    std::env::var("PHIAL_REQUIRE_SERVICES")
+        .is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
+/// The host and port of a URL such as `postgres://user:pw@host:5432/db`.
+fn host_port(url: &str, default_port: u16) -> Option<(String, u16)> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?']).next()?;
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    match hostport.rsplit_once(':') {
+        Some((h, p)) => Some((h.to_owned(), p.parse().ok()?)),
+        None => Some((hostport.to_owned(), default_port)),
+    }
+}
+
+fn default_port(url: &str) -> u16 {
+    match url.split("://").next().unwrap_or("") {
+        "postgres" | "postgresql" => 5432,
+        "mysql" | "mariadb" => 3306,
+        "redis" | "rediss" => 6379,
+        _ => 80,
+    }
+}
+
+/// The service's URL (from `env_var` when set, else `default`) if something
+/// accepts connections there within two seconds. Otherwise prints
+/// `SKIPPED` and returns `None`, or panics when services are required.
+pub async fn service_url(name: &str, env_var: &str, default: &str) -> Option<String> {
+    let url = std::env::var(env_var).unwrap_or_else(|_| default.to_owned());
+    let reachable = match host_port(&url, default_port(&url)) {
+        Some((host, port)) => {
+            let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+            matches!(
+                tokio::time::timeout(Duration::from_secs(2), connect).await,
+                Ok(Ok(_))
+            )
+        }
+        None => false,
+    };
+    if reachable {
+        return Some(url);
+    }
+    let message = format!(
+        "{name} is not reachable at {} (set {env_var} to point elsewhere)",
+        crate::config::redact_url(&url)
+    );
+    if services_required() {
+        panic!("PHIAL_REQUIRE_SERVICES=1 and {message}");
+    }
+    eprintln!("\n*** SKIPPED: {message} ***\n");
+    None
+}
+
+/// The SQL databases a database test runs against: SQLite (always; `None`
+/// means the app's default file) and then PostgreSQL and MariaDB/MySQL
+/// when reachable (`PHIAL_TEST_POSTGRES_URL`, `PHIAL_TEST_MYSQL_URL`, else
+/// the machine's loopback defaults).
+pub async fn sql_databases() -> Vec<(&'static str, Option<String>)> {
+    let mut out = vec![("SQLite", None)];
+    for (name, var, default) in [
+        (
+            "PostgreSQL",
+            "PHIAL_TEST_POSTGRES_URL",
+            "postgres://postgres@127.0.0.1:5432/test",
+        ),
+        (
+            "MariaDB",
+            "PHIAL_TEST_MYSQL_URL",
+            "mysql://root@127.0.0.1:3306/test",
+        ),
+    ] {
+        if let Some(url) = service_url(name, var, default).await {
+            out.push((name, Some(url)));
+        }
+    }
+    out
+}
+
+/// A TCP proxy for outage tests: forwards connections from a local port to
+/// a service until [`cut`](TcpProxy::cut), which drops every connection and
+/// stops listening; starting another on the same port restores it.
+pub struct TcpProxy {
+    tasks: tokio::task::JoinSet<()>,
+    addr: std::net::SocketAddr,
+}
+
+impl TcpProxy {
+    /// Listens on `listen` (port 0 picks one) and forwards to `target`.
+    pub async fn start(
+        listen: std::net::SocketAddr,
+        target: std::net::SocketAddr,
+    ) -> std::io::Result<TcpProxy> {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                conns.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Ok(TcpProxy { tasks, addr })
+    }
+
+    /// The address clients connect to.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// Cuts every connection and stops listening.
+    pub async fn cut(mut self) {
+        self.tasks.shutdown().await;
+    }
+}
+
+/// The first socket address of a `scheme://[user@]host:port/...` URL.
+pub async fn url_addr(url: &str) -> Option<std::net::SocketAddr> {
+    let (host, port) = host_port(url, default_port(url))?;
+    tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .ok()?
+        .next()
+}
+
+/// `url` with its host and port replaced by `addr` (to go through a proxy).
+pub fn url_via(url: &str, addr: std::net::SocketAddr) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (user, tail) = rest.rsplit_once('@').map_or(("", rest), |(u, t)| (u, t));
+    let path = tail.find(['/', '?']).map_or("", |i| &tail[i..]);
+    let at = if user.is_empty() {
+        String::new()
+    } else {
+        format!("{user}@")
+    };
+    format!("{scheme}://{at}{addr}{path}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_hosts_and_ports() {
+        assert_eq!(
+            host_port("postgres://u:p@db:6543/x", 5432),
+            Some(("db".into(), 6543))
+        );
+        assert_eq!(
+            host_port("mysql://root@127.0.0.1/test", 3306),
+            Some(("127.0.0.1".into(), 3306))
+        );
+        assert_eq!(
+            host_port("redis://127.0.0.1:7000", 6379),
+            Some(("127.0.0.1".into(), 7000))
+        );
+        assert_eq!(host_port("nonsense", 1), None);
+        let addr: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+        assert_eq!(
+            url_via("postgres://u:p@db:5432/app?x=1", addr),
+            "postgres://u:p@127.0.0.1:9/app?x=1"
+        );
+        assert_eq!(
+            url_via("redis://127.0.0.1:6379", addr),
+            "redis://127.0.0.1:9"
+        );
+    }
+}

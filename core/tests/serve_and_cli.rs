@@ -1,0 +1,242 @@
+//! Serving over a real socket with graceful shutdown, and the CLI.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use phial_core::cli::Output;
+use phial_core::routing::get;
+use phial_core::{App, AppBuilder, BoxError, Config, Dep, Profile};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{Notify, oneshot};
+
+struct Gate {
+    started: Notify,
+    release: Notify,
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish_then_runs_hooks() {
+    let gate = Arc::new(Gate {
+        started: Notify::new(),
+        release: Notify::new(),
+    });
+    let (hook_tx, hook_rx) = oneshot::channel();
+    let app = App::builder(Config::testing())
+        .insert_arc(gate.clone())
+        .route(
+            "/slow",
+            get(|gate: Dep<Gate>| async move {
+                gate.started.notify_one();
+                gate.release.notified().await;
+                "finished"
+            }),
+        )
+        .on_shutdown(move |_s| async move {
+            let _ = hook_tx.send(());
+            Ok(())
+        })
+        .build()
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve_with(listener, async move {
+        let _ = stop_rx.await;
+    }));
+
+    let client = tokio::spawn(async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /slow HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out
+    });
+    gate.started.notified().await;
+    stop_tx.send(()).unwrap();
+    gate.release.notify_one();
+    let response = client.await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.ends_with("finished"), "{response}");
+    server.await.unwrap().unwrap();
+    hook_rx.await.expect("the shutdown hook ran");
+}
+
+#[tokio::test]
+async fn serve_reports_an_address_in_use_with_the_fix() {
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let app = App::builder(Config::testing()).build().await.unwrap();
+    let err = app.serve(&addr).await.unwrap_err();
+    assert!(err.to_string().contains("--bind"), "{err}");
+}
+
+fn db_ext(app: &mut AppBuilder) -> Result<(), BoxError> {
+    app.command(
+        clap::Command::new("greet").arg(clap::Arg::new("who").required(true)),
+        |ctx| async move {
+            let who: &String = ctx.matches.get_one("who").unwrap();
+            if who == "nobody" {
+                return Err("nobody to greet".into());
+            }
+            ctx.println(format!("hello {who}"));
+            Ok(())
+        },
+    );
+    app.route("/ext", get(|| async { "" }).name("ext"));
+    app.deploy_check(|state| {
+        if state.config().contains("db.sqlite") {
+            vec![phial_core::DeployFinding::error(
+                "db.sqlite",
+                "SQLite on several nodes loses data",
+            )]
+        } else {
+            vec![]
+        }
+    });
+    Ok(())
+}
+
+async fn cli(config: Config, args: &[&str]) -> (ExitCode, String) {
+    let app = App::builder(config)
+        .register(db_ext)
+        .route("/", get(|| async { "" }).name("index"))
+        .build()
+        .await
+        .unwrap();
+    let (out, buf) = Output::buffer();
+    let mut argv = vec!["myapp"];
+    argv.extend_from_slice(args);
+    let code = app.run_cli(argv, out).await.unwrap();
+    let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+    (code, text)
+}
+
+#[tokio::test]
+async fn routes_lists_methods_paths_names_and_sources() {
+    let (code, text) = cli(Config::testing(), &["routes"]).await;
+    assert_eq!(code, ExitCode::SUCCESS);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("METHODS"), "{text}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("GET")
+            && l.contains(" /ext ")
+            && l.contains("ext")
+            && l.trim_end().ends_with("serve_and_cli::db_ext")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("/healthz") && l.trim_end().ends_with("core")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn config_prints_the_effective_values_with_secrets_redacted() {
+    let config = Config::testing()
+        .set("secret_key", "super-secret-value")
+        .set("database.url", "postgres://app:hunter2@db/app");
+    let (code, text) = cli(config, &["config"]).await;
+    assert_eq!(code, ExitCode::SUCCESS);
+    assert!(
+        !text.contains("super-secret-value") && !text.contains("hunter2"),
+        "{text}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["secret_key"], "***");
+    assert_eq!(v["database"]["url"], "postgres://app:***@db/app");
+    assert_eq!(v["env"], "testing");
+}
+
+#[tokio::test]
+async fn check_deploy_fails_on_hazards_and_passes_a_sound_production_config() {
+    let (code, text) = cli(Config::testing(), &["check", "--deploy"]).await;
+    assert_eq!(code, ExitCode::FAILURE);
+    assert!(
+        text.contains("ERROR   PHIAL_ENV") && text.contains("ERROR   secret_key"),
+        "{text}"
+    );
+
+    let prod = Config::for_profile(Profile::Production).set("secret_key", "k".repeat(48));
+    let (code, text) = cli(prod, &["check", "--deploy"]).await;
+    assert_eq!(code, ExitCode::SUCCESS, "{text}");
+    assert!(text.contains("0 error(s)"), "{text}");
+
+    let risky = Config::for_profile(Profile::Production)
+        .set("secret_key", "k".repeat(48))
+        .set("debug", true)
+        .set("csrf.enabled", false);
+    let (code, text) = cli(risky, &["check", "--deploy"]).await;
+    assert_eq!(code, ExitCode::FAILURE);
+    assert!(
+        text.contains("ERROR   debug") && text.contains("WARNING csrf.enabled"),
+        "{text}"
+    );
+
+    let prod_sqlite = Config::for_profile(Profile::Production)
+        .set("secret_key", "k".repeat(48))
+        .set("db.sqlite", true);
+    let (code, text) = cli(prod_sqlite, &["check", "--deploy"]).await;
+    assert_eq!(code, ExitCode::FAILURE);
+    assert!(
+        text.contains("ERROR   serve_and_cli::db_ext: db.sqlite: SQLite on several nodes"),
+        "{text}"
+    );
+
+    let (code, text) = cli(Config::testing(), &["check"]).await;
+    assert_eq!(code, ExitCode::SUCCESS);
+    assert!(text.starts_with("ok: the app builds"), "{text}");
+}
+
+#[tokio::test]
+async fn extension_commands_run_and_report_failures() {
+    let (code, text) = cli(Config::testing(), &["greet", "world"]).await;
+    assert_eq!((code, text.trim()), (ExitCode::SUCCESS, "hello world"));
+    let (code, text) = cli(Config::testing(), &["greet", "nobody"]).await;
+    assert_eq!(code, ExitCode::FAILURE);
+    assert!(text.contains("nobody to greet"), "{text}");
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2_with_help_and_secret_makes_keys() {
+    let (code, text) = cli(Config::testing(), &["frobnicate"]).await;
+    assert_eq!(code, ExitCode::from(2));
+    assert!(
+        text.contains("unrecognized subcommand 'frobnicate'"),
+        "{text}"
+    );
+    let (code, text) = cli(Config::testing(), &["greet"]).await;
+    assert_eq!(code, ExitCode::from(2));
+    assert!(text.contains("<who>"), "{text}");
+    let (_, a) = cli(Config::testing(), &["secret"]).await;
+    let (_, b) = cli(Config::testing(), &["secret"]).await;
+    assert_eq!(a.trim().len(), 64);
+    assert!(a.trim().chars().all(|c| c.is_ascii_hexdigit()));
+    assert_ne!(a, b);
+}
+
+#[tokio::test]
+async fn production_refuses_to_start_without_a_real_secret() {
+    for (key, why) in [
+        (None, "is not set"),
+        (
+            Some(phial_core::config::DEVELOPMENT_SECRET_KEY),
+            "development default",
+        ),
+        (Some("short"), "shorter than 32"),
+    ] {
+        let mut config = Config::for_profile(Profile::Production);
+        if let Some(k) = key {
+            config = config.set("secret_key", k);
+        }
+        let err = App::builder(config).build().await.unwrap_err().to_string();
+        assert!(
+            err.contains("secret_key") && err.contains(why) && err.contains("openssl rand -hex 32"),
+            "{err}"
+        );
+    }
+}
