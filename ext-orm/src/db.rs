@@ -1,0 +1,163 @@
+//! The pools of one app ([`Databases`], in its state) and the [`Db`]
+//! extractor handlers use.
+
+use std::collections::BTreeMap;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
+use http::request::Parts;
+use phial_core::changes::ChangeFeed;
+use phial_core::config::redact_url;
+use phial_core::{AppState, HttpError, missing_state};
+use sea_orm::DatabaseConnection;
+
+use crate::error::OrmError;
+
+/// Every database of the app: the default one and the named binds. Cheap
+/// to clone (one `Arc`).
+#[derive(Debug, Clone)]
+pub struct Databases(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    default: (String, DatabaseConnection),
+    binds: BTreeMap<String, (String, DatabaseConnection)>,
+}
+
+impl Databases {
+    pub(crate) fn new(
+        url: String,
+        default: DatabaseConnection,
+        binds: BTreeMap<String, (String, DatabaseConnection)>,
+    ) -> Self {
+        Databases(Arc::new(Inner {
+            default: (url, default),
+            binds,
+        }))
+    }
+
+    /// The default database.
+    pub fn default_db(&self) -> &DatabaseConnection {
+        &self.0.default.1
+    }
+
+    /// A named bind.
+    pub fn bind(&self, name: &str) -> Result<&DatabaseConnection, OrmError> {
+        self.0
+            .binds
+            .get(name)
+            .map(|(_, c)| c)
+            .ok_or_else(|| OrmError::UnknownBind(name.to_owned()))
+    }
+
+    /// `(name, url)` of every database, the default first (URLs keep their
+    /// passwords: redact before showing them).
+    pub fn urls(&self) -> impl Iterator<Item = (&str, &str)> {
+        std::iter::once(("default", self.0.default.0.as_str())).chain(
+            self.0
+                .binds
+                .iter()
+                .map(|(n, (u, _))| (n.as_str(), u.as_str())),
+        )
+    }
+
+    fn all(&self) -> impl Iterator<Item = (&str, &str, &DatabaseConnection)> {
+        std::iter::once(("default", self.0.default.0.as_str(), &self.0.default.1)).chain(
+            self.0
+                .binds
+                .iter()
+                .map(|(n, (u, c))| (n.as_str(), u.as_str(), c)),
+        )
+    }
+
+    /// Pings every database; the first failure names it.
+    pub async fn ping_all(&self) -> Result<(), String> {
+        for (name, url, conn) in self.all() {
+            conn.ping()
+                .await
+                .map_err(|e| format!("database `{name}` at {}: {e}", redact_url(url)))?;
+        }
+        Ok(())
+    }
+
+    /// Closes every pool (at shutdown).
+    pub async fn close_all(&self) {
+        for (name, _, conn) in self.all() {
+            if let Err(e) = conn.close_by_ref().await {
+                tracing::warn!("closing database `{name}`: {e}");
+            }
+        }
+    }
+}
+
+/// The default database, for handlers: `async fn list(db: Db) -> ...`.
+/// Derefs to sea-orm's `DatabaseConnection` (cheap to clone: a pool
+/// handle); its write helpers publish to the app's change feed.
+#[derive(Debug, Clone)]
+pub struct Db {
+    conn: DatabaseConnection,
+    changes: ChangeFeed,
+}
+
+impl Db {
+    /// A handle on `conn` that publishes to `changes`.
+    pub fn new(conn: DatabaseConnection, changes: ChangeFeed) -> Self {
+        Db { conn, changes }
+    }
+
+    /// The sea-orm connection.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// The change feed writes publish to.
+    pub fn changes(&self) -> &ChangeFeed {
+        &self.changes
+    }
+
+    /// The default database of a built app, outside a request (CLI
+    /// commands, startup hooks, tests).
+    pub fn from_state(app: &AppState) -> Option<Db> {
+        let dbs = app.get::<Databases>()?;
+        Some(Db::new(dbs.default_db().clone(), app.changes().clone()))
+    }
+}
+
+impl Deref for Db {
+    type Target = DatabaseConnection;
+    fn deref(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+}
+
+impl<S> FromRequestParts<S> for Db
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let dbs = Databases::from_request_parts(parts, state).await?;
+        Ok(Db::new(
+            dbs.default_db().clone(),
+            AppState::from_ref(state).changes().clone(),
+        ))
+    }
+}
+
+impl<S> FromRequestParts<S> for Databases
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = HttpError;
+
+    async fn from_request_parts(_parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        app.get::<Databases>()
+            .cloned()
+            .ok_or_else(|| missing_state("phial_orm::Databases (register phial::orm::Orm)"))
+    }
+}

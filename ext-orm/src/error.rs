@@ -1,0 +1,101 @@
+//! Database errors: at startup (they name the database and the URL with
+//! the password hidden) and in requests (a database that is down or busy is
+//! a 503 that clients may retry, anything else a 500).
+
+use axum::response::{IntoResponse, Response};
+use phial_core::HttpError;
+use sea_orm::{DbErr, SqlErr};
+
+/// What can go wrong in `phial-orm`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OrmError {
+    /// A database could not be reached at startup.
+    #[error(
+        "database `{name}` at {url} cannot be reached: {reason}. Check `database.url` (PHIAL_DATABASE__URL) and that the server is running"
+    )]
+    Connect {
+        /// `default` or the bind's name.
+        name: String,
+        /// The URL, password hidden.
+        url: String,
+        /// The driver's message.
+        reason: String,
+    },
+    /// A bind name that is not configured.
+    #[error("no database bind named `{0}`: add it under [database.binds.{0}]")]
+    UnknownBind(String),
+    /// A query failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+impl OrmError {
+    /// Whether the error means the database is unavailable (down, restarting,
+    /// pool exhausted) rather than a bad query.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            OrmError::Connect { .. } => true,
+            OrmError::Db(e) => {
+                matches!(e, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) || is_io(e)
+            }
+            OrmError::UnknownBind(_) => false,
+        }
+    }
+}
+
+fn is_io(e: &DbErr) -> bool {
+    let text = e.to_string().to_ascii_lowercase();
+    [
+        "connection refused",
+        "broken pipe",
+        "connection reset",
+        "pool timed out",
+        "io error",
+        "terminating connection",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
+}
+
+impl From<OrmError> for HttpError {
+    fn from(e: OrmError) -> Self {
+        // Constraint violations are the client's data, not a server fault.
+        let violation = if let OrmError::Db(db) = &e {
+            db.sql_err()
+        } else {
+            None
+        };
+        match violation {
+            Some(SqlErr::UniqueConstraintViolation(_)) => {
+                return HttpError::new(
+                    http::StatusCode::CONFLICT,
+                    "a row with the same unique value already exists",
+                );
+            }
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                return HttpError::new(
+                    http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "the data refers to a row that does not exist (or is still referred to)",
+                );
+            }
+            _ => {}
+        }
+        if e.is_unavailable() {
+            tracing::warn!("database unavailable: {e}");
+            HttpError::new(
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                "the database is unavailable; try again shortly",
+            )
+        } else {
+            tracing::error!("database error: {e}");
+            HttpError::internal(format!("database error: {e}"))
+        }
+    }
+}
+
+impl IntoResponse for OrmError {
+    fn into_response(self) -> Response {
+        HttpError::from(self).into_response()
+    }
+}

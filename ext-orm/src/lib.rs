@@ -1,0 +1,112 @@
+//! # phial-orm
+//!
+//! Databases for Phial apps through [sea-orm](https://docs.rs/sea-orm): the
+//! [`Orm`] extension opens the pools named in `[database]` when the app is
+//! built, handlers reach them with the [`Db`] extractor, `/readyz` pings
+//! them, and they are closed at shutdown. SQLite in the instance folder is
+//! the default; PostgreSQL and MySQL/MariaDB come by URL.
+//!
+//! ```
+//! use phial_core::{App, Config, routing::get};
+//! use phial_orm::{Db, Orm, OrmError};
+//! use sea_orm::ConnectionTrait;
+//!
+//! async fn ping(db: Db) -> Result<&'static str, OrmError> {
+//!     db.execute_unprepared("SELECT 1").await?;
+//!     Ok("pong")
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let app = App::builder(Config::testing().set("database.url", "sqlite::memory:"))
+//!     .register(Orm::new())
+//!     .route("/ping", get(ping))
+//!     .build().await.unwrap();
+//! assert_eq!(app.test_client().get("/ping").send().await.text(), "pong");
+//! # }
+//! ```
+
+mod bulk;
+mod config;
+mod connect;
+mod db;
+mod error;
+mod pagination;
+mod request_tx;
+mod write;
+
+use std::collections::BTreeMap;
+
+use phial_core::{AppBuilder, BoxError, DeployFinding, Extension};
+
+pub use bulk::{bind_limit, rows_per_chunk};
+pub use config::{ConnectionConfig, DatabaseConfig};
+pub use db::{Databases, Db};
+pub use error::OrmError;
+pub use pagination::{
+    DEFAULT_PER_PAGE, KeysetPage, MAX_PER_PAGE, Page, PageQuery, keyset, paginate,
+};
+pub use request_tx::{RequestTx, Transactional, TransactionalService};
+pub use sea_orm;
+pub use write::Tx;
+
+/// The config section this extension reads.
+pub const SECTION: &str = "database";
+
+/// The database extension. Register it in the app factory:
+/// `App::builder(config).register(Orm::new())`.
+#[derive(Debug, Clone, Default)]
+pub struct Orm {
+    _private: (),
+}
+
+impl Orm {
+    /// The extension, reading `[database]`.
+    pub fn new() -> Self {
+        Orm::default()
+    }
+}
+
+impl Extension for Orm {
+    fn name(&self) -> &str {
+        "orm"
+    }
+
+    fn init_app(&self, app: &mut AppBuilder) -> Result<(), BoxError> {
+        let cfg = DatabaseConfig::from_config(app.config(), SECTION)?;
+        app.provide(move |p| async move {
+            let instance = p.instance_path().to_path_buf();
+            let url = connect::resolve_url(&cfg.default, &instance, "app");
+            let default = connect::connect("default", &url, &cfg.default).await?;
+            let mut binds = BTreeMap::new();
+            for (name, bind_cfg) in &cfg.binds {
+                let bind_url = connect::resolve_url(bind_cfg, &instance, name);
+                let conn = connect::connect(name, &bind_url, bind_cfg).await?;
+                binds.insert(name.clone(), (bind_url, conn));
+            }
+            Ok::<_, BoxError>(Databases::new(url, default, binds))
+        });
+        app.health_check("database", |state| async move {
+            let dbs = state
+                .get::<Databases>()
+                .ok_or("the Orm extension provided no databases")?;
+            dbs.ping_all().await.map_err(BoxError::from)
+        });
+        app.on_shutdown(|state| async move {
+            if let Some(dbs) = state.get::<Databases>() {
+                dbs.close_all().await;
+            }
+            Ok(())
+        });
+        app.deploy_check(|state| {
+            let Some(dbs) = state.get::<Databases>() else { return Vec::new() };
+            dbs.urls()
+                .filter(|(_, url)| url.starts_with("sqlite:"))
+                .map(|(name, _)| {
+                    let key = if name == "default" { "database.url".to_owned() } else { format!("database.binds.{name}.url") };
+                    DeployFinding::warning(key, "SQLite serves a single node; point it at PostgreSQL or MySQL to run several")
+                })
+                .collect()
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,204 @@
+//! Pagination: numbered pages with limits (Flask-SQLAlchemy's `paginate`)
+//! and keyset pages for large tables (no OFFSET scan), used by handlers
+//! and, later, the REST and admin extensions.
+//!
+//! ```no_run
+//! use axum::extract::Query;
+//! use phial_orm::{Db, Page, PageQuery};
+//! # async fn doc<E: sea_orm::EntityTrait>(db: Db, Query(q): Query<PageQuery>) -> Result<(), phial_core::HttpError>
+//! # where E::Model: serde::Serialize + Sync {
+//! // E is a sea-orm entity, e.g. post::Entity
+//! let page: Page<E::Model> = phial_orm::paginate(db.conn(), E::find(), q.checked()?).await?;
+//! # Ok(()) }
+//! ```
+
+use phial_core::HttpError;
+use sea_orm::sea_query::IntoValueTuple;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, ModelTrait, PaginatorTrait, Select,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::OrmError;
+use crate::write::key_json;
+
+/// Rows per page when the client does not say.
+pub const DEFAULT_PER_PAGE: u64 = 20;
+/// Most rows per page a client may ask for.
+pub const MAX_PER_PAGE: u64 = 100;
+
+/// `?page=2&per_page=50` from the query string.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub struct PageQuery {
+    /// 1-based page number.
+    #[serde(default = "first_page")]
+    pub page: u64,
+    /// Rows per page (capped at [`MAX_PER_PAGE`]).
+    #[serde(default)]
+    pub per_page: Option<u64>,
+}
+
+fn first_page() -> u64 {
+    1
+}
+
+impl Default for PageQuery {
+    fn default() -> Self {
+        PageQuery {
+            page: 1,
+            per_page: None,
+        }
+    }
+}
+
+impl PageQuery {
+    /// Refuses page 0 and `per_page=0` with a 400 that says so; caps
+    /// `per_page` at [`MAX_PER_PAGE`].
+    pub fn checked(self) -> Result<Self, HttpError> {
+        if self.page == 0 {
+            return Err(HttpError::bad_request("`page` starts at 1")
+                .with_field("page", "must be 1 or more"));
+        }
+        if self.per_page == Some(0) {
+            return Err(HttpError::bad_request("`per_page` must be at least 1")
+                .with_field("per_page", "must be 1 or more"));
+        }
+        Ok(self)
+    }
+
+    /// Rows per page after defaults and the cap.
+    pub fn per_page(&self) -> u64 {
+        self.per_page
+            .unwrap_or(DEFAULT_PER_PAGE)
+            .clamp(1, MAX_PER_PAGE)
+    }
+}
+
+/// One numbered page.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Page<T> {
+    /// The rows.
+    pub items: Vec<T>,
+    /// This page's number (1-based).
+    pub page: u64,
+    /// Rows per page.
+    pub per_page: u64,
+    /// Rows in all pages.
+    pub total_items: u64,
+    /// Number of pages.
+    pub total_pages: u64,
+}
+
+impl<T> Page<T> {
+    /// Whether a later page exists.
+    pub fn has_next(&self) -> bool {
+        self.page < self.total_pages
+    }
+
+    /// Whether an earlier page exists.
+    pub fn has_prev(&self) -> bool {
+        self.page > 1
+    }
+}
+
+/// Fetches one numbered page of `select` (a page past the end is empty).
+pub async fn paginate<C, E>(
+    db: &C,
+    select: Select<E>,
+    query: PageQuery,
+) -> Result<Page<E::Model>, OrmError>
+where
+    C: ConnectionTrait,
+    E: EntityTrait,
+    E::Model: FromQueryResult + Sized + Send + Sync,
+{
+    let per_page = query.per_page();
+    let paginator = select.paginate(db, per_page);
+    let totals = paginator.num_items_and_pages().await?;
+    let items = paginator.fetch_page(query.page.saturating_sub(1)).await?;
+    Ok(Page {
+        items,
+        page: query.page.max(1),
+        per_page,
+        total_items: totals.number_of_items,
+        total_pages: totals.number_of_pages,
+    })
+}
+
+/// One keyset page: rows after a cursor, and the cursor of the next page.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct KeysetPage<T> {
+    /// The rows, in cursor order.
+    pub items: Vec<T>,
+    /// Pass as `after` to get the next page; `None` on the last page.
+    pub next: Option<serde_json::Value>,
+}
+
+/// Fetches up to `limit` rows of `select` ordered by `column`, after the
+/// value `after` (the first page when `None`). No OFFSET: each page costs
+/// the same however deep it is.
+pub async fn keyset<C, E, V>(
+    db: &C,
+    select: Select<E>,
+    column: E::Column,
+    after: Option<V>,
+    limit: u64,
+) -> Result<KeysetPage<E::Model>, OrmError>
+where
+    C: ConnectionTrait,
+    E: EntityTrait,
+    E::Model: FromQueryResult + Sized + Send + Sync,
+    E::Column: ColumnTrait,
+    V: IntoValueTuple,
+{
+    let limit = limit.clamp(1, MAX_PER_PAGE);
+    let mut cursor = select.cursor_by(column);
+    if let Some(after) = after {
+        cursor.after(after);
+    }
+    let mut items = cursor.first(limit + 1).all(db).await?;
+    let more = items.len() as u64 > limit;
+    items.truncate(limit as usize);
+    let next = if more {
+        items
+            .last()
+            .map(|m| key_json(&m.get(column).into_value_tuple()))
+    } else {
+        None
+    };
+    Ok(KeysetPage { items, next })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_and_refusals() {
+        assert_eq!(
+            PageQuery {
+                page: 1,
+                per_page: Some(1000)
+            }
+            .per_page(),
+            MAX_PER_PAGE
+        );
+        assert_eq!(PageQuery::default().per_page(), DEFAULT_PER_PAGE);
+        assert!(
+            PageQuery {
+                page: 0,
+                per_page: None
+            }
+            .checked()
+            .is_err()
+        );
+        assert!(
+            PageQuery {
+                page: 1,
+                per_page: Some(0)
+            }
+            .checked()
+            .is_err()
+        );
+    }
+}
