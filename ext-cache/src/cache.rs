@@ -1,0 +1,449 @@
+//! [`Cache`]: typed values (MessagePack), TTLs, tags, counters and loads
+//! that run once for concurrent misses, over any [`Backend`]. It fails
+//! open: a backend error is a miss or a dropped write, logged and counted,
+//! never a failed request.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::backend::Backend;
+use crate::error::CacheError;
+
+/// Counters since the app started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Reads that found a value.
+    pub hits: u64,
+    /// Reads that found nothing (or a stale tagged value).
+    pub misses: u64,
+    /// Backend errors (each also logged).
+    pub errors: u64,
+    /// Writes dropped because the backend failed.
+    pub dropped_writes: u64,
+    /// Loads run by `get_or_set_with`.
+    pub loads: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    errors: AtomicU64,
+    dropped_writes: AtomicU64,
+    loads: AtomicU64,
+}
+
+struct Inner {
+    backend: Arc<dyn Backend>,
+    prefix: String,
+    default_ttl: Option<Duration>,
+    counters: Counters,
+    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// The app's cache. Cheap to clone; also a request extractor.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use phial_cache::{Cache, memory::{Capacity, Memory}};
+/// let cache = Cache::new(Memory::new(Capacity::Entries(1000), None), "app:", None);
+/// cache.set("answer", &42u32, None).await;
+/// assert_eq!(cache.get::<u32>("answer").await, Some(42));
+/// let n: u32 = cache.get_or_set_with("slow", None, || async { Ok::<_, std::io::Error>(7) }).await.unwrap();
+/// assert_eq!(n, 7);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Cache(Arc<Inner>);
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("backend", &self.0.backend.kind())
+            .field("prefix", &self.0.prefix)
+            .finish()
+    }
+}
+
+/// What is stored: the value plus the versions of its tags at write time.
+#[derive(Serialize, serde::Deserialize)]
+struct Stored<T> {
+    #[serde(rename = "t", default, skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<(String, i64)>,
+    #[serde(rename = "v")]
+    value: T,
+}
+
+impl Cache {
+    /// A cache over `backend`; every key gets `prefix` so apps sharing a
+    /// server stay apart; `default_ttl` applies when a call gives none.
+    pub fn new(
+        backend: impl Backend,
+        prefix: impl Into<String>,
+        default_ttl: Option<Duration>,
+    ) -> Self {
+        Self::from_arc(Arc::new(backend), prefix, default_ttl)
+    }
+
+    /// Like [`new`](Self::new), with a shared backend.
+    pub fn from_arc(
+        backend: Arc<dyn Backend>,
+        prefix: impl Into<String>,
+        default_ttl: Option<Duration>,
+    ) -> Self {
+        Cache(Arc::new(Inner {
+            backend,
+            prefix: prefix.into(),
+            default_ttl,
+            counters: Counters::default(),
+            flights: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// The backend's kind (`memory`, `redis`, ...).
+    pub fn kind(&self) -> &'static str {
+        self.0.backend.kind()
+    }
+
+    fn full(&self, key: &str) -> String {
+        format!("{}{key}", self.0.prefix)
+    }
+
+    fn tag_key(&self, tag: &str) -> String {
+        format!("{}tag:{tag}", self.0.prefix)
+    }
+
+    fn failed(&self, op: &str, e: &CacheError) {
+        self.0.counters.errors.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            backend = self.kind(),
+            "cache {op} failed (continuing without the cache): {e}"
+        );
+    }
+
+    fn ttl(&self, ttl: Option<Duration>) -> Option<Duration> {
+        ttl.or(self.0.default_ttl)
+    }
+
+    /// Counters and the backend's own figures, as the metrics endpoint
+    /// shows them.
+    pub fn metrics(&self) -> serde_json::Value {
+        serde_json::json!({
+            "backend": self.kind(),
+            "stats": self.stats(),
+            "backend_figures": self.0.backend.figures(),
+        })
+    }
+
+    /// Counters since the start.
+    pub fn stats(&self) -> Stats {
+        let c = &self.0.counters;
+        Stats {
+            hits: c.hits.load(Ordering::Relaxed),
+            misses: c.misses.load(Ordering::Relaxed),
+            errors: c.errors.load(Ordering::Relaxed),
+            dropped_writes: c.dropped_writes.load(Ordering::Relaxed),
+            loads: c.loads.load(Ordering::Relaxed),
+        }
+    }
+
+    async fn tag_versions(&self, tags: &[&str]) -> Result<Vec<i64>, CacheError> {
+        if tags.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = tags.iter().map(|t| self.tag_key(t)).collect();
+        let raw = self.0.backend.get_many(&keys).await?;
+        Ok(raw
+            .into_iter()
+            .map(|v| {
+                v.and_then(|b| std::str::from_utf8(&b).ok().and_then(|s| s.parse().ok()))
+                    .unwrap_or(0)
+            })
+            .collect())
+    }
+
+    async fn try_read<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, CacheError> {
+        let Some(raw) = self.0.backend.get(&self.full(key)).await? else {
+            return Ok(None);
+        };
+        let stored: Stored<T> = rmp_serde::from_slice(&raw).map_err(|e| CacheError::Codec {
+            key: key.to_owned(),
+            action: "decoded",
+            message: e.to_string(),
+        })?;
+        if !stored.tags.is_empty() {
+            let names: Vec<&str> = stored.tags.iter().map(|(t, _)| t.as_str()).collect();
+            let now = self.tag_versions(&names).await?;
+            if stored
+                .tags
+                .iter()
+                .zip(now)
+                .any(|((_, then), now)| *then != now)
+            {
+                return Ok(None);
+            }
+        }
+        Ok(Some(stored.value))
+    }
+
+    /// The value under `key`, or `None` (missing, expired, invalidated by
+    /// a tag, of another type, or the backend is down).
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        match self.try_read(key).await {
+            Ok(Some(v)) => {
+                self.0.counters.hits.fetch_add(1, Ordering::Relaxed);
+                Some(v)
+            }
+            Ok(None) => {
+                self.0.counters.misses.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            Err(e) => {
+                self.0.counters.misses.fetch_add(1, Ordering::Relaxed);
+                self.failed("get", &e);
+                None
+            }
+        }
+    }
+
+    /// Several values; missing ones are `None`.
+    pub async fn get_many<T: DeserializeOwned>(&self, keys: &[&str]) -> Vec<Option<T>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            out.push(self.get(k).await);
+        }
+        out
+    }
+
+    async fn try_write<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Option<Duration>,
+        tags: &[&str],
+    ) -> Result<(), CacheError> {
+        let versions = self.tag_versions(tags).await?;
+        let stored = Stored {
+            tags: tags.iter().map(|t| t.to_string()).zip(versions).collect(),
+            value,
+        };
+        let raw = rmp_serde::to_vec_named(&stored).map_err(|e| CacheError::Codec {
+            key: key.to_owned(),
+            action: "encoded",
+            message: e.to_string(),
+        })?;
+        self.0
+            .backend
+            .set(&self.full(key), Bytes::from(raw), self.ttl(ttl))
+            .await
+    }
+
+    /// Stores a value (`ttl` `None`: the default TTL).
+    pub async fn set<T: Serialize>(&self, key: &str, value: &T, ttl: Option<Duration>) {
+        self.set_tagged(key, value, ttl, &[]).await;
+    }
+
+    /// Stores a value that [`invalidate_tag`](Self::invalidate_tag) of any
+    /// of `tags` drops (tables' names follow database writes).
+    pub async fn set_tagged<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Option<Duration>,
+        tags: &[&str],
+    ) {
+        if let Err(e) = self.try_write(key, value, ttl, tags).await {
+            self.0
+                .counters
+                .dropped_writes
+                .fetch_add(1, Ordering::Relaxed);
+            self.failed("set", &e);
+        }
+    }
+
+    /// Stores several values.
+    pub async fn set_many<T: Serialize>(&self, items: &[(&str, T)], ttl: Option<Duration>) {
+        for (k, v) in items {
+            self.set(k, v, ttl).await;
+        }
+    }
+
+    /// Removes a key.
+    pub async fn delete(&self, key: &str) {
+        self.delete_many(&[key]).await;
+    }
+
+    /// Removes keys.
+    pub async fn delete_many(&self, keys: &[&str]) {
+        let full: Vec<String> = keys.iter().map(|k| self.full(k)).collect();
+        if let Err(e) = self.0.backend.delete(&full).await {
+            self.failed("delete", &e);
+        }
+    }
+
+    /// Makes every entry stored with `tag` a miss from now on.
+    pub async fn invalidate_tag(&self, tag: &str) {
+        if let Err(e) = self.0.backend.incr(&self.tag_key(tag), 1, None).await {
+            self.failed("invalidate_tag", &e);
+        }
+    }
+
+    /// Adds `by` to a counter and returns it (for rate limits); `ttl`
+    /// applies when the counter is created. `None` when the backend is down.
+    pub async fn incr(&self, key: &str, by: i64, ttl: Option<Duration>) -> Option<i64> {
+        match self.0.backend.incr(&self.full(key), by, ttl).await {
+            Ok(n) => Some(n),
+            Err(e) => {
+                self.failed("incr", &e);
+                None
+            }
+        }
+    }
+
+    /// Removes every key of this app (its prefix), never other apps' keys.
+    pub async fn clear(&self) {
+        if let Err(e) = self.0.backend.clear(&self.0.prefix).await {
+            self.failed("clear", &e);
+        }
+    }
+
+    /// The cached value, or the loader's (then cached). Concurrent misses
+    /// for the same key in this process run the loader once; the others
+    /// wait and read what it stored.
+    pub async fn get_or_set_with<T, E, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        loader: F,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.get_or_set_tagged_with(key, ttl, &[], loader).await
+    }
+
+    /// [`get_or_set_with`](Self::get_or_set_with) storing the value with tags.
+    pub async fn get_or_set_tagged_with<T, E, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        tags: &[&str],
+        loader: F,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        if let Some(v) = self.get(key).await {
+            return Ok(v);
+        }
+        let flight = {
+            let mut flights = self.0.flights.lock().unwrap_or_else(|p| p.into_inner());
+            flights.entry(key.to_owned()).or_default().clone()
+        };
+        let result = async {
+            let _turn = flight.lock().await;
+            // Whoever had the turn before may have stored it.
+            if let Ok(Some(v)) = self.try_read::<T>(key).await {
+                return Ok(v);
+            }
+            // Across nodes: one takes a short shared lock and loads; the
+            // others wait a bounded time for its value, then load anyway.
+            let lock = self.full(&format!("lock:{key}"));
+            let token = lock_token();
+            let held = match self.0.backend.try_lock(&lock, &token, LOCK_TTL).await {
+                Ok(Some(true)) => true,
+                Ok(Some(false)) => {
+                    if let Some(v) = self.wait_for_other_node::<T>(key).await {
+                        return Ok(v);
+                    }
+                    false
+                }
+                Ok(None) => false,
+                Err(e) => {
+                    self.failed("lock", &e);
+                    false
+                }
+            };
+            self.0.counters.loads.fetch_add(1, Ordering::Relaxed);
+            let value = loader().await;
+            if let Ok(value) = &value {
+                self.set_tagged(key, value, ttl, tags).await;
+            }
+            if held && let Err(e) = self.0.backend.unlock(&lock, &token).await {
+                self.failed("unlock", &e);
+            }
+            value
+        }
+        .await;
+        let mut flights = self.0.flights.lock().unwrap_or_else(|p| p.into_inner());
+        if Arc::strong_count(&flight) <= 2 {
+            flights.remove(key);
+        }
+        result
+    }
+
+    /// Polls for the value another node is loading, up to [`LOCK_WAIT`].
+    async fn wait_for_other_node<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(LOCK_POLL).await;
+            if let Ok(Some(v)) = self.try_read::<T>(key).await {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// Caches a function's result by its name and arguments (Flask's
+    /// `@cache.memoize`).
+    pub async fn memoize<A, T, E, F, Fut>(
+        &self,
+        name: &str,
+        args: &A,
+        ttl: Option<Duration>,
+        f: F,
+    ) -> Result<T, E>
+    where
+        A: Serialize,
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let encoded = rmp_serde::to_vec(args).unwrap_or_default();
+        let key = format!("memo:{name}:{:016x}", fnv1a(&encoded));
+        self.get_or_set_with(&key, ttl, f).await
+    }
+}
+
+/// How long a node may hold the load lock of a key.
+pub const LOCK_TTL: Duration = Duration::from_secs(5);
+/// How long other nodes wait for its value before they load themselves.
+pub const LOCK_WAIT: Duration = Duration::from_secs(2);
+const LOCK_POLL: Duration = Duration::from_millis(20);
+
+fn lock_token() -> String {
+    let mut b = [0u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        b[..8].copy_from_slice(&u64::from(std::process::id()).to_le_bytes());
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// FNV-1a, 64 bits: stable across processes and versions (unlike std's hasher).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}

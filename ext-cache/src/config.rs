@@ -1,0 +1,81 @@
+//! The `[cache]` section. Stable keys: `cache.type`, `cache.key_prefix`,
+//! `cache.default_ttl_secs`, `cache.max_entries`, `cache.max_bytes`,
+//! `cache.idle_secs`, `cache.urls`, `cache.timeout_ms`, `cache.l2`,
+//! `cache.l1_ttl_secs`.
+
+use serde::Deserialize;
+
+/// Which backend (`cache.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// Stores nothing.
+    Null,
+    /// In-process (moka).
+    #[default]
+    Memory,
+    /// One Redis server (`cache.urls[0]`).
+    Redis,
+    /// A Redis Cluster (`cache.urls` are seed nodes).
+    RedisCluster,
+    /// moka in front of `cache.l2`, coherent across nodes.
+    Tiered,
+}
+
+/// The shared tier of `tiered` (`cache.l2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SharedKind {
+    /// One Redis server.
+    #[default]
+    Redis,
+    /// A Redis Cluster.
+    RedisCluster,
+}
+
+/// `[cache]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct CacheConfig {
+    /// `null`, `memory`, `redis`, `redis-cluster` or `tiered`.
+    #[serde(rename = "type")]
+    pub kind: BackendKind,
+    /// Put before every key, so apps sharing a server stay apart.
+    pub key_prefix: String,
+    /// Seconds an entry lives when the call gives no TTL; 0 for no limit.
+    pub default_ttl_secs: u64,
+    /// Memory backend: most entries.
+    pub max_entries: u64,
+    /// Memory backend: most bytes (keys + values); wins over `max_entries`.
+    pub max_bytes: Option<u64>,
+    /// Memory backend: drop entries not read for this many seconds.
+    pub idle_secs: Option<u64>,
+    /// Redis: the server (`redis://host:port/db`); Redis Cluster: seed nodes.
+    pub urls: Vec<String>,
+    /// Redis: milliseconds any call may take before it counts as failed.
+    pub timeout_ms: u64,
+    /// Tiered: the shared tier behind the in-process one.
+    pub l2: SharedKind,
+    /// Tiered: seconds an entry stays in a node's memory at most.
+    pub l1_ttl_secs: u64,
+    /// Path of the JSON metrics endpoint; empty to leave it out.
+    pub metrics_path: String,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            kind: BackendKind::Memory,
+            key_prefix: "phial:".into(),
+            default_ttl_secs: 300,
+            max_entries: 10_000,
+            max_bytes: None,
+            idle_secs: None,
+            urls: vec!["redis://127.0.0.1:6379".into()],
+            timeout_ms: 250,
+            l2: SharedKind::Redis,
+            l1_ttl_secs: 60,
+            metrics_path: "/metrics/cache".into(),
+        }
+    }
+}

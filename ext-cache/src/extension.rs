@@ -1,0 +1,126 @@
+//! The `Caching` extension: builds the app's [`Cache`] from `[cache]`,
+//! makes it an extractor, follows the change feed, reports its counters
+//! on `/readyz`.
+
+use std::time::Duration;
+
+use axum::extract::{FromRef, FromRequestParts};
+use http::request::Parts;
+use phial_core::{AppBuilder, AppState, BoxError, Extension, HttpError, missing_state};
+
+use crate::cache::Cache;
+use crate::config::{BackendKind, CacheConfig, SharedKind};
+use crate::memory::{Capacity, Memory, Null};
+use crate::redis::Redis;
+use crate::tiered::Tiered;
+
+/// The cache extension: `App::builder(config).register(Caching::new())`.
+#[derive(Debug, Clone, Default)]
+pub struct Caching {
+    _private: (),
+}
+
+impl Caching {
+    /// Reads `[cache]` when bound.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// Builds the cache a config describes.
+pub(crate) fn build(cfg: &CacheConfig) -> Result<Cache, crate::CacheError> {
+    let ttl = (cfg.default_ttl_secs > 0).then(|| Duration::from_secs(cfg.default_ttl_secs));
+    Ok(match cfg.kind {
+        BackendKind::Null => Cache::new(Null, cfg.key_prefix.clone(), ttl),
+        BackendKind::Memory => {
+            let capacity = cfg
+                .max_bytes
+                .map_or(Capacity::Entries(cfg.max_entries), Capacity::Bytes);
+            Cache::new(
+                Memory::new(capacity, cfg.idle_secs.map(Duration::from_secs)),
+                cfg.key_prefix.clone(),
+                ttl,
+            )
+        }
+        BackendKind::Redis => {
+            let url = cfg.urls.first().ok_or_else(|| crate::CacheError::Backend {
+                backend: "redis",
+                message: "config key `cache.urls` is empty: give the server's URL".into(),
+            })?;
+            let backend = Redis::new(url, Duration::from_millis(cfg.timeout_ms.max(1)))?;
+            Cache::new(backend, cfg.key_prefix.clone(), ttl)
+        }
+        BackendKind::RedisCluster => {
+            let backend = Redis::cluster(&cfg.urls, Duration::from_millis(cfg.timeout_ms.max(1)))?;
+            Cache::new(backend, cfg.key_prefix.clone(), ttl)
+        }
+        BackendKind::Tiered => {
+            let timeout = Duration::from_millis(cfg.timeout_ms.max(1));
+            let l2 = match cfg.l2 {
+                SharedKind::Redis => Redis::new(
+                    cfg.urls.first().map(String::as_str).unwrap_or_default(),
+                    timeout,
+                )?,
+                SharedKind::RedisCluster => Redis::cluster(&cfg.urls, timeout)?,
+            };
+            let capacity = cfg
+                .max_bytes
+                .map_or(Capacity::Entries(cfg.max_entries), Capacity::Bytes);
+            let l1_ttl = Duration::from_secs(cfg.l1_ttl_secs.max(1));
+            let channel = format!("{}invalidate", cfg.key_prefix);
+            Cache::new(
+                Tiered::new(l2, capacity, l1_ttl, channel),
+                cfg.key_prefix.clone(),
+                ttl,
+            )
+        }
+    })
+}
+
+impl Extension for Caching {
+    fn name(&self) -> &str {
+        "cache"
+    }
+
+    fn init_app(&self, app: &mut AppBuilder) -> Result<(), BoxError> {
+        let cfg: CacheConfig = app.section("cache")?;
+        let cache = build(&cfg)?;
+        // Writes to a table drop what was cached under the table's tag.
+        let follower = cache.clone();
+        app.changes().listen("cache", move |change| {
+            let cache = follower.clone();
+            async move { cache.invalidate_tag(&change.table).await }
+        });
+        if !cfg.metrics_path.is_empty() {
+            app.route(
+                &cfg.metrics_path,
+                phial_core::routing::get(|cache: Cache| async move {
+                    phial_core::Json(cache.metrics())
+                })
+                .name("cache_metrics"),
+            );
+        }
+        app.insert(cache);
+        app.health_check("cache", |state: AppState| async move {
+            let cache = state.get::<Cache>().ok_or("no cache in the state")?;
+            tracing::debug!(stats = ?cache.stats(), "cache");
+            Ok(())
+        });
+        Ok(())
+    }
+}
+
+impl<S> FromRequestParts<S> for Cache
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = HttpError;
+
+    async fn from_request_parts(_parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        AppState::from_ref(state)
+            .get::<Cache>()
+            .cloned()
+            .ok_or_else(|| missing_state("phial_cache::Cache (register phial::cache::Caching)"))
+    }
+}

@@ -1,0 +1,40 @@
+//! # phial-cache
+//!
+//! A cache for Phial apps: typed values (MessagePack) over an in-process
+//! backend (moka) — shared backends come next —, loads that run once for
+//! concurrent misses, tags, counters, a `Cache` extractor, and
+//! invalidation that follows database writes: every change published to
+//! the app's change feed drops the entries tagged with its table.
+//!
+//! ```
+//! use phial_core::{App, Config, routing::get};
+//! use phial_cache::{Cache, Caching};
+//!
+//! async fn hits(cache: Cache) -> String {
+//!     cache.incr("hits", 1, None).await.unwrap_or(0).to_string()
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let app = App::builder(Config::testing()).register(Caching::new()).route("/", get(hits)).build().await.unwrap();
+//! let client = app.test_client();
+//! client.get("/").send().await;
+//! assert_eq!(client.get("/").send().await.text(), "2");
+//! # }
+//! ```
+
+mod backend;
+mod cache;
+mod config;
+mod error;
+mod extension;
+pub mod memory;
+pub mod redis;
+mod response;
+pub mod tiered;
+
+pub use backend::Backend;
+pub use cache::{Cache, LOCK_TTL, LOCK_WAIT, Stats};
+pub use config::{BackendKind, CacheConfig, SharedKind};
+pub use error::CacheError;
+pub use extension::Caching;
+pub use response::{Cached, MAX_BODY, X_CACHE, cached};

@@ -1,0 +1,208 @@
+//! The in-process backend: moka, bounded by entries or bytes, with a time
+//! to live per entry and an optional idle time.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use moka::Expiry;
+use moka::future::Cache as Moka;
+
+use crate::backend::Backend;
+use crate::error::CacheError;
+
+#[derive(Clone)]
+struct Entry {
+    value: Bytes,
+    ttl: Option<Duration>,
+}
+
+struct PerEntryTtl;
+
+impl Expiry<Arc<str>, Entry> for PerEntryTtl {
+    fn expire_after_create(
+        &self,
+        _key: &Arc<str>,
+        value: &Entry,
+        _now: Instant,
+    ) -> Option<Duration> {
+        value.ttl
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &Arc<str>,
+        value: &Entry,
+        _now: Instant,
+        _current: Option<Duration>,
+    ) -> Option<Duration> {
+        value.ttl
+    }
+}
+
+/// Bounds of the memory backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capacity {
+    /// At most this many entries.
+    Entries(u64),
+    /// At most this many bytes of keys and values.
+    Bytes(u64),
+}
+
+/// moka behind the [`Backend`] trait.
+pub struct Memory {
+    cache: Moka<Arc<str>, Entry>,
+    incr_lock: tokio::sync::Mutex<()>,
+}
+
+impl Memory {
+    /// A memory backend; `idle` drops entries not read for that long.
+    pub fn new(capacity: Capacity, idle: Option<Duration>) -> Self {
+        // `clear` removes this app's keys by prefix: moka needs to be told.
+        let mut builder = Moka::builder()
+            .expire_after(PerEntryTtl)
+            .support_invalidation_closures();
+        builder = match capacity {
+            Capacity::Entries(n) => builder.max_capacity(n),
+            Capacity::Bytes(n) => builder
+                .weigher(|k: &Arc<str>, v: &Entry| {
+                    u32::try_from(k.len() + v.value.len()).unwrap_or(u32::MAX)
+                })
+                .max_capacity(n),
+        };
+        if let Some(idle) = idle {
+            builder = builder.time_to_idle(idle);
+        }
+        Memory {
+            cache: builder.build(),
+            incr_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Entries held now (after pending maintenance).
+    pub async fn entry_count(&self) -> u64 {
+        self.cache.run_pending_tasks().await;
+        self.cache.entry_count()
+    }
+}
+
+impl Backend for Memory {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, CacheError>> {
+        Box::pin(async move { Ok(self.cache.get(key).await.map(|e| e.value)) })
+    }
+
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async move {
+            self.cache
+                .insert(Arc::from(key), Entry { value, ttl })
+                .await;
+            Ok(())
+        })
+    }
+
+    fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<u64, CacheError>> {
+        Box::pin(async move {
+            let mut n = 0;
+            for k in keys {
+                n += u64::from(self.cache.remove(k.as_str()).await.is_some());
+            }
+            Ok(n)
+        })
+    }
+
+    fn incr<'a>(
+        &'a self,
+        key: &'a str,
+        by: i64,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<i64, CacheError>> {
+        Box::pin(async move {
+            let _one_at_a_time = self.incr_lock.lock().await;
+            let (current, ttl) = match self.cache.get(key).await {
+                Some(e) => {
+                    let n = std::str::from_utf8(&e.value)
+                        .ok()
+                        .and_then(|s| s.parse::<i64>().ok())
+                        .ok_or_else(|| CacheError::NotAnInteger(key.to_owned()))?;
+                    (n, e.ttl)
+                }
+                None => (0, ttl),
+            };
+            let next = current.saturating_add(by);
+            self.cache
+                .insert(
+                    Arc::from(key),
+                    Entry {
+                        value: Bytes::from(next.to_string()),
+                        ttl,
+                    },
+                )
+                .await;
+            Ok(next)
+        })
+    }
+
+    fn clear<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async move {
+            let owned = prefix.to_owned();
+            self.cache
+                .invalidate_entries_if(move |k, _| k.starts_with(owned.as_str()))
+                .map_err(|e| CacheError::Backend {
+                    backend: "memory",
+                    message: e.to_string(),
+                })?;
+            self.cache.run_pending_tasks().await;
+            Ok(())
+        })
+    }
+}
+
+/// Stores nothing: every read misses. For tests and for turning caching
+/// off without changing code.
+pub struct Null;
+
+impl Backend for Null {
+    fn kind(&self) -> &'static str {
+        "null"
+    }
+
+    fn get<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, CacheError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn set<'a>(
+        &'a self,
+        _key: &'a str,
+        _value: Bytes,
+        _ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn delete<'a>(&'a self, _keys: &'a [String]) -> BoxFuture<'a, Result<u64, CacheError>> {
+        Box::pin(async { Ok(0) })
+    }
+
+    fn incr<'a>(
+        &'a self,
+        _key: &'a str,
+        by: i64,
+        _ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<i64, CacheError>> {
+        Box::pin(async move { Ok(by) })
+    }
+
+    fn clear<'a>(&'a self, _prefix: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+        Box::pin(async { Ok(()) })
+    }
+}

@@ -1,0 +1,194 @@
+//! The response cache (Flask-Caching's `@cache.cached`): wrap a handler,
+//! and successful GET responses are kept for a while, keyed by method,
+//! path, query and chosen headers, marked `x-cache: HIT` or `MISS`.
+//! Responses that set a cookie, read the session, say `no-store` or
+//! `private`, or are large are never stored; a request with
+//! `Cache-Control: no-cache` or `no-store` bypasses the cache.
+//!
+//! ```
+//! use std::time::Duration;
+//! use phial_cache::cached;
+//! use phial_core::routing::get;
+//! async fn index() -> &'static str { "posts" }
+//! let routes = get(cached(Duration::from_secs(60), index).tag("post")).name("index");
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::handler::Handler;
+use axum::response::{IntoResponse, Response};
+use http::header::{CACHE_CONTROL, CONTENT_LENGTH, SET_COOKIE, VARY};
+use http::{HeaderName, HeaderValue, Method, StatusCode};
+use http_body_util::BodyExt;
+use phial_core::{AppState, HttpError, Session};
+use serde::{Deserialize, Serialize};
+
+use crate::cache::Cache;
+
+/// Largest body kept.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// The header that says whether the cache answered.
+pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+
+/// A handler whose successful GET responses are cached.
+#[derive(Clone)]
+pub struct Cached<H> {
+    handler: H,
+    ttl: Duration,
+    tags: Vec<&'static str>,
+    vary: Vec<HeaderName>,
+}
+
+/// Caches `handler`'s responses for `ttl`.
+pub fn cached<H>(ttl: Duration, handler: H) -> Cached<H> {
+    Cached {
+        handler,
+        ttl,
+        tags: Vec::new(),
+        vary: Vec::new(),
+    }
+}
+
+impl<H> Cached<H> {
+    /// Drops the cached responses when `tag` is invalidated (a table's
+    /// name: writes to it invalidate it).
+    pub fn tag(mut self, tag: &'static str) -> Self {
+        self.tags.push(tag);
+        self
+    }
+
+    /// Keeps one response per value of this request header.
+    pub fn vary(mut self, header: &'static str) -> Self {
+        self.vary.push(HeaderName::from_static(header));
+        self
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    status: u16,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+fn directive(headers: &http::HeaderMap, words: &[&str]) -> bool {
+    headers
+        .get_all(CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .map(|d| d.trim().to_ascii_lowercase())
+                .any(|d| words.iter().any(|w| d == *w))
+        })
+}
+
+fn key(req: &Request, vary: &[HeaderName]) -> String {
+    let mut key = format!("resp:{}:{}", req.method(), req.uri().path());
+    if let Some(q) = req.uri().query() {
+        key.push('?');
+        key.push_str(q);
+    }
+    for name in vary {
+        key.push('|');
+        key.push_str(
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        );
+    }
+    key
+}
+
+fn storable(res: &Response, session: Option<&Session>) -> bool {
+    res.status() == StatusCode::OK
+        && !res.headers().contains_key(SET_COOKIE)
+        && !directive(res.headers(), &["no-store", "private"])
+        && !res
+            .headers()
+            .get_all(VARY)
+            .iter()
+            .any(|v| v.as_bytes().eq_ignore_ascii_case(b"cookie"))
+        && !session.is_some_and(Session::accessed)
+}
+
+fn rebuild(stored: Stored) -> Response {
+    let mut res = Response::new(Body::from(stored.body));
+    *res.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    for (name, value) in stored.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(&value),
+        ) {
+            res.headers_mut().append(n, v);
+        }
+    }
+    res.headers_mut()
+        .insert(X_CACHE, HeaderValue::from_static("HIT"));
+    res
+}
+
+impl<H, T> Handler<T, AppState> for Cached<H>
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    type Future = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+    fn call(self, req: Request, state: AppState) -> Self::Future {
+        Box::pin(async move {
+            let cache = state.get::<Cache>().cloned();
+            let usable = (req.method() == Method::GET || req.method() == Method::HEAD)
+                && !directive(req.headers(), &["no-cache", "no-store"]);
+            let Some(cache) = cache.filter(|_| usable) else {
+                return self.handler.call(req, state).await;
+            };
+            let key = key(&req, &self.vary);
+            if let Some(stored) = cache.get::<Stored>(&key).await {
+                return rebuild(stored);
+            }
+            let session = Session::from_extensions(req.extensions());
+            let res = self.handler.call(req, state).await;
+            let keep = storable(&res, session.as_ref());
+            let (mut parts, body) = res.into_parts();
+            parts
+                .headers
+                .insert(X_CACHE, HeaderValue::from_static("MISS"));
+            // Only bodies of known, modest size: a stream passes through.
+            let small = http_body::Body::size_hint(&body)
+                .upper()
+                .is_some_and(|n| n <= MAX_BODY as u64);
+            if !keep || !small {
+                return Response::from_parts(parts, body);
+            }
+            let bytes = match body.collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(e) => {
+                    return HttpError::internal(format!("the response body failed: {e}"))
+                        .into_response();
+                }
+            };
+            let headers = parts
+                .headers
+                .iter()
+                .filter(|(n, _)| **n != X_CACHE && **n != CONTENT_LENGTH)
+                .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+                .collect();
+            let stored = Stored {
+                status: parts.status.as_u16(),
+                headers,
+                body: bytes.to_vec(),
+            };
+            cache
+                .set_tagged(&key, &stored, Some(self.ttl), &self.tags)
+                .await;
+            Response::from_parts(parts, Body::from(bytes))
+        })
+    }
+}

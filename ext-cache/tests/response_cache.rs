@@ -1,0 +1,150 @@
+//! The response cache: HIT/MISS, keys by path, query and chosen headers,
+//! never a response that sets a cookie, reads the session or says
+//! no-store, bypass on request, invalidation by tag from database writes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use phial_cache::{Caching, cached};
+use phial_core::changes::Change;
+use phial_core::routing::get;
+use phial_core::{App, Config, Dep, Session};
+
+struct Calls {
+    n: AtomicUsize,
+}
+
+async fn app() -> (App, Arc<Calls>) {
+    let calls = Arc::new(Calls {
+        n: AtomicUsize::new(0),
+    });
+    let ttl = Duration::from_secs(60);
+    let app = App::builder(Config::testing())
+        .register(Caching::new())
+        .insert_arc(calls.clone())
+        .route(
+            "/posts",
+            get(cached(ttl, |calls: Dep<Calls>| async move {
+                let n = calls.n.fetch_add(1, Ordering::SeqCst) + 1;
+                format!("render {n}")
+            })
+            .tag("post")
+            .vary("accept-language")),
+        )
+        .route(
+            "/me",
+            get(cached(ttl, |session: Session| async move {
+                let n: u32 = session.get("n").unwrap_or(0);
+                format!("you {n}")
+            })),
+        )
+        .route(
+            "/cookie",
+            get(cached(ttl, |calls: Dep<Calls>| async move {
+                calls.n.fetch_add(1, Ordering::SeqCst);
+                ([("set-cookie", "a=b")], "with cookie")
+            })),
+        )
+        .route(
+            "/private",
+            get(cached(ttl, |calls: Dep<Calls>| async move {
+                calls.n.fetch_add(1, Ordering::SeqCst);
+                ([("cache-control", "no-store")], "secret")
+            })),
+        )
+        .build()
+        .await
+        .unwrap();
+    (app, calls)
+}
+
+#[tokio::test]
+async fn hits_after_the_first_miss_per_path_query_and_vary_header() {
+    let (app, calls) = app().await;
+    let client = app.test_client();
+    let first = client.get("/posts").send().await;
+    assert_eq!(
+        (first.header("x-cache"), first.text()),
+        (Some("MISS"), "render 1".to_owned())
+    );
+    let second = client.get("/posts").send().await;
+    assert_eq!(
+        (second.header("x-cache"), second.text()),
+        (Some("HIT"), "render 1".to_owned())
+    );
+    assert!(
+        second
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert!(
+        second.header("x-content-type-options").is_some(),
+        "core headers still apply"
+    );
+    assert_eq!(
+        client.get("/posts?page=2").send().await.header("x-cache"),
+        Some("MISS")
+    );
+    assert_eq!(
+        client
+            .get("/posts")
+            .header("accept-language", "fr")
+            .send()
+            .await
+            .header("x-cache"),
+        Some("MISS")
+    );
+    let bypass = client
+        .get("/posts")
+        .header("cache-control", "no-cache")
+        .send()
+        .await;
+    assert_eq!(bypass.text(), "render 4");
+    assert_eq!(calls.n.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn writes_to_the_tagged_table_drop_the_cached_response() {
+    let (app, _) = app().await;
+    let client = app.test_client();
+    client.get("/posts").send().await;
+    assert_eq!(
+        client.get("/posts").send().await.header("x-cache"),
+        Some("HIT")
+    );
+    app.state()
+        .changes()
+        .publish(Change::insert("post", [serde_json::json!(9)]))
+        .await;
+    let after = client.get("/posts").send().await;
+    assert_eq!(
+        (after.header("x-cache"), after.text()),
+        (Some("MISS"), "render 2".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn personal_responses_are_never_shared() {
+    let (app, calls) = app().await;
+    let client = app.test_client();
+    for _ in 0..2 {
+        assert_eq!(
+            client.get("/me").send().await.header("x-cache"),
+            Some("MISS"),
+            "read the session"
+        );
+        assert_eq!(
+            client.get("/cookie").send().await.header("x-cache"),
+            Some("MISS"),
+            "sets a cookie"
+        );
+        assert_eq!(
+            client.get("/private").send().await.header("x-cache"),
+            Some("MISS"),
+            "no-store"
+        );
+    }
+    assert_eq!(calls.n.load(Ordering::SeqCst), 4);
+}

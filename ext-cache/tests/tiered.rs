@@ -1,0 +1,120 @@
+//! The tiered backend across two app nodes sharing Redis: a write or an
+//! invalidation on one node drops the other node's in-process copy, and a
+//! node that lost its subscription starts clean when it resubscribes.
+//!
+//! Invalidations travel through Redis pub/sub, so the other node sees them
+//! a moment later: those checks poll with a deadline. Subscriptions are
+//! awaited, not slept for.
+
+use std::time::{Duration, Instant};
+
+use phial_cache::Cache;
+use phial_cache::memory::Capacity;
+use phial_cache::redis::Redis;
+use phial_cache::tiered::{Subscription, Tiered};
+use phial_core::testing::{TcpProxy, service_url, url_addr, url_via};
+
+/// One node's cache, once it hears the other nodes.
+async fn node(url: &str, prefix: &str) -> (Cache, Subscription) {
+    let l2 = Redis::new(url, Duration::from_millis(300)).unwrap();
+    let tiered = Tiered::new(
+        l2,
+        Capacity::Entries(1000),
+        Duration::from_secs(60),
+        format!("{prefix}invalidate"),
+    );
+    let mut subscription = tiered.subscription();
+    subscription.live().await;
+    (
+        Cache::new(tiered, prefix.to_owned(), Some(Duration::from_secs(120))),
+        subscription,
+    )
+}
+
+/// Polls `check` until it holds or two seconds pass.
+async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_write_on_one_node_reaches_the_other_nodes_memory() {
+    let Some(url) = service_url("Redis", "PHIAL_TEST_REDIS_URL", "redis://127.0.0.1:6379").await
+    else {
+        return;
+    };
+    let prefix = format!("phial-tiered:{}:", std::process::id());
+    let ((a, _), (b, _)) = (node(&url, &prefix).await, node(&url, &prefix).await);
+    a.set("k", &1u32, None).await;
+    assert_eq!(
+        b.get::<u32>("k").await,
+        Some(1),
+        "read through to Redis, now in b's memory"
+    );
+    a.set("k", &2u32, None).await;
+    assert!(
+        eventually(async || b.get::<u32>("k").await == Some(2)).await,
+        "b's stale copy was dropped"
+    );
+
+    b.set_tagged("list", &vec![1u8], None, &["post"]).await;
+    assert_eq!(a.get::<Vec<u8>>("list").await, Some(vec![1]));
+    b.invalidate_tag("post").await;
+    assert!(
+        eventually(async || a.get::<Vec<u8>>("list").await.is_none()).await,
+        "the tag reached a"
+    );
+
+    a.delete("k").await;
+    assert!(eventually(async || b.get::<u32>("k").await.is_none()).await);
+    a.clear().await;
+}
+
+#[tokio::test]
+async fn a_node_that_lost_its_subscription_starts_clean() {
+    let Some(url) = service_url("Redis", "PHIAL_TEST_REDIS_URL", "redis://127.0.0.1:6379").await
+    else {
+        return;
+    };
+    let prefix = format!("phial-tiered-cut:{}:", std::process::id());
+    let target = url_addr(&url).await.unwrap();
+    let proxy = TcpProxy::start("127.0.0.1:0".parse().unwrap(), target)
+        .await
+        .unwrap();
+    let port = proxy.addr();
+    let (writer, _) = node(&url, &prefix).await;
+    let (reader, mut subscription) = node(&url_via(&url, port), &prefix).await;
+    // The reader's own write fills its memory (a node ignores its own
+    // announcements; the writer's could arrive late and evict it).
+    reader.set("k", &1u32, None).await;
+    assert_eq!(reader.get::<u32>("k").await, Some(1));
+
+    // The reader cannot hear anything while cut off...
+    proxy.cut().await;
+    subscription.lost().await;
+    writer.set("k", &2u32, None).await;
+    assert_eq!(
+        reader.get::<u32>("k").await,
+        Some(1),
+        "served from memory while Redis is unreachable"
+    );
+    // ...and empties its memory when it resubscribes.
+    let proxy = TcpProxy::start(port, target).await.unwrap();
+    subscription.live().await;
+    // Never the stale 1 again; the first read may still miss while the
+    // reader's own connection to Redis reconnects.
+    assert_ne!(
+        reader.get::<u32>("k").await,
+        Some(1),
+        "no stale entry after recovery"
+    );
+    assert!(eventually(async || reader.get::<u32>("k").await == Some(2)).await);
+    writer.clear().await;
+    proxy.cut().await;
+}
