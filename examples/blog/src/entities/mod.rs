@@ -1,0 +1,5 @@
+//! The blog's tables as sea-orm entities.
+
+pub mod author;
+pub mod comment;
+pub mod post;

@@ -1,0 +1,153 @@
+//! The `blog` example: authors, posts and comments in a database (SQLite
+//! in `instance/` by default, PostgreSQL or MySQL by `database.url`),
+//! created by migrations that run on startup in development; the post list
+//! is served from the response cache and dropped when posts change.
+
+pub mod entities;
+pub mod migrations;
+
+use std::time::Duration;
+
+use phial::cache::{Caching, cached};
+use phial::migrate::Migrate;
+use phial::orm::{Db, Orm, OrmError};
+use phial::prelude::*;
+use sea_orm::{ActiveValue::Set, EntityTrait, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder};
+
+use entities::{author, comment, post};
+
+/// The app factory.
+pub async fn create_app(config: Config) -> phial::Result<App> {
+    Ok(App::builder(config)
+        .root_path(env!("CARGO_MANIFEST_DIR"))
+        .register(Orm::new())
+        .register(Migrate::new().migrator::<migrations::Migrator>())
+        .register(demo_data)
+        .register(Caching::new())
+        // The post list comes from the response cache until a post, an
+        // author or a comment is written (on any node sharing the cache).
+        .route(
+            "/",
+            get(cached(Duration::from_secs(300), index)
+                .tag("post")
+                .tag("author"))
+            .name("index"),
+        )
+        .route("/posts/{id}", get(show).name("post"))
+        .route("/import", post(import).name("import"))
+        .build()
+        .await?)
+}
+
+async fn index(tpl: Templates, db: Db) -> Result<Html<String>, HttpError> {
+    let posts = post::Entity::find()
+        .filter(sea_orm::ColumnTrait::eq(&post::Column::Published, true))
+        .order_by_desc(post::Column::CreatedAt)
+        .find_also_related(author::Entity)
+        .all(db.conn())
+        .await
+        .map_err(OrmError::from)?;
+    let posts: Vec<_> = posts
+        .into_iter()
+        .map(|(p, a)| context! { id => p.id, title => p.title, author => a.map(|a| a.name), created_at => p.created_at.format("%Y-%m-%d").to_string() })
+        .collect();
+    tpl.render("index.html", context! { posts })
+}
+
+async fn show(tpl: Templates, db: Db, Path(id): Path<i32>) -> Result<Html<String>, HttpError> {
+    let (post, author) = post::Entity::find_by_id(id)
+        .find_also_related(author::Entity)
+        .one(db.conn())
+        .await
+        .map_err(OrmError::from)?
+        .ok_or_else(|| HttpError::not_found(format!("there is no post {id}")))?;
+    let comments = post
+        .find_related(comment::Entity)
+        .order_by_asc(comment::Column::CreatedAt)
+        .all(db.conn())
+        .await
+        .map_err(OrmError::from)?;
+    // Models are serde values: a JSON object is the context.
+    tpl.render(
+        "post.html",
+        serde_json::json!({ "post": post, "author": author, "comments": comments }),
+    )
+}
+
+/// One post in an `/import` batch.
+#[derive(Debug, serde::Deserialize)]
+pub struct ImportedPost {
+    /// An existing author's id.
+    pub author_id: i32,
+    /// Title.
+    pub title: String,
+    /// Text.
+    pub body: String,
+    /// Shown on the index.
+    #[serde(default)]
+    pub published: bool,
+}
+
+/// `POST /import` with a JSON array of posts: one bulk insert, all or
+/// nothing; an unknown author is a 422.
+async fn import(
+    db: Db,
+    Json(posts): Json<Vec<ImportedPost>>,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    let now = chrono::Utc::now();
+    let models = posts.into_iter().map(|p| post::ActiveModel {
+        author_id: Set(p.author_id),
+        title: Set(p.title),
+        body: Set(p.body),
+        published: Set(p.published),
+        created_at: Set(now),
+        ..Default::default()
+    });
+    let imported = db.insert_bulk(models).await?;
+    Ok(Json(serde_json::json!({ "imported": imported })))
+}
+
+/// In development, fills an empty database with a few posts so the first
+/// `cargo run -p blog` has something to show. Registered after `Migrate`,
+/// so its startup hook runs after the migrations.
+fn demo_data(app: &mut AppBuilder) -> Result<(), BoxError> {
+    if app.config().profile() != Profile::Development {
+        return Ok(());
+    }
+    app.on_startup(|state| async move {
+        let db = Db::from_state(&state).ok_or("no database")?;
+        if author::Entity::find().count(db.conn()).await? > 0 {
+            return Ok(());
+        }
+        let now = chrono::Utc::now();
+        let ada = db
+            .insert(author::ActiveModel {
+                name: Set("Ada".into()),
+                email: Set("ada@example.com".into()),
+                ..Default::default()
+            })
+            .await?;
+        let hello = db
+            .insert(post::ActiveModel {
+                author_id: Set(ada.id),
+                title: Set("Hello, Phial".into()),
+                body: Set(
+                    "This post lives in the database the blog created on its first run.".into(),
+                ),
+                published: Set(true),
+                created_at: Set(now),
+                ..Default::default()
+            })
+            .await?;
+        db.insert(comment::ActiveModel {
+            post_id: Set(hello.id),
+            author_name: Set("Grace".into()),
+            body: Set("Welcome!".into()),
+            created_at: Set(now),
+            ..Default::default()
+        })
+        .await?;
+        Ok(())
+    });
+    Ok(())
+}
