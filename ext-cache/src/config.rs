@@ -22,6 +22,19 @@ pub enum BackendKind {
     Tiered,
 }
 
+impl BackendKind {
+    /// The name `cache.type` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Null => "null",
+            BackendKind::Memory => "memory",
+            BackendKind::Redis => "redis",
+            BackendKind::RedisCluster => "redis-cluster",
+            BackendKind::Tiered => "tiered",
+        }
+    }
+}
+
 /// The shared tier of `tiered` (`cache.l2`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]

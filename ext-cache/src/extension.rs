@@ -9,9 +9,13 @@ use http::request::Parts;
 use phial_core::{AppBuilder, AppState, BoxError, Extension, HttpError, missing_state};
 
 use crate::cache::Cache;
-use crate::config::{BackendKind, CacheConfig, SharedKind};
+#[cfg(feature = "redis")]
+use crate::config::SharedKind;
+use crate::config::{BackendKind, CacheConfig};
 use crate::memory::{Capacity, Memory, Null};
+#[cfg(feature = "redis")]
 use crate::redis::Redis;
+#[cfg(feature = "redis")]
 use crate::tiered::Tiered;
 
 /// The cache extension: `App::builder(config).register(Caching::new())`.
@@ -42,6 +46,7 @@ pub(crate) fn build(cfg: &CacheConfig) -> Result<Cache, crate::CacheError> {
                 ttl,
             )
         }
+        #[cfg(feature = "redis")]
         BackendKind::Redis => {
             let url = cfg.urls.first().ok_or_else(|| crate::CacheError::Backend {
                 backend: "redis",
@@ -50,10 +55,12 @@ pub(crate) fn build(cfg: &CacheConfig) -> Result<Cache, crate::CacheError> {
             let backend = Redis::new(url, Duration::from_millis(cfg.timeout_ms.max(1)))?;
             Cache::new(backend, cfg.key_prefix.clone(), ttl)
         }
+        #[cfg(feature = "redis")]
         BackendKind::RedisCluster => {
             let backend = Redis::cluster(&cfg.urls, Duration::from_millis(cfg.timeout_ms.max(1)))?;
             Cache::new(backend, cfg.key_prefix.clone(), ttl)
         }
+        #[cfg(feature = "redis")]
         BackendKind::Tiered => {
             let timeout = Duration::from_millis(cfg.timeout_ms.max(1));
             let l2 = match cfg.l2 {
@@ -73,6 +80,18 @@ pub(crate) fn build(cfg: &CacheConfig) -> Result<Cache, crate::CacheError> {
                 cfg.key_prefix.clone(),
                 ttl,
             )
+        }
+        #[cfg(not(feature = "redis"))]
+        kind @ (BackendKind::Redis | BackendKind::RedisCluster | BackendKind::Tiered) => {
+            return Err(crate::CacheError::Backend {
+                backend: kind.name(),
+                message: format!(
+                    "`cache.type = \"{}\"` needs Phial's `cache-redis` feature: \
+                     phial = {{ version = \"…\", features = [\"cache-redis\"] }} \
+                     (or `redis` on phial-cache)",
+                    kind.name()
+                ),
+            });
         }
     })
 }

@@ -1,10 +1,13 @@
 //! # phial-cache
 //!
 //! A cache for Phial apps: typed values (MessagePack) over an in-process
-//! backend (moka) — shared backends come next —, loads that run once for
-//! concurrent misses, tags, counters, a `Cache` extractor, and
-//! invalidation that follows database writes: every change published to
-//! the app's change feed drops the entries tagged with its table.
+//! backend (moka) and, with the `redis` feature (the facade's
+//! `cache-redis`), Redis, Redis Cluster and a tiered backend (moka in front
+//! of either, kept coherent across nodes through pub/sub); loads that run
+//! once for concurrent misses (in a process, and across nodes), tags,
+//! counters, a `Cache` extractor, a response cache, and invalidation that
+//! follows database writes: every change published to the app's change
+//! feed drops the entries tagged with its table.
 //!
 //! ```
 //! use phial_core::{App, Config, routing::get};
@@ -28,8 +31,10 @@ mod config;
 mod error;
 mod extension;
 pub mod memory;
+#[cfg(feature = "redis")]
 pub mod redis;
 mod response;
+#[cfg(feature = "redis")]
 pub mod tiered;
 
 pub use backend::Backend;
