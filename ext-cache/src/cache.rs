@@ -113,12 +113,24 @@ impl Cache {
         self.0.backend.kind()
     }
 
+    /// The stored name of a user's key: the prefix, then the key. Phial's
+    /// own keys (tag versions, load locks) start with [`INTERNAL`] after the
+    /// prefix; a user's key that starts with it gets it once more, so no
+    /// user key can ever name (and clobber) one of them.
     fn full(&self, key: &str) -> String {
-        format!("{}{key}", self.0.prefix)
+        if key.starts_with(INTERNAL) {
+            format!("{}{INTERNAL}{key}", self.0.prefix)
+        } else {
+            format!("{}{key}", self.0.prefix)
+        }
     }
 
     fn tag_key(&self, tag: &str) -> String {
-        format!("{}tag:{tag}", self.0.prefix)
+        format!("{}{INTERNAL}tag:{tag}", self.0.prefix)
+    }
+
+    fn lock_key(&self, key: &str) -> String {
+        format!("{}{INTERNAL}lock:{key}", self.0.prefix)
     }
 
     fn failed(&self, op: &str, e: &CacheError) {
@@ -360,7 +372,7 @@ impl Cache {
             }
             // Across nodes: one takes a short shared lock and loads; the
             // others wait a bounded time for its value, then load anyway.
-            let lock = self.full(&format!("lock:{key}"));
+            let lock = self.lock_key(key);
             let token = lock_token();
             let held = match self.0.backend.try_lock(&lock, &token, LOCK_TTL).await {
                 Ok(Some(true)) => true,
@@ -426,6 +438,10 @@ impl Cache {
         self.get_or_set_with(&key, ttl, f).await
     }
 }
+
+/// Starts Phial's own keys after the prefix (a control character no
+/// readable key begins with).
+const INTERNAL: char = '\u{1}';
 
 /// How long a node may hold the load lock of a key.
 pub const LOCK_TTL: Duration = Duration::from_secs(5);

@@ -148,6 +148,43 @@ async fn invalidating_a_tag_drops_only_its_entries() {
 }
 
 #[tokio::test]
+async fn user_keys_never_clobber_the_caches_own() {
+    for (backend, cache) in caches().await {
+        cache.set_tagged("list", &1u8, None, &["post"]).await;
+        // Named like the tag's version: must not replace it (an invalidation
+        // would then fail and leave `list` stale).
+        cache.set("tag:post", &"mine", None).await;
+        cache.set("\u{1}tag:post", &"mine too", None).await;
+        cache.invalidate_tag("post").await;
+        assert_eq!(cache.get::<u8>("list").await, None, "{backend}");
+        assert_eq!(
+            cache.get::<String>("tag:post").await.as_deref(),
+            Some("mine"),
+            "{backend}"
+        );
+        assert_eq!(
+            cache.get::<String>("\u{1}tag:post").await.as_deref(),
+            Some("mine too"),
+            "{backend}"
+        );
+        // Named like a load lock: must not make the load wait for a node
+        // that is not loading.
+        cache.set("lock:report", &"x", None).await;
+        cache.set("\u{1}lock:report", &"x", None).await;
+        let started = std::time::Instant::now();
+        let v: u8 = cache
+            .get_or_set_with("report", None, || async { Ok::<_, std::io::Error>(3) })
+            .await
+            .unwrap();
+        assert_eq!(v, 3, "{backend}");
+        assert!(
+            started.elapsed() < phial_cache::LOCK_WAIT,
+            "{backend}: the load waited for a lock nobody held"
+        );
+    }
+}
+
+#[tokio::test]
 async fn counters_count_and_refuse_non_numbers() {
     for (_backend, cache) in caches().await {
         assert_eq!(cache.incr("hits", 1, None).await, Some(1));
