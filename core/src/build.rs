@@ -24,19 +24,25 @@ use crate::url::UrlMap;
 const CORE_SOURCE: &str = "core";
 
 pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
+    let describe_only = b.describe_only();
     bind_extensions(&mut b);
-    check_secret(&mut b);
+    if !describe_only {
+        check_secret(&mut b);
+    }
     check_settings(&mut b);
     let root = b.resolved_root();
     let instance_path = root.join(&b.core.instance_path);
-    if let Err(e) = std::fs::create_dir_all(&instance_path) {
-        b.errors.push(BuildError::Config {
-            extension: CORE_SOURCE.into(),
-            key: "instance_path".into(),
-            message: format!("cannot create `{}`: {e}", instance_path.display()),
-        });
+    if !describe_only {
+        if let Err(e) = std::fs::create_dir_all(&instance_path) {
+            b.errors.push(BuildError::Config {
+                extension: CORE_SOURCE.into(),
+                key: "instance_path".into(),
+                message: format!("cannot create `{}`: {e}", instance_path.display()),
+            });
+        }
+        run_providers(&mut b, &instance_path).await;
+        crate::sentinel::check_routes(&mut b);
     }
-    run_providers(&mut b, &instance_path).await;
     mount_static(&mut b, &root);
     mount_health(&mut b);
     let urls = url_map(&mut b);
@@ -98,6 +104,15 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
     }));
 
     let router = assemble_router(&mut b, &state);
+    if describe_only {
+        // Nothing started, so there is nothing to stop.
+        return Ok(App::new(
+            state,
+            router,
+            Vec::new(),
+            std::mem::take(&mut b.commands),
+        ));
+    }
     let startup_limit = Duration::from_secs(b.core.startup_timeout_secs);
     let errors =
         crate::lifecycle::run_startup(std::mem::take(&mut b.startup), &state, startup_limit).await;
@@ -193,8 +208,11 @@ fn check_secret(b: &mut AppBuilder) {
     }
 }
 
+/// Runs the providers in order, each bounded by `startup_timeout_secs`
+/// (a pool that never connects must not hang the start).
 async fn run_providers(b: &mut AppBuilder, instance_path: &std::path::Path) {
     let core = Arc::new(b.core.clone());
+    let limit = Duration::from_secs(b.core.startup_timeout_secs);
     for provider in std::mem::take(&mut b.providers) {
         let view = Provided {
             config: b.config.clone(),
@@ -202,12 +220,19 @@ async fn run_providers(b: &mut AppBuilder, instance_path: &std::path::Path) {
             values: b.values.clone(),
             instance_path: instance_path.to_path_buf(),
         };
-        match (provider.run)(view).await {
-            Ok(value) => b.values.insert_any(provider.type_id, value),
-            Err(source) => b.errors.push(BuildError::Extension {
+        match tokio::time::timeout(limit, (provider.run)(view)).await {
+            Ok(Ok(value)) => b
+                .values
+                .insert_any(provider.type_id, provider.type_name, value),
+            Ok(Err(source)) => b.errors.push(BuildError::Extension {
                 extension: provider.source,
                 phase: "provider",
                 source,
+            }),
+            Err(_) => b.errors.push(BuildError::StartupTimeout {
+                extension: provider.source,
+                phase: "provider",
+                seconds: limit.as_secs(),
             }),
         }
     }

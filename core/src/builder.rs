@@ -43,6 +43,7 @@ type ProviderFn = Box<
 pub(crate) struct Provider {
     pub(crate) source: String,
     pub(crate) type_id: TypeId,
+    pub(crate) type_name: &'static str,
     pub(crate) run: ProviderFn,
 }
 
@@ -120,6 +121,8 @@ pub struct AppBuilder {
     pub(crate) startup: Vec<StartupHook>,
     pub(crate) shutdown: Vec<ShutdownHook>,
     pub(crate) error_handlers: Vec<(StatusCode, ErrorHandler)>,
+    pub(crate) launch: Option<crate::launch::Launch>,
+    pub(crate) route_table: crate::route_table::RouteTable,
 }
 
 impl AppBuilder {
@@ -158,7 +161,24 @@ impl AppBuilder {
             startup: Vec::new(),
             shutdown: Vec::new(),
             error_handlers: Vec::new(),
+            launch: crate::launch::Launch::current(),
+            route_table: Default::default(),
         }
+    }
+
+    /// The CLI command the app is being built for (`run`, `check`, `db`,
+    /// ...), or `None` when it is built outside the CLI (tests, a custom
+    /// `main`), which is to be treated like `run`. The migrator upgrades on
+    /// startup for `run` and `None` only.
+    pub fn launch_command(&self) -> Option<&str> {
+        self.launch.as_ref().and_then(|l| l.command.as_deref())
+    }
+
+    /// Whether the app is only being described (for `--help`, `routes`,
+    /// `config`): providers and startup hooks will not run, so `init_app`
+    /// must not start background work or I/O of its own either.
+    pub fn describe_only(&self) -> bool {
+        self.launch.as_ref().is_some_and(|l| l.describe_only)
     }
 
     /// The configuration.
@@ -256,7 +276,8 @@ impl AppBuilder {
 
     /// Adds a value that is already shared (an `Arc` the caller keeps).
     pub fn insert_arc<T: Send + Sync + 'static>(&mut self, value: Arc<T>) -> &mut Self {
-        self.values.insert_any(TypeId::of::<T>(), value);
+        self.values
+            .insert_any(TypeId::of::<T>(), type_name::<T>(), value);
         self
     }
 
@@ -298,6 +319,7 @@ impl AppBuilder {
         self.providers.push(Provider {
             source: self.current.clone(),
             type_id: TypeId::of::<T>(),
+            type_name: type_name::<T>(),
             run,
         });
         self
@@ -341,20 +363,34 @@ impl AppBuilder {
             });
             return;
         }
-        self.routes.push(RouteInfo {
-            methods: routes.methods,
-            path: path.clone(),
-            name,
-            source: self.current.clone(),
-        });
+        if let Err(e) = self.route_table.claim(&path, &self.current) {
+            self.errors.push(e);
+            return;
+        }
         // CSRF wraps the handlers only, so a wrong method is a 405 first.
         let method_router = if routes.csrf_wrapped {
             routes.router
         } else {
             routes.router.layer(crate::csrf_layer::CsrfLayer)
         };
-        let router = std::mem::take(&mut self.router);
-        self.router = router.route(&path, method_router);
+        match crate::route_table::guarded_route(&self.router, |r| r.route(&path, method_router)) {
+            Ok(router) => self.router = router,
+            Err(reason) => {
+                self.errors.push(BuildError::Extension {
+                    extension: self.current.clone(),
+                    phase: "routing",
+                    source: format!("route {path}: {reason}").into(),
+                });
+                return;
+            }
+        }
+        self.routes.push(RouteInfo {
+            methods: routes.methods,
+            path: path.clone(),
+            name,
+            source: self.current.clone(),
+            extractors: routes.extractors,
+        });
     }
 
     /// Nests a plain axum router under a path; its routes are listed as one
@@ -368,19 +404,34 @@ impl AppBuilder {
             });
             return self;
         }
-        self.routes.push(RouteInfo {
-            methods: Vec::new(),
-            path: format!("{}/{{*rest}}", path.trim_end_matches('/')),
-            name: None,
-            source: self.current.clone(),
-        });
+        let listed = format!("{}/{{*rest}}", path.trim_end_matches('/'));
+        if let Err(e) = self.route_table.claim(&listed, &self.current) {
+            self.errors.push(e);
+            return self;
+        }
         let router = if router.has_routes() {
             router.route_layer(crate::csrf_layer::CsrfLayer)
         } else {
             router
         };
-        let outer = std::mem::take(&mut self.router);
-        self.router = outer.nest(path, router);
+        match crate::route_table::guarded_route(&self.router, |r| r.nest(path, router)) {
+            Ok(router) => self.router = router,
+            Err(reason) => {
+                self.errors.push(BuildError::Extension {
+                    extension: self.current.clone(),
+                    phase: "routing",
+                    source: format!("nested router at {path}: {reason}").into(),
+                });
+                return self;
+            }
+        }
+        self.routes.push(RouteInfo {
+            methods: Vec::new(),
+            path: listed,
+            name: None,
+            source: self.current.clone(),
+            extractors: Vec::new(),
+        });
         self
     }
 

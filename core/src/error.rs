@@ -100,15 +100,47 @@ pub enum BuildError {
         /// What went wrong.
         message: String,
     },
-    /// A startup hook did not finish in time.
+    /// A startup hook or a provider did not finish in time.
     #[error(
-        "extension `{extension}`: startup hook did not finish within {seconds}s (raise `startup_timeout_secs`)"
+        "extension `{extension}`: {phase} did not finish within {seconds}s (is a service it connects to down? raise `startup_timeout_secs` if it is only slow)"
     )]
     StartupTimeout {
-        /// The extension whose hook timed out.
+        /// The extension whose hook or provider timed out.
         extension: String,
+        /// `startup hook` or `provider`.
+        phase: &'static str,
         /// The limit.
         seconds: u64,
+    },
+    /// A route extracts a value that nothing in the app provides: every
+    /// request to it would fail.
+    #[error("route {route} (added by `{source_name}`) extracts `{extractor}`, which needs {hint}")]
+    MissingState {
+        /// Methods and path of the route.
+        route: String,
+        /// Who added the route.
+        source_name: String,
+        /// The extractor's type.
+        extractor: String,
+        /// What to register.
+        hint: String,
+    },
+    /// Two routes cannot live side by side (axum's router would refuse
+    /// them, e.g. `/posts/{id}` beside `/posts/{slug}`).
+    #[error(
+        "route `{path}` (added by `{source_name}`) conflicts with `{other}` (added by `{other_source}`): {reason}"
+    )]
+    RouteConflict {
+        /// The path being added.
+        path: String,
+        /// Who added it.
+        source_name: String,
+        /// The path already there.
+        other: String,
+        /// Who added that one.
+        other_source: String,
+        /// Why they conflict and what to do.
+        reason: String,
     },
 }
 

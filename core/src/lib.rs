@@ -36,12 +36,15 @@ mod error_page;
 mod extension;
 mod extract;
 mod health;
+mod launch;
 mod lifecycle;
 mod middleware;
 pub mod password;
 mod request_id;
+mod route_table;
 pub mod routing;
 mod security;
+mod sentinel;
 mod server;
 mod session;
 mod state;
@@ -63,6 +66,7 @@ pub use extract::{Form, HasValidated, Json, Valid, validation_error};
 pub use middleware::{CoreFuture, CoreService};
 pub use request_id::RequestId;
 pub use security::SecurityHeaders;
+pub use sentinel::Sentinel;
 pub use server::shutdown_signal;
 pub use session::{Flash, Session, SessionError};
 pub use state::{AppState, Dep, missing_state};
@@ -70,3 +74,9 @@ pub use templates::{TemplateEngine, Templates};
 
 /// Libraries whose types appear in Phial's API.
 pub use {axum, clap, http, minijinja, serde_json, tokio, tower, tower_http, validator};
+
+/// What Phial's macros expand to; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+}

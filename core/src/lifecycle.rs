@@ -36,6 +36,7 @@ pub(crate) async fn run_startup(
             }),
             Err(_) => errors.push(BuildError::StartupTimeout {
                 extension: hook.source,
+                phase: "startup hook",
                 seconds: limit.as_secs(),
             }),
         }

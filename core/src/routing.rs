@@ -24,6 +24,9 @@ pub struct MethodRoutes {
     /// False for a plain axum method router: the builder adds the CSRF
     /// check around it.
     pub(crate) csrf_wrapped: bool,
+    /// `type_name` of each handler's extractor tuple, checked against the
+    /// state when the app is built (see `sentinel`).
+    pub(crate) extractors: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for MethodRoutes {
@@ -49,6 +52,7 @@ macro_rules! method_fns {
                     methods: vec![Method::$method],
                     name: None,
                     csrf_wrapped: true,
+                    extractors: vec![std::any::type_name::<T>()],
                 }
             }
         )*
@@ -63,6 +67,7 @@ macro_rules! method_fns {
                 {
                     self.router = self.router.$fname(wrap!(handler, $csrf));
                     self.methods.push(Method::$method);
+                    self.extractors.push(std::any::type_name::<T>());
                     self
                 }
             )*
@@ -107,6 +112,7 @@ where
         methods: Vec::new(),
         name: None,
         csrf_wrapped: true,
+        extractors: vec![std::any::type_name::<T>()],
     }
 }
 
@@ -153,6 +159,7 @@ impl From<MethodRouter<AppState>> for MethodRoutes {
             methods: Vec::new(),
             name: None,
             csrf_wrapped: false,
+            extractors: Vec::new(),
         }
     }
 }
@@ -169,6 +176,9 @@ pub struct RouteInfo {
     pub name: Option<String>,
     /// Who added it: `app`, or the extension's name.
     pub source: String,
+    /// `type_name` of each handler's extractor tuple.
+    #[serde(skip)]
+    pub(crate) extractors: Vec<&'static str>,
 }
 
 fn ser_methods<S: serde::Serializer>(m: &[Method], s: S) -> Result<S::Ok, S::Error> {

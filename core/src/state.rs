@@ -3,7 +3,7 @@
 //! app is built; nothing global, so two apps live side by side.
 
 use std::any::{Any, TypeId, type_name};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,17 +18,35 @@ use crate::session::Keys;
 use crate::templates::TemplateEngine;
 use crate::url::{UrlError, UrlMap};
 
-/// Values keyed by their type.
+/// Values keyed by their type (with the types' names, for the build-time
+/// check of `Dep<T>` extractors).
 #[derive(Clone, Default)]
-pub(crate) struct TypeMap(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
+pub(crate) struct TypeMap(
+    HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    HashSet<&'static str>,
+);
 
 impl TypeMap {
     pub(crate) fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
-        self.0.insert(TypeId::of::<T>(), Arc::new(value));
+        self.insert_any(TypeId::of::<T>(), type_name::<T>(), Arc::new(value));
     }
 
-    pub(crate) fn insert_any(&mut self, id: TypeId, value: Arc<dyn Any + Send + Sync>) {
+    pub(crate) fn insert_any(
+        &mut self,
+        id: TypeId,
+        name: &'static str,
+        value: Arc<dyn Any + Send + Sync>,
+    ) {
         self.0.insert(id, value);
+        self.1.insert(name);
+    }
+
+    pub(crate) fn contains_id(&self, id: TypeId) -> bool {
+        self.0.contains_key(&id)
+    }
+
+    pub(crate) fn contains_name(&self, name: &str) -> bool {
+        self.1.contains(name)
     }
 
     pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {

@@ -461,3 +461,74 @@ async fn collectors_gather_contributions_from_extensions_registered_after_them()
         ["app:app-own", "maker:gear"]
     );
 }
+
+#[tokio::test]
+async fn a_provider_that_never_answers_is_bounded_like_a_hook() {
+    let err = App::builder(Config::testing().set("startup_timeout_secs", 1))
+        .provide(|_p| async {
+            std::future::pending::<()>().await;
+            Ok(Pool {
+                url: "never".into(),
+            })
+        })
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.errors()[0],
+            BuildError::StartupTimeout {
+                phase: "provider",
+                seconds: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn conflicting_route_patterns_are_build_errors_naming_both_sources() {
+    fn posts_by_slug(app: &mut AppBuilder) -> Result<(), BoxError> {
+        app.route("/posts/{slug}", get(|| async { "slug" }));
+        Ok(())
+    }
+    let err = App::builder(Config::testing())
+        .route("/posts/{id}", get(|| async { "id" }))
+        .route("/posts/new", get(|| async { "new" }))
+        .register(posts_by_slug)
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(err.errors().len(), 1, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("`/posts/{slug}`")
+            && text.contains("posts_by_slug")
+            && text.contains("`/posts/{id}` (added by `app`)"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_route_needing_state_nobody_provides_is_a_build_error() {
+    struct Mailer;
+    let err = App::builder(Config::testing())
+        .route("/send", get(|_m: Dep<Mailer>| async { "sent" }))
+        .build()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("route GET /send") && err.contains("Mailer") && err.contains("provide"),
+        "{err}"
+    );
+    // Provided late (by a provider) is provided.
+    let app = App::builder(Config::testing())
+        .route("/send", get(|_m: Dep<Mailer>| async { "sent" }))
+        .provide(|_p| async { Ok(Mailer) })
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(app.test_client().get("/send").send().await.text(), "sent");
+}

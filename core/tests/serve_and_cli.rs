@@ -99,19 +99,106 @@ fn db_ext(app: &mut AppBuilder) -> Result<(), BoxError> {
     Ok(())
 }
 
-async fn cli(config: Config, args: &[&str]) -> (ExitCode, String) {
-    let app = App::builder(config)
-        .register(db_ext)
-        .route("/", get(|| async { "" }).name("index"))
-        .build()
-        .await
-        .unwrap();
-    let (out, buf) = Output::buffer();
+/// What one CLI run did: exit code, standard output, standard error, and
+/// which commands the app's startup work ran for (its provider records the
+/// launch).
+struct Ran {
+    code: ExitCode,
+    out: String,
+    err: String,
+    started_for: Vec<String>,
+}
+
+/// Runs the CLI as a binary's `main` does (`cli::run_with`): parse first,
+/// then build what the command needs.
+async fn run(config: Config, args: &[&str]) -> Ran {
+    let started = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = started.clone();
+    let factory = move |config: Config| {
+        let seen = seen.clone();
+        async move {
+            let mut b = App::builder(config);
+            let launched = b.launch_command().unwrap_or("-").to_owned();
+            Ok(b.register(db_ext)
+                .route("/", get(|| async { "" }).name("index"))
+                .provide(move |_p| async move {
+                    seen.lock().unwrap().push(launched);
+                    Ok(StartedMarker)
+                })
+                .build()
+                .await?)
+        }
+    };
+    let (out, out_buf) = Output::buffer();
+    let (err, err_buf) = Output::buffer();
     let mut argv = vec!["myapp"];
     argv.extend_from_slice(args);
-    let code = app.run_cli(argv, out).await.unwrap();
-    let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
-    (code, text)
+    let code = phial_core::cli::run_with(factory, config, argv, out, err).await;
+    let text =
+        |b: &Arc<std::sync::Mutex<Vec<u8>>>| String::from_utf8(b.lock().unwrap().clone()).unwrap();
+    let started_for = started.lock().unwrap().clone();
+    Ran {
+        code,
+        out: text(&out_buf),
+        err: text(&err_buf),
+        started_for,
+    }
+}
+
+struct StartedMarker;
+
+async fn cli(config: Config, args: &[&str]) -> (ExitCode, String) {
+    let ran = run(config, args).await;
+    (ran.code, format!("{}{}", ran.out, ran.err))
+}
+
+#[tokio::test]
+async fn help_secret_routes_and_config_build_nothing_even_in_production_without_a_secret() {
+    let prod = Config::for_profile(Profile::Production);
+    for args in [
+        &["--help"][..],
+        &["secret"],
+        &["routes"],
+        &["config"],
+        &["greet", "--help"],
+    ] {
+        let ran = run(prod.clone(), args).await;
+        assert_eq!(
+            ran.code,
+            ExitCode::SUCCESS,
+            "{args:?}: {}{}",
+            ran.out,
+            ran.err
+        );
+        assert!(
+            ran.started_for.is_empty(),
+            "{args:?} started the app: {:?}",
+            ran.started_for
+        );
+        assert!(ran.err.is_empty(), "{args:?}: {}", ran.err);
+    }
+    let help = run(prod.clone(), &["--help"]).await.out;
+    assert!(
+        help.contains("greet") && help.contains("routes"),
+        "extension commands are listed: {help}"
+    );
+    // Commands that need the app build it whole, and say what is missing.
+    let ran = run(prod, &["check"]).await;
+    assert_eq!(ran.code, ExitCode::FAILURE);
+    assert!(ran.err.contains("PHIAL_SECRET_KEY"), "{}", ran.err);
+}
+
+#[tokio::test]
+async fn only_the_command_that_needs_the_app_starts_it_and_extensions_know_which() {
+    let ran = run(Config::testing(), &["greet", "world"]).await;
+    assert_eq!(ran.started_for, ["greet"]);
+    let ran = run(Config::testing(), &["check"]).await;
+    assert_eq!(ran.started_for, ["check"]);
+    // Outside the CLI there is no launch command (treated like `run`).
+    let mut b = App::builder(Config::testing());
+    assert_eq!(b.launch_command(), None);
+    assert!(!b.describe_only());
+    b.build().await.unwrap();
 }
 
 #[tokio::test]
@@ -202,12 +289,14 @@ async fn extension_commands_run_and_report_failures() {
 }
 
 #[tokio::test]
-async fn usage_errors_exit_2_with_help_and_secret_makes_keys() {
-    let (code, text) = cli(Config::testing(), &["frobnicate"]).await;
-    assert_eq!(code, ExitCode::from(2));
+async fn usage_errors_exit_2_on_stderr_with_help_and_secret_makes_keys() {
+    let ran = run(Config::testing(), &["frobnicate"]).await;
+    assert_eq!(ran.code, ExitCode::from(2));
+    assert!(ran.out.is_empty(), "usage errors go to stderr: {}", ran.out);
     assert!(
-        text.contains("unrecognized subcommand 'frobnicate'"),
-        "{text}"
+        ran.err.contains("unrecognized subcommand 'frobnicate'"),
+        "{}",
+        ran.err
     );
     let (code, text) = cli(Config::testing(), &["greet"]).await;
     assert_eq!(code, ExitCode::from(2));

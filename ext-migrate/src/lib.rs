@@ -97,10 +97,12 @@ impl Extension for Migrate {
         app.require::<Orm>();
         let cfg: MigrateConfig = app.section(SECTION)?;
         let profile = app.config().profile();
-        let launched_for: String = app.config().get("cli.command").unwrap_or_default();
-        // `db …` commands migrate explicitly: upgrading first would hide
-        // what `db status` and `db check` are asked about.
-        let auto = cfg.auto_upgrade.unwrap_or(!profile.is_production()) && launched_for != "db";
+        // Only serving migrates on startup (`run`, or an app built outside
+        // the CLI, as tests do): `db …` migrates explicitly (upgrading first
+        // would hide what `db status` and `db check` are asked about), and
+        // `check`, `routes` or `config` must change nothing.
+        let serving = matches!(app.launch_command(), None | Some("run"));
+        let auto = cfg.auto_upgrade.unwrap_or(!profile.is_production()) && serving;
         if auto {
             app.on_startup(|state| async move {
                 let migrations = state

@@ -217,20 +217,23 @@ async fn table_exists(db: &DatabaseConnection, table: &str) -> bool {
     .is_ok()
 }
 
-/// Runs `app db ARGS` as the binary would: a fresh app launched for
-/// `db`, shut down after the command.
+/// Runs `app db ARGS` as the binary would (`cli::run_with`: the command
+/// line parsed first, then a fresh app built for `db`, shut down after the
+/// command); returns the exit code and standard output.
 async fn db_cli(config: &Config, root: &std::path::Path, args: &[&str]) -> (ExitCode, String) {
-    let app = build(config.clone().set("cli.command", "db"), root, migrate())
-        .await
-        .unwrap();
     let (out, buf) = Output::buffer();
+    let (err, err_buf) = Output::buffer();
     let mut argv = vec!["app", "db"];
     argv.extend_from_slice(args);
-    let code = app.run_cli(argv, out).await.unwrap();
-    (
-        code,
-        String::from_utf8(buf.lock().unwrap().clone()).unwrap(),
-    )
+    let root = root.to_path_buf();
+    let factory = move |c: Config| {
+        let root = root.clone();
+        async move { Ok(build(c, &root, migrate()).await?) }
+    };
+    let code = phial_core::cli::run_with(factory, config.clone(), argv, out, err).await;
+    let mut text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+    text.push_str(&String::from_utf8(err_buf.lock().unwrap().clone()).unwrap());
+    (code, text)
 }
 
 /// A pool on the test database, for looking at its tables.

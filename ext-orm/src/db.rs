@@ -131,6 +131,10 @@ impl Deref for Db {
     }
 }
 
+// A route taking these in an app without `Orm` fails to build.
+phial_core::sentinel!(Db, requires Databases, "the `Orm` extension: `.register(phial::orm::Orm::new())`");
+phial_core::sentinel!(Databases, requires Databases, "the `Orm` extension: `.register(phial::orm::Orm::new())`");
+
 impl<S> FromRequestParts<S> for Db
 where
     AppState: FromRef<S>,

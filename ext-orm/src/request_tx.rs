@@ -115,6 +115,8 @@ impl Deref for RequestTx {
     }
 }
 
+phial_core::sentinel!(RequestTx, requires crate::Databases, "the `Orm` extension: `.register(phial::orm::Orm::new())`");
+
 impl<S> FromRequestParts<S> for RequestTx
 where
     AppState: FromRef<S>,

@@ -162,17 +162,17 @@ async fn sqlite_in_production_is_a_deploy_warning() {
 }
 
 #[tokio::test]
-async fn db_without_the_extension_is_a_500_that_says_what_to_register() {
-    let app = App::builder(Config::testing())
+async fn db_without_the_extension_is_a_build_error_naming_the_route_and_what_to_register() {
+    let err = App::builder(Config::testing())
         .route("/one", get(one))
         .build()
         .await
-        .unwrap();
-    let res = app.test_client().get("/one").send().await;
-    assert_eq!(res.status(), 500);
+        .unwrap_err()
+        .to_string();
     assert!(
-        res.text().contains("register phial::orm::Orm"),
-        "{}",
-        res.text()
+        err.contains("route GET /one")
+            && err.contains("phial_orm::db::Db")
+            && err.contains(".register(phial::orm::Orm::new())"),
+        "{err}"
     );
 }

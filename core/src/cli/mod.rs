@@ -1,6 +1,12 @@
 //! The command line every app binary gets: `run`, `routes`, `config`,
 //! `check [--deploy]`, `secret`, plus what extensions add.
 //!
+//! The command line is parsed before the app is built, and only what the
+//! command needs is built: `secret` needs nothing (not even a valid
+//! configuration), `--help`, `routes` and `config` bind the extensions
+//! without connecting to anything, and only `run` applies migrations on
+//! startup.
+//!
 //! ```no_run
 //! # async fn create_app(config: phial_core::Config) -> phial_core::Result<phial_core::App> { unimplemented!() }
 //! #[tokio::main]
@@ -9,18 +15,21 @@
 //! }
 //! ```
 
+mod main;
+mod output;
+
 use std::ffi::OsString;
-use std::future::Future;
-use std::io::Write;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use futures_util::future::BoxFuture;
 
 use crate::app::App;
-use crate::config::Config;
 use crate::error::{BoxError, Error};
+
+pub use main::{main, run_with};
+pub use output::Output;
 
 type RunFn = Arc<dyn Fn(CommandContext) -> BoxFuture<'static, Result<(), BoxError>> + Send + Sync>;
 
@@ -30,47 +39,6 @@ pub(crate) struct CliCommand {
     pub(crate) command: Command,
     pub(crate) source: String,
     pub(crate) run: RunFn,
-}
-
-/// Where commands print; tests capture it.
-#[derive(Clone)]
-pub struct Output(Arc<Mutex<Box<dyn Write + Send>>>);
-
-impl Output {
-    /// Printing to standard output.
-    pub fn stdout() -> Self {
-        Output(Arc::new(Mutex::new(Box::new(std::io::stdout()))))
-    }
-
-    /// Printing into a buffer the caller keeps (tests).
-    pub fn buffer() -> (Self, Arc<Mutex<Vec<u8>>>) {
-        #[derive(Clone)]
-        struct Shared(Arc<Mutex<Vec<u8>>>);
-        impl Write for Shared {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        (
-            Output(Arc::new(Mutex::new(Box::new(Shared(buf.clone()))))),
-            buf,
-        )
-    }
-
-    /// Prints one line.
-    pub fn println(&self, line: impl std::fmt::Display) {
-        let mut w = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = writeln!(w, "{line}");
-        let _ = w.flush();
-    }
 }
 
 /// What a command handler gets: the app, its parsed arguments, the output.
@@ -90,7 +58,7 @@ impl CommandContext {
     }
 }
 
-fn core_commands() -> Vec<Command> {
+pub(crate) fn core_commands() -> Vec<Command> {
     vec![
         Command::new("run")
             .about("Serve the app (the default command)")
@@ -127,33 +95,52 @@ impl App {
         cmd
     }
 
-    /// Parses `args` (including the binary name) and runs the command,
-    /// printing to `out`. Usage errors print clap's message and exit 2.
+    /// Parses `args` (including the binary name) and runs the command on
+    /// this (already built) app, printing to `out`. Usage errors print
+    /// clap's message on standard error and give exit code 2. Binaries use
+    /// [`main`], which parses first and builds only what the command needs.
     pub async fn run_cli<I, T>(self, args: I, out: Output) -> Result<ExitCode, Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
+        self.run_cli_to(args, out, Output::stderr()).await
+    }
+
+    /// Like [`run_cli`](Self::run_cli), with usage errors printed to `err`.
+    pub async fn run_cli_to<I, T>(
+        self,
+        args: I,
+        out: Output,
+        err: Output,
+    ) -> Result<ExitCode, Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-        let bin = args
-            .first()
-            .and_then(|a| std::path::Path::new(a).file_name())
-            .map(|a| a.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "app".into());
-        let matches = match self.cli_command(&bin).try_get_matches_from(args) {
+        let matches = match self
+            .cli_command(&bin_name(&args))
+            .try_get_matches_from(args)
+        {
             Ok(m) => m,
-            Err(e) => {
-                out.println(e.render().to_string().trim_end());
-                let code = if e.use_stderr() { 2 } else { 0 };
-                return Ok(ExitCode::from(code));
-            }
+            Err(e) => return Ok(usage(e, &out, &err)),
         };
+        self.dispatch(&matches, &out).await
+    }
+
+    /// Runs the parsed command on this app.
+    pub(crate) async fn dispatch(
+        self,
+        matches: &ArgMatches,
+        out: &Output,
+    ) -> Result<ExitCode, Error> {
         match matches.subcommand() {
             None => self.cmd_run(None).await,
             Some(("run", m)) => self.cmd_run(m.get_one::<String>("bind").cloned()).await,
-            Some(("routes", _)) => Ok(self.cmd_routes(&out)),
-            Some(("config", _)) => Ok(self.cmd_config(&out)),
-            Some(("check", m)) => Ok(crate::deploy_check::run(&self, m.get_flag("deploy"), &out)),
+            Some(("routes", _)) => Ok(self.cmd_routes(out)),
+            Some(("config", _)) => Ok(self.cmd_config(out)),
+            Some(("check", m)) => Ok(crate::deploy_check::run(&self, m.get_flag("deploy"), out)),
             Some(("secret", _)) => {
                 out.println(new_secret());
                 Ok(ExitCode::SUCCESS)
@@ -267,41 +254,23 @@ pub fn init_tracing(profile: crate::Profile) {
         .try_init();
 }
 
-/// The whole `main` of an app binary: load the configuration, call the
-/// factory, run the command from the process arguments. Errors are printed
-/// with what to do, and give a non-zero exit code.
-pub async fn main<F, Fut>(factory: F) -> ExitCode
-where
-    F: FnOnce(Config) -> Fut,
-    Fut: Future<Output = Result<App, Error>>,
-{
-    let config = match Config::load() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    init_tracing(config.profile());
-    // Extensions may act differently when the binary runs a command other
-    // than the server (the migrator does not upgrade before `db …`).
-    let command = std::env::args()
-        .nth(1)
-        .filter(|a| !a.starts_with('-'))
-        .unwrap_or_else(|| "run".into());
-    let config = config.set("cli.command", command);
-    let app = match factory(config).await {
-        Ok(app) => app,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match app.run_cli(std::env::args_os(), Output::stdout()).await {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+/// The binary's name for usage lines: the file name of the first argument.
+pub(crate) fn bin_name(args: &[OsString]) -> String {
+    args.first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "app".into())
+}
+
+/// Prints a clap outcome that is not a command: help and version on
+/// standard output (exit 0), usage errors on standard error (exit 2).
+pub(crate) fn usage(e: clap::Error, out: &Output, err: &Output) -> ExitCode {
+    let text = e.render().to_string();
+    if e.use_stderr() {
+        err.println(text.trim_end());
+        ExitCode::from(2)
+    } else {
+        out.println(text.trim_end());
+        ExitCode::SUCCESS
     }
 }
