@@ -11,7 +11,8 @@ use axum::response::IntoResponse;
 
 use crate::app::App;
 use crate::builder::{APP_SOURCE, AppBuilder, Provided, config_error};
-use crate::error::{BuildError, BuildErrors, HttpError};
+use crate::config::ConfigError;
+use crate::error::{BoxError, BuildError, BuildErrors, HttpError};
 use crate::error_page::ErrorPages;
 use crate::health::{self, HealthChecks};
 use crate::routing::RouteInfo;
@@ -133,11 +134,8 @@ fn bind_extensions(b: &mut AppBuilder) {
         let ext = reg.ext.clone();
         b.extensions.push(reg);
         if let Err(source) = ext.init_app(b) {
-            b.errors.push(BuildError::Extension {
-                extension: b.current.clone(),
-                phase: "init_app",
-                source,
-            });
+            let error = extension_error(&b.current, "init_app", source);
+            b.errors.push(error);
         }
     }
     for (extension, type_id, requires) in std::mem::take(&mut b.requires) {
@@ -152,11 +150,8 @@ fn bind_extensions(b: &mut AppBuilder) {
         let (name, ext) = (b.extensions[i].name.clone(), b.extensions[i].ext.clone());
         b.current = name;
         if let Err(source) = ext.finish(b) {
-            b.errors.push(BuildError::Extension {
-                extension: b.current.clone(),
-                phase: "finish",
-                source,
-            });
+            let error = extension_error(&b.current, "finish", source);
+            b.errors.push(error);
         }
     }
     for late in std::mem::take(&mut b.pending) {
@@ -169,6 +164,19 @@ fn bind_extensions(b: &mut AppBuilder) {
     b.current = APP_SOURCE.to_owned();
 }
 
+/// An extension's failure; a bad config section (`app.section(..)?`) is
+/// reported as [`BuildError::Config`] with the key at fault.
+fn extension_error(extension: &str, phase: &'static str, source: BoxError) -> BuildError {
+    match source.downcast::<ConfigError>() {
+        Ok(e) => config_error(extension, *e),
+        Err(source) => BuildError::Extension {
+            extension: extension.to_owned(),
+            phase,
+            source,
+        },
+    }
+}
+
 /// A header name whose clones cost nothing per request (leaked once per app).
 fn static_header_name(name: &str) -> Option<http::HeaderName> {
     let lower = name.to_ascii_lowercase();
@@ -179,6 +187,15 @@ fn static_header_name(name: &str) -> Option<http::HeaderName> {
 }
 
 fn check_settings(b: &mut AppBuilder) {
+    if b.core.session.same_site == crate::config::SameSite::None && !b.core.session.secure {
+        b.errors.push(BuildError::Config {
+            extension: CORE_SOURCE.into(),
+            key: "session.same_site".into(),
+            message: "`None` needs `session.secure = true` (browsers drop SameSite=None \
+                      cookies that are not Secure); or use `Lax`"
+                .into(),
+        });
+    }
     if b.core.csrf.enabled && !b.core.session.enabled {
         b.errors.push(BuildError::Config {
             extension: CORE_SOURCE.into(),
@@ -205,6 +222,20 @@ fn check_secret(b: &mut AppBuilder) {
             tracing::debug!("no secret_key set: using the development key (production refuses it)");
         }
         _ => {}
+    }
+    if let Some((i, problem)) = b.core.fallback_key_problem()
+        && b.config.profile().is_production()
+    {
+        b.errors.push(BuildError::Config {
+            extension: CORE_SOURCE.into(),
+            key: format!("secret_key_fallbacks[{i}]"),
+            message: format!(
+                "{problem}: an old key still signs in whoever holds it, so production needs \
+                 each fallback as strong as the key ({} characters or more); drop it from \
+                 the list once its sessions have expired",
+                crate::config::MIN_SECRET_KEY_LEN
+            ),
+        });
     }
 }
 

@@ -80,6 +80,22 @@ fn core_hazards(state: &AppState) -> Vec<DeployFinding> {
             format!("{problem}: set PHIAL_SECRET_KEY to the output of the `secret` command"),
         ));
     }
+    if let Some((i, problem)) = core.fallback_key_problem() {
+        found.push(DeployFinding::error(
+            format!("secret_key_fallbacks[{i}]"),
+            format!("{problem}: an old key still signs sessions; make it as strong as the key or drop it"),
+        ));
+    }
+    if exposed_development(state, &core.server.bind) {
+        found.push(DeployFinding::error(
+            "server.bind",
+            format!(
+                "`{}` listens beyond this machine with the development profile or key: \
+                 anyone who can reach it can forge sessions",
+                core.server.bind
+            ),
+        ));
+    }
     if core.debug {
         found.push(DeployFinding::error(
             "debug",
@@ -125,6 +141,27 @@ fn core_hazards(state: &AppState) -> Vec<DeployFinding> {
         ));
     }
     found
+}
+
+/// Whether the app would listen on `bind` beyond loopback while using the
+/// development profile or the public development key.
+pub(crate) fn exposed_development(state: &AppState, bind: &str) -> bool {
+    let development = state.profile() == crate::Profile::Development
+        || state.core().secret_key_problem() == Some("is the development default")
+        || state.core().secret_key.is_none();
+    development && !is_loopback(bind)
+}
+
+/// Whether an address (`host:port`, or an IP) is loopback only.
+pub(crate) fn is_loopback(bind: &str) -> bool {
+    if let Ok(addr) = bind.parse::<std::net::SocketAddr>() {
+        return addr.ip().is_loopback();
+    }
+    if let Ok(ip) = bind.parse::<std::net::IpAddr>() {
+        return ip.is_loopback();
+    }
+    let host = bind.rsplit_once(':').map_or(bind, |(h, _)| h);
+    host.eq_ignore_ascii_case("localhost")
 }
 
 /// Every finding: the core's, then each extension's (keys prefixed with its name).

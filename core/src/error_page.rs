@@ -143,7 +143,7 @@ pub(crate) async fn finalize(app: &AppState, res: Response, facts: &RequestFacts
     };
     if status.is_server_error() {
         tracing::error!(%status, reason = error.reason(), method = %facts.method, path = facts.path(), "server error");
-        if app.profile().is_production() {
+        if !app.core().debug {
             error = HttpError::new(
                 status,
                 "the server could not complete the request; the error is logged",
@@ -229,13 +229,34 @@ pub(crate) fn escape(s: &str) -> String {
     out
 }
 
-/// The 500 for a panic; the message is shown outside production only.
+/// The 500 for a panic; the message is shown in debug mode only.
 pub(crate) fn panic_response(payload: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
-    let message = payload
+    let message = panic_message(payload.as_ref());
+    tracing::error!("handler panicked: {message}");
+    HttpError::internal(format!("handler panicked: {message}")).into_response()
+}
+
+/// The 500 for a panic while rendering an error (a custom handler or an
+/// error template): plain text, with nothing of the app's own rendering.
+pub(crate) fn plain_panic_response(
+    payload: Box<dyn std::any::Any + Send + 'static>,
+) -> Response<Body> {
+    let message = panic_message(payload.as_ref());
+    tracing::error!("rendering an error page panicked: {message}");
+    let mut res = Response::new(Body::from("500 Internal Server Error: the error is logged"));
+    *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    res.headers_mut().insert(
+        CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    res
+}
+
+/// A caught panic's message.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic with a non-text payload".to_owned());
-    tracing::error!("handler panicked: {message}");
-    HttpError::internal(format!("handler panicked: {message}")).into_response()
+        .unwrap_or_else(|| "panic with a non-text payload".to_owned())
 }

@@ -10,7 +10,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::Body;
@@ -221,9 +221,24 @@ where
                     }
                 }
                 StageProj::Finalize { fut } => {
-                    let (res, facts) = ready!(fut.as_mut().poll(cx));
-                    let mut post = this.post.take().expect("polled after completion");
-                    post.facts = facts;
+                    // Custom error handlers and error templates are user
+                    // code too: a panic there is a plain 500, not a dropped
+                    // connection.
+                    let catch = this
+                        .post
+                        .as_ref()
+                        .is_some_and(|p| p.app.core().catch_panics);
+                    let polled = guarded(catch, || fut.as_mut().poll(cx));
+                    let res = match polled {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready((res, facts))) => {
+                            let post = this.post.as_mut().expect("polled after completion");
+                            post.facts = facts;
+                            res
+                        }
+                        Err(panic) => error_page::plain_panic_response(panic),
+                    };
+                    let post = this.post.take().expect("polled after completion");
                     return Poll::Ready(Ok(post.finish(res)));
                 }
                 StageProj::Ready { res } => res.take().expect("polled after completion"),

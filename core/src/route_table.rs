@@ -55,13 +55,8 @@ impl RouteTable {
 /// panic into an error (the router itself is left as it was).
 pub(crate) fn guarded_route<R: Clone>(router: &R, add: impl FnOnce(R) -> R) -> Result<R, String> {
     let copy = router.clone();
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| add(copy))).map_err(|panic| {
-        panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "axum refused the route".into())
-    })
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| add(copy)))
+        .map_err(|panic| crate::error_page::panic_message(panic.as_ref()))
 }
 
 #[cfg(test)]

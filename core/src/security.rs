@@ -25,19 +25,24 @@ impl SecurityHeaders {
             if value.is_empty() {
                 return;
             }
+            // `from_static` accepts visible ASCII only (and panics on the
+            // rest), where `from_str` also lets non-ASCII bytes through.
+            let visible = value.bytes().all(|b| (32..127).contains(&b) || b == b'\t');
             match HeaderValue::from_str(value) {
                 // Static values are copied per response without touching a
                 // reference count: the few bytes are leaked once per app.
-                Ok(_) => {
+                Ok(_) if visible => {
                     headers.insert(
                         name,
                         HeaderValue::from_static(Box::leak(value.to_owned().into_boxed_str())),
                     );
                 }
-                Err(_) => errors.push(BuildError::Config {
+                _ => errors.push(BuildError::Config {
                     extension: "core".into(),
                     key: format!("security.{key}"),
-                    message: "is not a valid header value (no control characters or newlines)"
+                    message: "is not a valid header value: use printable ASCII only (no \
+                              control characters, newlines or non-ASCII letters; \
+                              percent-encode URLs)"
                         .into(),
                 }),
             }

@@ -64,6 +64,14 @@ impl App {
             .local_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
+        if crate::deploy_check::exposed_development(self.state(), &addr) {
+            tracing::warn!(
+                "!!! serving on {addr}, reachable beyond this machine, with the development \
+                 profile or the public development secret key: anyone who can reach it can \
+                 forge sessions. Bind to 127.0.0.1, or set PHIAL_ENV=production and \
+                 PHIAL_SECRET_KEY (run `check --deploy`) !!!"
+            );
+        }
         let (fired_tx, mut fired_rx) = tokio::sync::watch::channel(false);
         let signal = async move {
             signal.await;

@@ -241,14 +241,22 @@ async fn custom_error_handlers_per_status() {
 }
 
 #[tokio::test]
-async fn panics_are_500s_that_leak_nothing_in_production() {
+async fn panics_are_500s_that_leak_nothing_unless_debug_is_on() {
     let dir = site();
-    let dev = app(dir.path(), Config::testing()).await;
+    let dev = app(dir.path(), Config::testing().set("debug", true)).await;
     let res = dev.test_client().get("/panic").send().await;
     assert_eq!(res.status(), 500);
     assert!(
         res.text().contains("secret internals"),
-        "outside production the message helps debugging"
+        "in debug mode the message helps debugging"
+    );
+    let quiet = app(dir.path(), Config::testing().set("debug", false)).await;
+    let res = quiet.test_client().get("/panic").send().await;
+    assert_eq!(res.status(), 500);
+    assert!(
+        !res.text().contains("secret internals"),
+        "debug is off: {}",
+        res.text()
     );
 
     let prod = app(

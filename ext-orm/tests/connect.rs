@@ -138,7 +138,10 @@ async fn bad_settings_name_the_key() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("database.max_connections"), "{err}");
+    assert!(
+        err.contains("extension `orm`: config key `database.max_connections`: invalid type"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -17,7 +17,10 @@ pub const MIN_SECRET_KEY_LEN: usize = 32;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CoreConfig {
-    /// Debug mode: error pages show details. On in development.
+    /// Debug mode: 500 responses show what went wrong (a panic's message,
+    /// a database error); off, they say only that the error is logged. On
+    /// in development and testing (tests see why a request failed);
+    /// `check --deploy` refuses it in production.
     pub debug: bool,
     /// Signs sessions and CSRF tokens (`PHIAL_SECRET_KEY`). Required in production.
     pub secret_key: Option<String>,
@@ -80,12 +83,27 @@ pub struct SessionConfig {
     pub max_age_secs: u64,
     /// Send the cookie over HTTPS only. On in production.
     pub secure: bool,
-    /// `Strict`, `Lax` or `None`.
-    pub same_site: String,
+    /// `Strict`, `Lax` or `None` (`None` needs `secure`).
+    pub same_site: SameSite,
     /// Cookie `Domain`, if any.
     pub domain: Option<String>,
     /// Cookie `Path`.
     pub path: String,
+}
+
+/// The session cookie's `SameSite` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SameSite {
+    /// Sent on same-site requests only.
+    #[serde(alias = "strict", alias = "STRICT")]
+    Strict,
+    /// Also sent on top-level navigations from other sites (the default).
+    #[serde(alias = "lax", alias = "LAX")]
+    Lax,
+    /// Sent on every request, cross-site included; browsers accept it only
+    /// on `Secure` cookies, so it needs `session.secure`.
+    #[serde(alias = "none", alias = "NONE")]
+    None,
 }
 
 /// `[csrf]`.
@@ -176,7 +194,7 @@ impl CoreConfig {
         let dev = profile == Profile::Development;
         let prod = profile.is_production();
         CoreConfig {
-            debug: dev,
+            debug: !prod,
             secret_key: None,
             secret_key_fallbacks: Vec::new(),
             root_path: None,
@@ -192,7 +210,7 @@ impl CoreConfig {
                 cookie_name: "session".into(),
                 max_age_secs: 31 * 24 * 3600,
                 secure: prod,
-                same_site: "Lax".into(),
+                same_site: SameSite::Lax,
                 domain: None,
                 path: "/".into(),
             },
@@ -230,12 +248,17 @@ impl CoreConfig {
 
     /// Why this secret key may not be used in production, if it may not.
     pub fn secret_key_problem(&self) -> Option<&'static str> {
-        match self.secret_key.as_deref() {
-            None | Some("") => Some("is not set"),
-            Some(DEVELOPMENT_SECRET_KEY) => Some("is the development default"),
-            Some(k) if k.len() < MIN_SECRET_KEY_LEN => Some("is shorter than 32 characters"),
-            Some(_) => None,
-        }
+        key_problem(self.secret_key.as_deref())
+    }
+
+    /// The first fallback key that may not be used in production, with its
+    /// index and why: old keys still verify sessions, so they must be as
+    /// strong as the key.
+    pub fn fallback_key_problem(&self) -> Option<(usize, &'static str)> {
+        self.secret_key_fallbacks
+            .iter()
+            .enumerate()
+            .find_map(|(i, k)| key_problem(Some(k)).map(|p| (i, p)))
     }
 
     /// The key that signs: the configured one, else the development default.
@@ -244,6 +267,15 @@ impl CoreConfig {
             .as_deref()
             .filter(|k| !k.is_empty())
             .unwrap_or(DEVELOPMENT_SECRET_KEY)
+    }
+}
+
+fn key_problem(key: Option<&str>) -> Option<&'static str> {
+    match key {
+        None | Some("") => Some("is not set"),
+        Some(DEVELOPMENT_SECRET_KEY) => Some("is the development default"),
+        Some(k) if k.len() < MIN_SECRET_KEY_LEN => Some("is shorter than 32 characters"),
+        Some(_) => None,
     }
 }
 

@@ -25,7 +25,8 @@ use serde::de::DeserializeOwned;
 
 pub use core_config::{
     CoreConfig, CsrfConfig, DEVELOPMENT_SECRET_KEY, HealthConfig, MIN_SECRET_KEY_LEN,
-    RequestIdConfig, SecurityConfig, ServerConfig, SessionConfig, StaticConfig, TemplatesConfig,
+    RequestIdConfig, SameSite, SecurityConfig, ServerConfig, SessionConfig, StaticConfig,
+    TemplatesConfig,
 };
 pub use profile::{Profile, UnknownProfile};
 pub use redact::{REDACTED, is_secret_key, redact, redact_url};
@@ -55,7 +56,18 @@ pub enum ConfigError {
 
 impl ConfigError {
     fn from_figment(prefix: &str, e: figment::Error) -> Self {
-        let path = e.path.join(".");
+        // `extract_inner(prefix)` reports the prefix's own components in
+        // the path too (after the field): keep only what is below it.
+        let own: Vec<&str> = prefix.split('.').filter(|p| !p.is_empty()).collect();
+        let mut below: Vec<&str> = e.path.iter().map(String::as_str).collect();
+        if !own.is_empty() {
+            if below.ends_with(&own) {
+                below.truncate(below.len() - own.len());
+            } else if below.starts_with(&own) {
+                below.drain(..own.len());
+            }
+        }
+        let path = below.join(".");
         let key = match (prefix.is_empty(), path.is_empty()) {
             (true, true) => "<root>".to_owned(),
             (true, false) => path,
@@ -209,7 +221,7 @@ mod tests {
         let core = c.core().unwrap();
         assert_eq!(core.session.cookie_name, "sid");
         assert_eq!(core.body_limit, 10);
-        assert!(!core.debug);
+        assert!(core.debug, "tests see why a request failed");
     }
 
     #[test]
@@ -242,6 +254,29 @@ mod tests {
         let core = Config::for_profile(Profile::Production).core().unwrap();
         assert!(core.session.secure && core.security.hsts && !core.debug);
         assert_eq!(core.secret_key_problem(), Some("is not set"));
+    }
+
+    #[test]
+    fn a_bad_value_in_a_section_names_its_key_once() {
+        #[derive(serde::Deserialize, Default, Debug)]
+        #[serde(default)]
+        struct Database {
+            max_connections: u32,
+        }
+        #[derive(serde::Deserialize, Default, Debug)]
+        #[serde(default)]
+        struct Bind {
+            url: u32,
+        }
+        let c = Config::testing()
+            .set("database.max_connections", "lots")
+            .set("database.binds.audit.url", "x");
+        let e = c.section::<Database>("database").unwrap_err();
+        assert_eq!(e.key(), Some("database.max_connections"), "{e}");
+        let e = c.section::<Bind>("database.binds.audit").unwrap_err();
+        assert_eq!(e.key(), Some("database.binds.audit.url"), "{e}");
+        let e = c.get::<u32>("database.max_connections").unwrap_err();
+        assert_eq!(e.key(), Some("database.max_connections"), "{e}");
     }
 
     #[test]

@@ -234,10 +234,10 @@ impl Session {
             None
         };
         let Some(cookie) = set else { return };
-        let same_site = match cfg.same_site.to_ascii_lowercase().as_str() {
-            "strict" => SameSite::Strict,
-            "none" => SameSite::None,
-            _ => SameSite::Lax,
+        let same_site = match cfg.same_site {
+            crate::config::SameSite::Strict => SameSite::Strict,
+            crate::config::SameSite::Lax => SameSite::Lax,
+            crate::config::SameSite::None => SameSite::None,
         };
         let mut cookie = cookie
             .http_only(true)
