@@ -20,8 +20,8 @@
 //! # }
 //! ```
 //!
-//! Extensions are modules behind cargo features of the same name (`orm`
-//! today; `migrate`, `cache`, ... as they land); `full` turns all of them on.
+//! Extensions are modules behind cargo features of the same name (`orm`,
+//! `migrate`, `cache`, `cache-redis`); `full` turns all of them on.
 
 pub use phial_core::*;
 
@@ -37,6 +37,60 @@ pub use phial_migrate as migrate;
 #[cfg(feature = "cache")]
 pub use phial_cache as cache;
 
+/// The app's `templates/` and `static/` folders (beside its `Cargo.toml`)
+/// for [`AppBuilder::assets`]: read from the source tree in debug builds
+/// (edits show at once, templates reload), compiled into the binary in
+/// release builds, so the release binary runs alone anywhere; its
+/// `instance/` folder (the SQLite file) is then made in the working
+/// directory. A missing folder is simply empty.
+///
+/// ```
+/// use phial::prelude::*;
+///
+/// async fn create_app(config: Config) -> phial::Result<App> {
+///     Ok(App::builder(config).assets(phial::assets!()).build().await?)
+/// }
+/// ```
+#[macro_export]
+macro_rules! assets {
+    () => {{
+        #[cfg(debug_assertions)]
+        let assets = $crate::Assets::folders(env!("CARGO_MANIFEST_DIR"));
+        #[cfg(not(debug_assertions))]
+        let assets = {
+            #[derive($crate::__private::rust_embed::Embed)]
+            #[crate_path = "phial::__private::rust_embed"]
+            #[folder = "$CARGO_MANIFEST_DIR/templates/"]
+            #[allow_missing = true]
+            struct Templates;
+            #[derive($crate::__private::rust_embed::Embed)]
+            #[crate_path = "phial::__private::rust_embed"]
+            #[folder = "$CARGO_MANIFEST_DIR/static/"]
+            #[allow_missing = true]
+            struct Static;
+            $crate::Assets::embedded(
+                $crate::__private::embedded_files::<Templates>(),
+                $crate::__private::embedded_files::<Static>(),
+            )
+        };
+        assets
+    }};
+}
+
+/// What Phial's macros expand to; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use phial_core::__private::*;
+    pub use rust_embed;
+
+    /// Every file of a `rust_embed` folder, with its path.
+    pub fn embedded_files<E: rust_embed::RustEmbed>() -> Vec<phial_core::EmbeddedFile> {
+        E::iter()
+            .filter_map(|name| E::get(&name).map(|file| (name, file.data)))
+            .collect()
+    }
+}
+
 // The README's examples are compiled as doctests, so they stay true.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
@@ -50,7 +104,7 @@ pub mod prelude {
     pub use phial_core::minijinja::context;
     pub use phial_core::routing::{any, delete, get, patch, post, put};
     pub use phial_core::{
-        App, AppBuilder, AppState, Blueprint, BoxError, Config, Dep, Extension, Flash, Form,
-        HttpError, Json, Profile, RequestId, Session, Templates, Valid,
+        App, AppBuilder, AppState, Assets, Blueprint, BoxError, Config, Dep, Extension, Flash,
+        Form, HttpError, Json, Profile, RequestId, Session, Templates, Valid,
     };
 }

@@ -67,12 +67,31 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
             serde_json::Value::Null
         }
     };
+    let mut folders = Vec::new();
+    if reads_app_folders(&b) {
+        folders.push(root.join(&b.core.templates.folder));
+    }
+    folders.extend(b.template_folders.iter().map(|f| root.join(f)));
+    // Compiled-in templates come after every folder; among embedded
+    // templates the app's win over extensions' (an app overrides them).
+    if let Some((templates, _)) = b.embedded.take() {
+        let mut sources = Vec::with_capacity(templates.len());
+        for (name, bytes) in templates {
+            match bytes_to_str(bytes) {
+                Ok(text) => sources.push((name.into_owned(), text)),
+                Err(()) => b.errors.push(BuildError::Config {
+                    extension: APP_SOURCE.into(),
+                    key: "templates.folder".into(),
+                    message: format!("template `{name}` is not UTF-8 text"),
+                }),
+            }
+        }
+        // Later sources win: the app's override extensions' ones.
+        b.template_sources.append(&mut sources);
+    }
     if !b.errors.is_empty() {
         return Err(BuildErrors(b.errors));
     }
-
-    let mut folders = vec![root.join(&b.core.templates.folder)];
-    folders.extend(b.template_folders.iter().map(|f| root.join(f)));
     let urls = Arc::new(urls);
     let templates = TemplateEngine::new(EngineParts {
         folders,
@@ -162,6 +181,16 @@ fn bind_extensions(b: &mut AppBuilder) {
         });
     }
     b.current = APP_SOURCE.to_owned();
+}
+
+fn bytes_to_str(
+    bytes: std::borrow::Cow<'static, [u8]>,
+) -> Result<std::borrow::Cow<'static, str>, ()> {
+    use std::borrow::Cow;
+    match bytes {
+        Cow::Borrowed(b) => std::str::from_utf8(b).map(Cow::Borrowed).map_err(drop),
+        Cow::Owned(v) => String::from_utf8(v).map(Cow::Owned).map_err(drop),
+    }
 }
 
 /// An extension's failure; a bad config section (`app.section(..)?`) is
@@ -269,11 +298,22 @@ async fn run_providers(b: &mut AppBuilder, instance_path: &std::path::Path) {
     }
 }
 
+/// Whether the app's own folders are read from disk: always, unless its
+/// files are compiled in and no `root_path` in the configuration points at
+/// folders that override them.
+fn reads_app_folders(b: &AppBuilder) -> bool {
+    b.embedded.is_none() || b.core.root_path.is_some()
+}
+
 fn mount_static(b: &mut AppBuilder, root: &std::path::Path) {
     let mut mounts = std::mem::take(&mut b.static_mounts);
     let app_folder = root.join(&b.core.static_files.folder);
-    if app_folder.is_dir() {
-        let url = b.core.static_files.url_path.clone();
+    let url = b.core.static_files.url_path.clone();
+    let embedded = b
+        .embedded
+        .as_mut()
+        .map(|(_, statics)| std::mem::take(statics));
+    if reads_app_folders(b) && app_folder.is_dir() {
         mounts.insert(
             0,
             crate::static_files::StaticMount::folder(
@@ -282,6 +322,11 @@ fn mount_static(b: &mut AppBuilder, root: &std::path::Path) {
                 app_folder,
                 APP_SOURCE.into(),
             ),
+        );
+    } else if let Some(files) = embedded.filter(|f| !f.is_empty()) {
+        mounts.insert(
+            0,
+            crate::static_files::StaticMount::files("static".into(), url, files, APP_SOURCE.into()),
         );
     }
     for mut mount in mounts {

@@ -13,6 +13,7 @@ use futures_util::future::BoxFuture;
 use http::StatusCode;
 
 use crate::app::App;
+use crate::assets::{Assets, AssetsKind, EmbeddedFile};
 use crate::blueprint::Blueprint;
 use crate::cli::{CliCommand, CommandContext};
 use crate::config::{Config, ConfigError, CoreConfig};
@@ -123,6 +124,7 @@ pub struct AppBuilder {
     pub(crate) error_handlers: Vec<(StatusCode, ErrorHandler)>,
     pub(crate) launch: Option<crate::launch::Launch>,
     pub(crate) route_table: crate::route_table::RouteTable,
+    pub(crate) embedded: Option<(Vec<EmbeddedFile>, Vec<EmbeddedFile>)>,
 }
 
 impl AppBuilder {
@@ -163,6 +165,7 @@ impl AppBuilder {
             error_handlers: Vec::new(),
             launch: crate::launch::Launch::current(),
             route_table: Default::default(),
+            embedded: None,
         }
     }
 
@@ -209,6 +212,35 @@ impl AppBuilder {
     /// configuration wins (for deployments).
     pub fn root_path(&mut self, path: impl Into<PathBuf>) -> &mut Self {
         self.root_path = Some(path.into());
+        self
+    }
+
+    /// Where the app's `templates/` and `static/` come from: pass
+    /// `phial::assets!()`, which reads the crate's folders in debug builds
+    /// and compiles them into release builds, so the binary deploys alone
+    /// (`instance/` is then relative to the working directory).
+    ///
+    /// ```
+    /// # use phial_core::{App, Assets, Config};
+    /// # async fn doc() {
+    /// let app = App::builder(Config::testing())
+    ///     .assets(Assets::folders(env!("CARGO_MANIFEST_DIR")))
+    ///     .build()
+    ///     .await
+    ///     .unwrap();
+    /// # }
+    /// ```
+    pub fn assets(&mut self, assets: Assets) -> &mut Self {
+        match assets.kind {
+            AssetsKind::Folders(root) => {
+                self.root_path = Some(root);
+                self.embedded = None;
+            }
+            AssetsKind::Embedded { templates, statics } => {
+                self.root_path = None;
+                self.embedded = Some((templates, statics));
+            }
+        }
         self
     }
 

@@ -22,6 +22,7 @@
 //! ```
 
 mod app;
+mod assets;
 mod blueprint;
 mod build;
 mod builder;
@@ -55,6 +56,7 @@ pub mod testing;
 pub mod url;
 
 pub use app::{App, AppService};
+pub use assets::{Assets, EmbeddedFile};
 pub use blueprint::Blueprint;
 pub use builder::{AppBuilder, Provided};
 pub use config::{Config, ConfigError, CoreConfig, Profile};

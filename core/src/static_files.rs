@@ -3,6 +3,7 @@
 //! no symlink that leaves the folder — plus `ETag` and `Cache-Control`; and
 //! files embedded in the binary, for extensions' own assets.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use crate::error::HttpError;
 enum Source {
     Folder(PathBuf),
     Embedded(&'static [(&'static str, &'static [u8])]),
+    Files(Vec<crate::assets::EmbeddedFile>),
 }
 
 /// A static folder or embedded file set, mounted under a URL prefix.
@@ -60,6 +62,21 @@ impl StaticMount {
         }
     }
 
+    /// Files compiled into the app binary (`phial::assets!()`).
+    pub(crate) fn files(
+        name: String,
+        url_path: String,
+        files: Vec<crate::assets::EmbeddedFile>,
+        source_ext: String,
+    ) -> Self {
+        StaticMount {
+            name,
+            url_path,
+            source_ext,
+            source: Source::Files(files),
+        }
+    }
+
     /// Relative folders are taken from `root`.
     pub(crate) fn resolve(&mut self, root: &Path) {
         if let Source::Folder(f) = &mut self.source {
@@ -80,20 +97,13 @@ impl StaticMount {
             Source::Embedded(files) => Kind::Embedded(
                 files
                     .iter()
-                    .map(|(name, bytes)| {
-                        let etag = format!("\"{}\"", hex(&sha2::Sha256::digest(bytes)[..8]));
-                        let mime = mime_guess::from_path(name)
-                            .first_or_octet_stream()
-                            .to_string();
-                        (
-                            (*name).to_owned(),
-                            Embedded {
-                                bytes,
-                                etag: hv(&etag),
-                                mime: hv(&mime),
-                            },
-                        )
-                    })
+                    .map(|(name, bytes)| embedded(name, Cow::Borrowed(bytes)))
+                    .collect(),
+            ),
+            Source::Files(files) => Kind::Embedded(
+                files
+                    .into_iter()
+                    .map(|(name, bytes)| embedded(&name, bytes))
                     .collect(),
             ),
         };
@@ -102,6 +112,24 @@ impl StaticMount {
             cache_control,
         }))
     }
+}
+
+fn embedded(name: &str, bytes: Cow<'static, [u8]>) -> (String, Embedded) {
+    let etag = format!("\"{}\"", hex(&sha2::Sha256::digest(&bytes)[..8]));
+    let mime = mime_guess::from_path(name)
+        .first_or_octet_stream()
+        .to_string();
+    (
+        name.to_owned(),
+        Embedded {
+            bytes: match bytes {
+                Cow::Borrowed(b) => bytes::Bytes::from_static(b),
+                Cow::Owned(v) => bytes::Bytes::from(v),
+            },
+            etag: hv(&etag),
+            mime: hv(&mime),
+        },
+    )
 }
 
 fn hv(s: &str) -> HeaderValue {
@@ -114,7 +142,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 struct Embedded {
-    bytes: &'static [u8],
+    bytes: bytes::Bytes,
     etag: HeaderValue,
     mime: HeaderValue,
 }
@@ -179,7 +207,7 @@ impl StaticServer {
                 let mut res = if etag_matches(req.headers(), &file.etag) {
                     StatusCode::NOT_MODIFIED.into_response()
                 } else {
-                    let mut res = file.bytes.into_response();
+                    let mut res = file.bytes.clone().into_response();
                     res.headers_mut().insert(CONTENT_TYPE, file.mime.clone());
                     res
                 };

@@ -19,7 +19,7 @@ use entities::{author, comment, post};
 /// The app factory.
 pub async fn create_app(config: Config) -> phial::Result<App> {
     Ok(App::builder(config)
-        .root_path(env!("CARGO_MANIFEST_DIR"))
+        .assets(phial::assets!())
         .register(Orm::new())
         .register(Migrate::new().migrator::<migrations::Migrator>())
         .register(demo_data)

@@ -12,7 +12,7 @@ use validator::Validate;
 /// The app factory: every binary, test and benchmark builds the app here.
 pub async fn create_app(config: Config) -> phial::Result<App> {
     Ok(App::builder(config)
-        .root_path(env!("CARGO_MANIFEST_DIR"))
+        .assets(phial::assets!())
         .route("/", get(index).name("index"))
         .route("/plaintext", get(plaintext).name("plaintext"))
         .route("/json", get(json).name("json"))
