@@ -22,9 +22,25 @@ pub enum MigrateError {
     /// A destructive command in production without `--force`.
     #[error("`db {0}` drops data and the profile is production: add --force if you mean it")]
     Refused(&'static str),
-    /// The migration lock could not be taken.
+    /// The migration lock could not be taken (the database refused or
+    /// failed the request); nothing was migrated.
     #[error("migration lock: {0}")]
     Lock(String),
+    /// Another session held the migration lock for longer than
+    /// `migrate.lock_timeout_secs`; nothing was migrated.
+    #[error(
+        "the migration lock ({lock}) is held by {holder}; gave up after waiting {waited_secs}s and applied nothing. \
+         If another node is migrating, let it finish and run this again; if the holder is stuck, end it; \
+         or wait longer with `migrate.lock_timeout_secs` (PHIAL_MIGRATE__LOCK_TIMEOUT_SECS)"
+    )]
+    LockTimeout {
+        /// Which lock: the database's lock or the SQLite lock file.
+        lock: String,
+        /// Who holds it, as far as the database tells.
+        holder: String,
+        /// How long this node waited.
+        waited_secs: u64,
+    },
     /// Writing a new migration file failed.
     #[error("cannot write the migration file `{path}`: {error}")]
     Write {

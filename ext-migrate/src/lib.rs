@@ -5,7 +5,9 @@
 //! migrations and those other extensions contribute, composed into one
 //! ordered set in one history table (`seaql_migrations`); applied on
 //! startup in development and testing (`migrate.auto_upgrade`), never
-//! twice when several nodes start together (a database lock); and the
+//! twice when several nodes start together (a lock in the database, which
+//! a node waits for at most `migrate.lock_timeout_secs`, 60 s by default,
+//! before failing with the holder's name); and the
 //! `db` CLI: `upgrade [--to NAME]`, `downgrade [-n N]`, `status`,
 //! `history`, `check`, `new NAME`, `fresh`, `reset`.
 //!
@@ -45,13 +47,45 @@ pub use sea_orm_migration;
 /// The config section this extension reads.
 pub const SECTION: &str = "migrate";
 
+/// How long a node waits for another node's migration lock, by default.
+pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 60;
+
 /// `[migrate]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+///
+/// ```toml
+/// [migrate]
+/// auto_upgrade = true       # default: on in development and testing
+/// lock_timeout_secs = 60    # wait this long for another node's migrations
+/// ```
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct MigrateConfig {
     /// Apply pending migrations when the app starts (`PHIAL_MIGRATE__AUTO_UPGRADE`).
     /// Default: on in development and testing, off in production.
     pub auto_upgrade: Option<bool>,
+    /// How many seconds upgrade-on-startup and the `db` commands that
+    /// change the schema wait for the migration lock held by another node
+    /// (`PHIAL_MIGRATE__LOCK_TIMEOUT_SECS`). Past it they fail with
+    /// [`MigrateError::LockTimeout`], naming the holder, and apply nothing.
+    /// `0` tries once. Default: 60. On startup the wait also ends 5 s
+    /// before `startup_timeout_secs`, which bounds the whole startup.
+    pub lock_timeout_secs: u64,
+}
+
+impl Default for MigrateConfig {
+    fn default() -> Self {
+        MigrateConfig {
+            auto_upgrade: None,
+            lock_timeout_secs: DEFAULT_LOCK_TIMEOUT_SECS,
+        }
+    }
+}
+
+/// How Phial names its migration lock on each backend, for tests and tools
+/// that need to take or inspect the same lock. Not a stable API.
+#[doc(hidden)]
+pub mod lock_keys {
+    pub use crate::lock::{POSTGRES_KEY, mysql_lock_name, mysql_lock_name_of, sqlite_lock_file};
 }
 
 /// The migrations extension. Needs [`Orm`].
@@ -88,6 +122,13 @@ impl Migrate {
     }
 }
 
+/// The longest wait for the migration lock on startup: 5 s (or a quarter)
+/// less than `startup_timeout_secs`, which bounds the whole startup hook.
+fn startup_lock_wait(startup_timeout_secs: u64) -> std::time::Duration {
+    let limit = std::time::Duration::from_secs(startup_timeout_secs);
+    limit - (limit / 4).min(std::time::Duration::from_secs(5))
+}
+
 impl Extension for Migrate {
     fn name(&self) -> &str {
         "migrate"
@@ -104,10 +145,15 @@ impl Extension for Migrate {
         let serving = matches!(app.launch_command(), None | Some("run"));
         let auto = cfg.auto_upgrade.unwrap_or(!profile.is_production()) && serving;
         if auto {
-            app.on_startup(|state| async move {
+            let wait_cap = startup_lock_wait(app.core_config().startup_timeout_secs);
+            app.on_startup(move |state| async move {
                 let migrations = state
                     .get::<Migrations>()
                     .ok_or("the migrations were not collected")?;
+                // Give up on the lock before the startup hook is cut off, so
+                // the failure names the holder.
+                let timeout = migrations.lock_timeout().min(wait_cap);
+                let migrations = migrations.clone().with_lock_timeout(timeout);
                 let dbs = state
                     .get::<Databases>()
                     .ok_or("the Orm extension provided no databases")?;
@@ -142,7 +188,9 @@ impl Extension for Migrate {
                 return Err(format!("two migrations are named `{}`: rename one", m.name).into());
             }
         }
-        app.insert(Migrations::new(list));
+        let cfg: MigrateConfig = app.section(SECTION)?;
+        let lock_timeout = std::time::Duration::from_secs(cfg.lock_timeout_secs);
+        app.insert(Migrations::new(list).with_lock_timeout(lock_timeout));
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 //! extension (`admin/m20260101_000001_users`) so names never clash.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sea_orm_migration::sea_orm::DbErr;
 use sea_orm_migration::{MigrationName, MigrationTrait, MigratorTraitSelf, SchemaManager};
@@ -62,6 +63,8 @@ impl MigrationTrait for Named {
 #[derive(Clone)]
 pub struct Migrations {
     pub(crate) list: Arc<Vec<Named>>,
+    /// How long upgrade, downgrade and wipe wait for the migration lock.
+    pub(crate) lock_timeout: Duration,
 }
 
 impl Migrations {
@@ -71,6 +74,7 @@ impl Migrations {
         list.sort_by(|a, b| a.inner.name().cmp(b.inner.name()));
         Migrations {
             list: Arc::new(list),
+            lock_timeout: Duration::from_secs(crate::DEFAULT_LOCK_TIMEOUT_SECS),
         }
     }
 

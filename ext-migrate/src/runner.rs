@@ -1,6 +1,8 @@
 //! The operations behind `db …` and upgrade-on-startup, each under the
 //! migration lock.
 
+use std::time::Duration;
+
 use sea_orm_migration::sea_orm::{DatabaseConnection, DbBackend};
 use sea_orm_migration::{MigrationStatus, MigratorTraitSelf};
 
@@ -21,6 +23,20 @@ pub struct Entry {
 }
 
 impl Migrations {
+    /// How long [`upgrade`](Self::upgrade), [`downgrade`](Self::downgrade)
+    /// and [`wipe`](Self::wipe) wait for another node's migration lock
+    /// before failing with [`MigrateError::LockTimeout`]
+    /// (`migrate.lock_timeout_secs`, 60 s by default).
+    pub fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
+    }
+
+    /// The same migrations, waiting at most `timeout` for the lock.
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
     /// Every migration with its state, in apply order; applied migrations
     /// that the app no longer knows come last.
     pub async fn status(&self, db: &DatabaseConnection) -> Result<Vec<Entry>, MigrateError> {
@@ -61,7 +77,9 @@ impl Migrations {
 
     /// Applies pending migrations (up to and including `to`), under the
     /// lock; returns what it applied. A node that waited for another finds
-    /// nothing left to do.
+    /// nothing left to do; one that waited longer than
+    /// [`lock_timeout`](Self::lock_timeout) applies nothing and fails with
+    /// [`MigrateError::LockTimeout`], naming the lock's holder.
     pub async fn upgrade(
         &self,
         url: &str,
@@ -71,7 +89,7 @@ impl Migrations {
         if let Some(target) = to.filter(|t| !self.names().any(|n| n == *t)) {
             return Err(MigrateError::UnknownMigration(target.to_owned()));
         }
-        with_lock(url, db, async |conn| {
+        with_lock(url, db, self.lock_timeout, async |conn| {
             let pending: Vec<String> = self
                 .get_migration_with_status(conn)
                 .await?
@@ -103,14 +121,15 @@ impl Migrations {
         .await
     }
 
-    /// Rolls back the last `n` applied migrations; returns their names.
+    /// Rolls back the last `n` applied migrations, under the lock; returns
+    /// their names.
     pub async fn downgrade(
         &self,
         url: &str,
         db: &DatabaseConnection,
         n: u32,
     ) -> Result<Vec<String>, MigrateError> {
-        with_lock(url, db, async |conn| {
+        with_lock(url, db, self.lock_timeout, async |conn| {
             let mut applied: Vec<String> = self
                 .status(conn)
                 .await?
@@ -129,14 +148,14 @@ impl Migrations {
     }
 
     /// Rolls back everything (`reset`), or drops every table and applies
-    /// everything again (`fresh`).
+    /// everything again (`fresh`), under the lock.
     pub async fn wipe(
         &self,
         url: &str,
         db: &DatabaseConnection,
         fresh: bool,
     ) -> Result<(), MigrateError> {
-        with_lock(url, db, async |conn| {
+        with_lock(url, db, self.lock_timeout, async |conn| {
             if fresh {
                 self.fresh(conn).await?
             } else {

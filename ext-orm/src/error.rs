@@ -25,6 +25,19 @@ pub enum OrmError {
     /// A bind name that is not configured.
     #[error("no database bind named `{0}`: add it under [database.binds.{0}]")]
     UnknownBind(String),
+    /// A numbered page that starts past any row a database can address
+    /// (`OFFSET` beyond 2^63 - 1): the client's mistake, a 400.
+    #[error(
+        "page {page} with {per_page} rows per page starts beyond any table: pages go up to {max_page}"
+    )]
+    PageOutOfRange {
+        /// The page asked for.
+        page: u64,
+        /// Rows per page.
+        per_page: u64,
+        /// The last page that can be fetched with `per_page`.
+        max_page: u64,
+    },
     /// A query failed.
     #[error(transparent)]
     Db(#[from] DbErr),
@@ -39,7 +52,7 @@ impl OrmError {
             OrmError::Db(e) => {
                 matches!(e, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) || is_io(e)
             }
-            OrmError::UnknownBind(_) => false,
+            OrmError::UnknownBind(_) | OrmError::PageOutOfRange { .. } => false,
         }
     }
 }
@@ -60,6 +73,9 @@ fn is_io(e: &DbErr) -> bool {
 
 impl From<OrmError> for HttpError {
     fn from(e: OrmError) -> Self {
+        if let OrmError::PageOutOfRange { page, per_page, .. } = e {
+            return crate::pagination::too_large(page, per_page);
+        }
         // Constraint violations are the client's data, not a server fault.
         let violation = if let OrmError::Db(db) = &e {
             db.sql_err()

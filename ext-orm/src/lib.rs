@@ -43,7 +43,7 @@ pub use config::{ConnectionConfig, DatabaseConfig};
 pub use db::{Databases, Db};
 pub use error::OrmError;
 pub use pagination::{
-    DEFAULT_PER_PAGE, KeysetPage, MAX_PER_PAGE, Page, PageQuery, keyset, paginate,
+    DEFAULT_PER_PAGE, KeysetPage, MAX_OFFSET, MAX_PER_PAGE, Page, PageQuery, keyset, paginate,
 };
 pub use request_tx::{RequestTx, Transactional, TransactionalService};
 pub use sea_orm;

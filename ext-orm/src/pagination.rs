@@ -26,6 +26,10 @@ use crate::write::key_json;
 pub const DEFAULT_PER_PAGE: u64 = 20;
 /// Most rows per page a client may ask for.
 pub const MAX_PER_PAGE: u64 = 100;
+/// The furthest row a page may start at: `OFFSET` is a signed 64-bit
+/// integer on PostgreSQL and SQLite (unsigned on MySQL), and no table
+/// comes near it. A page starting further is refused with a 400.
+pub const MAX_OFFSET: u64 = i64::MAX as u64;
 
 /// `?page=2&per_page=50` from the query string.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -52,8 +56,10 @@ impl Default for PageQuery {
 }
 
 impl PageQuery {
-    /// Refuses page 0 and `per_page=0` with a 400 that says so; caps
-    /// `per_page` at [`MAX_PER_PAGE`].
+    /// Refuses page 0, `per_page=0` and a page that starts past
+    /// [`MAX_OFFSET`] with a 400 that says so; caps `per_page` at
+    /// [`MAX_PER_PAGE`]. (A page number beyond `u64` never gets here: the
+    /// `Query` extractor refuses it with a 400.)
     pub fn checked(self) -> Result<Self, HttpError> {
         if self.page == 0 {
             return Err(HttpError::bad_request("`page` starts at 1")
@@ -63,7 +69,19 @@ impl PageQuery {
             return Err(HttpError::bad_request("`per_page` must be at least 1")
                 .with_field("per_page", "must be 1 or more"));
         }
+        if self.offset().is_none() {
+            return Err(too_large(self.page, self.per_page()));
+        }
         Ok(self)
+    }
+
+    /// Rows before this page, `(page - 1) × per_page` (page 0 counts as
+    /// 1); `None` when that passes [`MAX_OFFSET`], `u64` included.
+    pub fn offset(&self) -> Option<u64> {
+        self.page
+            .saturating_sub(1)
+            .checked_mul(self.per_page())
+            .filter(|offset| *offset <= MAX_OFFSET)
     }
 
     /// Rows per page after defaults and the cap.
@@ -101,7 +119,24 @@ impl<T> Page<T> {
     }
 }
 
-/// Fetches one numbered page of `select` (a page past the end is empty).
+/// The last page number whose offset fits in [`MAX_OFFSET`].
+fn max_page(per_page: u64) -> u64 {
+    MAX_OFFSET / per_page.max(1) + 1
+}
+
+/// The 400 for a page that starts past [`MAX_OFFSET`].
+pub(crate) fn too_large(page: u64, per_page: u64) -> HttpError {
+    let max = max_page(per_page);
+    HttpError::bad_request(format!(
+        "`page` {page} is too large: with {per_page} rows per page it would start past row \
+         {MAX_OFFSET}, beyond any table; pages go up to {max}"
+    ))
+    .with_field("page", format!("must be at most {max}"))
+}
+
+/// Fetches one numbered page of `select`. A page past the last row is
+/// empty; a page starting past [`MAX_OFFSET`] (which no database can
+/// address) is [`OrmError::PageOutOfRange`], a 400.
 pub async fn paginate<C, E>(
     db: &C,
     select: Select<E>,
@@ -113,8 +148,16 @@ where
     E::Model: FromQueryResult + Sized + Send + Sync,
 {
     let per_page = query.per_page();
+    if query.offset().is_none() {
+        return Err(OrmError::PageOutOfRange {
+            page: query.page,
+            per_page,
+            max_page: max_page(per_page),
+        });
+    }
     let paginator = select.paginate(db, per_page);
     let totals = paginator.num_items_and_pages().await?;
+    // Cannot overflow: `(page - 1) × per_page` is the offset checked above.
     let items = paginator.fetch_page(query.page.saturating_sub(1)).await?;
     Ok(Page {
         items,
@@ -200,5 +243,26 @@ mod tests {
             .checked()
             .is_err()
         );
+    }
+
+    #[test]
+    fn offsets_never_overflow() {
+        let q = |page, per_page| PageQuery {
+            page,
+            per_page: Some(per_page),
+        };
+        assert_eq!(q(0, 20).offset(), Some(0));
+        assert_eq!(q(3, 20).offset(), Some(40));
+        // The last page a database can address, and the one after it.
+        assert_eq!(q(MAX_OFFSET + 1, 1).offset(), Some(MAX_OFFSET));
+        assert_eq!(q(MAX_OFFSET + 2, 1).offset(), None);
+        assert_eq!(q(max_page(20), 20).offset(), Some(MAX_OFFSET / 20 * 20));
+        assert_eq!(q(max_page(20) + 1, 20).offset(), None);
+        // `(page - 1) × per_page` past u64.
+        assert_eq!(q(u64::MAX, 100).offset(), None);
+        let err = q(u64::MAX, 100).checked().unwrap_err();
+        assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+        assert!(err.to_string().contains("too large"), "{err}");
+        assert!(q(max_page(100), 100).checked().is_ok());
     }
 }

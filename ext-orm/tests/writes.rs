@@ -327,6 +327,122 @@ async fn bad_page_parameters_are_400s() {
 }
 
 #[tokio::test]
+async fn pages_no_database_can_address_are_refused_not_overflowed() {
+    let _serial = SERIAL.lock().await;
+    let max = phial_orm::MAX_OFFSET;
+    let q = |page, per_page| phial_orm::PageQuery {
+        page,
+        per_page: Some(per_page),
+    };
+    for (name, url) in backends().await {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, db) = fresh(&url, dir.path()).await;
+        db.insert_bulk((1..=3).map(|i| new_note(&format!("n{i}"))))
+            .await
+            .unwrap();
+        let select = || <note::Entity as EntityTrait>::find().order_by_asc(note::Column::Id);
+        // The last page the database can address is past the end: empty.
+        let last = phial_orm::paginate(db.conn(), select(), q(max + 1, 1))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            (
+                last.items.len(),
+                last.page,
+                last.total_items,
+                last.has_next()
+            ),
+            (0, max + 1, 3, false),
+            "{name}"
+        );
+        // One further, and `(page - 1) × per_page` past u64: a 400, no panic.
+        for (page, per_page) in [(max + 2, 1), (u64::MAX, 20), (u64::MAX, 10_000)] {
+            let err = phial_orm::paginate(db.conn(), select(), q(page, per_page))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, OrmError::PageOutOfRange { page: p, .. } if p == page),
+                "{name}: {err}"
+            );
+            let http = phial_core::HttpError::from(err);
+            assert_eq!(http.status(), 400, "{name}: {http}");
+            assert!(http.to_string().contains("too large"), "{name}: {http}");
+        }
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn huge_page_numbers_are_400s_with_a_reason() {
+    use axum::extract::Query;
+    use phial_core::routing::get;
+    async fn list(
+        db: Db,
+        Query(q): Query<phial_orm::PageQuery>,
+    ) -> Result<String, phial_core::HttpError> {
+        let page = phial_orm::paginate(db.conn(), note::Entity::find(), q.checked()?).await?;
+        Ok(format!("{} rows on page {}", page.items.len(), page.page))
+    }
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _) = fresh(&None, dir.path()).await;
+    let app = App::builder(Config::testing())
+        .root_path(dir.path())
+        .register(Orm::new())
+        .route("/notes", get(list))
+        .build()
+        .await
+        .unwrap();
+    let client = app.test_client();
+    let reason = |body: &serde_json::Value| body["reason"].as_str().unwrap_or("").to_owned();
+
+    // Past u64: the query string itself does not parse.
+    let beyond_u64 = client.get("/notes?page=18446744073709551616").send().await;
+    assert_eq!(beyond_u64.status(), 400, "{}", beyond_u64.text());
+    let text = reason(&beyond_u64.json());
+    assert!(
+        text.contains("page") && text.contains("too large"),
+        "{text}"
+    );
+
+    // `(page - 1) × per_page` past u64, or past what OFFSET takes.
+    for url in [
+        "/notes?page=18446744073709551615",
+        "/notes?page=18446744073709551615&per_page=18446744073709551615",
+        "/notes?page=9223372036854775809&per_page=1",
+        "/notes?page=461168601842738792&per_page=20",
+    ] {
+        let res = client.get(url).send().await;
+        assert_eq!(res.status(), 400, "{url}: {}", res.text());
+        let body: serde_json::Value = res.json();
+        assert!(reason(&body).contains("is too large"), "{url}: {body}");
+        assert!(
+            body["fields"]["page"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("must be at most"),
+            "{url}: {body}"
+        );
+    }
+
+    // The last pages that can be addressed are merely past the end: empty.
+    for (url, page) in [
+        (
+            "/notes?page=9223372036854775808&per_page=1",
+            "9223372036854775808",
+        ),
+        (
+            "/notes?page=461168601842738791&per_page=20",
+            "461168601842738791",
+        ),
+    ] {
+        let res = client.get(url).send().await;
+        assert_eq!(res.status(), 200, "{url}: {}", res.text());
+        assert_eq!(res.text(), format!("0 rows on page {page}"), "{url}");
+    }
+}
+
+#[tokio::test]
 async fn a_request_transaction_commits_on_success_and_rolls_back_on_error() {
     use phial_core::routing::post;
     use phial_orm::{RequestTx, Transactional};
