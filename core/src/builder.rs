@@ -177,6 +177,14 @@ impl AppBuilder {
         self.launch.as_ref().and_then(|l| l.command.as_deref())
     }
 
+    /// Whether the app is being built to serve requests: `run`, or built
+    /// outside the CLI (tests, a custom `main`). Work that prepares for
+    /// serving (migrating, seeding demo data) belongs behind this; `check`
+    /// and the `db` commands build the app without it.
+    pub fn serving(&self) -> bool {
+        matches!(self.launch_command(), None | Some("run"))
+    }
+
     /// Whether the app is only being described (for `--help`, `routes`,
     /// `config`): providers and startup hooks will not run, so `init_app`
     /// must not start background work or I/O of its own either.

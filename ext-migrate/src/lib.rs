@@ -142,8 +142,7 @@ impl Extension for Migrate {
         // the CLI, as tests do): `db …` migrates explicitly (upgrading first
         // would hide what `db status` and `db check` are asked about), and
         // `check`, `routes` or `config` must change nothing.
-        let serving = matches!(app.launch_command(), None | Some("run"));
-        let auto = cfg.auto_upgrade.unwrap_or(!profile.is_production()) && serving;
+        let auto = cfg.auto_upgrade.unwrap_or(!profile.is_production()) && app.serving();
         if auto {
             let wait_cap = startup_lock_wait(app.core_config().startup_timeout_secs);
             app.on_startup(move |state| async move {

@@ -335,14 +335,24 @@ async fn sqlite_upgrade_waits_for_the_lock_file_then_fails_naming_it_and_applies
 async fn the_db_cli_fails_on_a_held_lock_with_the_holder_and_a_non_zero_exit() {
     let dir = tempfile::tempdir().unwrap();
     let (url, _handle, lock_file) = sqlite_held(dir.path());
-    let app = start(config(&url, 1).set("cli.command", "db"), dir.path())
-        .await
-        .unwrap();
     let (out, buf) = Output::buffer();
-    let code = tokio::time::timeout(NEVER, app.run_cli(["app", "db", "upgrade"], out))
+    let root = dir.path().to_path_buf();
+    let factory = move |c: Config| {
+        let root = root.clone();
+        async move { Ok(start(c, &root).await?) }
+    };
+    // As the binary runs it: parsed first, built for `db` (no upgrade on
+    // startup), then the command waits for the lock.
+    let run = phial_core::cli::run_with(
+        factory,
+        config(&url, 1),
+        ["app", "db", "upgrade"],
+        out,
+        Output::buffer().0,
+    );
+    let code = tokio::time::timeout(NEVER, run)
         .await
-        .expect("the lock wait is bounded")
-        .unwrap();
+        .expect("the lock wait is bounded");
     let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
     assert_eq!(code, ExitCode::FAILURE, "{text}");
     assert!(

@@ -109,9 +109,10 @@ async fn import(
 
 /// In development, fills an empty database with a few posts so the first
 /// `cargo run -p blog` has something to show. Registered after `Migrate`,
-/// so its startup hook runs after the migrations.
+/// so its startup hook runs after the migrations; only when the app is
+/// about to serve (not before `db …` or `check`).
 fn demo_data(app: &mut AppBuilder) -> Result<(), BoxError> {
-    if app.config().profile() != Profile::Development {
+    if app.config().profile() != Profile::Development || !app.serving() {
         return Ok(());
     }
     app.on_startup(|state| async move {

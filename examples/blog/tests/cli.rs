@@ -1,0 +1,73 @@
+//! The `blog` binary's command line: commands that only describe the app
+//! touch nothing, and a bad value in any extension's section is named by
+//! its key.
+
+use std::path::Path;
+use std::process::Command;
+
+fn blog(args: &[&str], instance: &Path, env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_blog"));
+    cmd.args(args).current_dir(std::env::temp_dir());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PHIAL_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("PHIAL_INSTANCE_PATH", instance);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("the blog binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn describing_commands_create_no_database_and_apply_no_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let instance = dir.path().join("instance");
+    for args in [&["--help"][..], &["routes"], &["config"], &["secret"]] {
+        let (code, out, err) = blog(args, &instance, &[]);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+        assert!(
+            !instance.exists(),
+            "{args:?} created {}",
+            instance.display()
+        );
+    }
+    let (_, help, _) = blog(&["--help"], &instance, &[]);
+    assert!(help.contains("db"), "extension commands are listed: {help}");
+    // `db status` connects (creating the SQLite file) but applies nothing.
+    let (code, out, err) = blog(&["db", "status"], &instance, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(instance.join("app.sqlite").is_file());
+    assert!(out.contains("pending"), "nothing was applied first: {out}");
+}
+
+#[test]
+fn a_bad_value_in_any_extension_section_names_its_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let instance = dir.path().join("instance");
+    for (var, key) in [
+        (
+            "PHIAL_DATABASE__MAX_CONNECTIONS",
+            "database.max_connections",
+        ),
+        (
+            "PHIAL_MIGRATE__LOCK_TIMEOUT_SECS",
+            "migrate.lock_timeout_secs",
+        ),
+        ("PHIAL_CACHE__DEFAULT_TTL_SECS", "cache.default_ttl_secs"),
+        ("PHIAL_BODY_LIMIT", "body_limit"),
+    ] {
+        let (code, out, err) = blog(&["routes"], &instance, &[(var, "lots")]);
+        assert_eq!(code, 1, "{var}: {out}{err}");
+        assert!(
+            err.contains(&format!("config key `{key}`: invalid type")),
+            "{var}: {err}"
+        );
+    }
+}
