@@ -244,6 +244,39 @@ impl Backend for Tiered {
         })
     }
 
+    fn set_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+    ) -> BoxFuture<'a, Result<Bytes, CacheError>> {
+        Box::pin(async move {
+            let s = &self.shared;
+            let now = s.l2.set_if_absent(key, value.clone()).await?;
+            s.l1.set(key, now.clone(), Some(s.l1_ttl)).await?;
+            if now == value {
+                // Created here: a node may still hold what Redis lost.
+                s.invalidate(key.to_owned()).await;
+            }
+            Ok(now)
+        })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), CacheError>> {
+        Box::pin(async move {
+            let s = &self.shared;
+            s.l2.ping().await?;
+            if !*s.subscribed.borrow() {
+                return Err(CacheError::Backend {
+                    backend: "tiered",
+                    message: "not subscribed to other nodes' invalidations: this node's \
+                              in-process entries may be stale"
+                        .into(),
+                });
+            }
+            Ok(())
+        })
+    }
+
     fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<u64, CacheError>> {
         Box::pin(async move {
             let s = &self.shared;
