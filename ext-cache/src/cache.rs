@@ -1,7 +1,7 @@
 //! [`Cache`]: typed values (MessagePack), TTLs, tags, counters and loads
 //! that run once for concurrent misses, over any [`Backend`]. It fails
 //! open: a backend error is a miss or a dropped write, logged and counted,
-//! never a failed request.
+//! never a failed request. Tag versions live in `tags.rs`.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -40,9 +40,9 @@ struct Counters {
     loads: AtomicU64,
 }
 
-struct Inner {
-    backend: Arc<dyn Backend>,
-    prefix: String,
+pub(crate) struct Inner {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) prefix: String,
     default_ttl: Option<Duration>,
     counters: Counters,
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -62,7 +62,7 @@ struct Inner {
 /// # }
 /// ```
 #[derive(Clone)]
-pub struct Cache(Arc<Inner>);
+pub struct Cache(pub(crate) Arc<Inner>);
 
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -77,7 +77,7 @@ impl std::fmt::Debug for Cache {
 #[derive(Serialize, serde::Deserialize)]
 struct Stored<T> {
     #[serde(rename = "t", default, skip_serializing_if = "Vec::is_empty")]
-    tags: Vec<(String, i64)>,
+    tags: Vec<(String, u64)>,
     #[serde(rename = "v")]
     value: T,
 }
@@ -125,15 +125,11 @@ impl Cache {
         }
     }
 
-    fn tag_key(&self, tag: &str) -> String {
-        format!("{}{INTERNAL}tag:{tag}", self.0.prefix)
-    }
-
     fn lock_key(&self, key: &str) -> String {
         format!("{}{INTERNAL}lock:{key}", self.0.prefix)
     }
 
-    fn failed(&self, op: &str, e: &CacheError) {
+    pub(crate) fn failed(&self, op: &str, e: &CacheError) {
         self.0.counters.errors.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
             backend = self.kind(),
@@ -167,21 +163,6 @@ impl Cache {
         }
     }
 
-    async fn tag_versions(&self, tags: &[&str]) -> Result<Vec<i64>, CacheError> {
-        if tags.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<String> = tags.iter().map(|t| self.tag_key(t)).collect();
-        let raw = self.0.backend.get_many(&keys).await?;
-        Ok(raw
-            .into_iter()
-            .map(|v| {
-                v.and_then(|b| std::str::from_utf8(&b).ok().and_then(|s| s.parse().ok()))
-                    .unwrap_or(0)
-            })
-            .collect())
-    }
-
     async fn try_read<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, CacheError> {
         let Some(raw) = self.0.backend.get(&self.full(key)).await? else {
             return Ok(None);
@@ -194,12 +175,7 @@ impl Cache {
         if !stored.tags.is_empty() {
             let names: Vec<&str> = stored.tags.iter().map(|(t, _)| t.as_str()).collect();
             let now = self.tag_versions(&names).await?;
-            if stored
-                .tags
-                .iter()
-                .zip(now)
-                .any(|((_, then), now)| *then != now)
-            {
+            if !crate::tags::fresh(&stored.tags, &now) {
                 return Ok(None);
             }
         }
@@ -242,7 +218,7 @@ impl Cache {
         ttl: Option<Duration>,
         tags: &[&str],
     ) -> Result<(), CacheError> {
-        let versions = self.tag_versions(tags).await?;
+        let versions = self.versions_for_write(tags).await?;
         let stored = Stored {
             tags: tags.iter().map(|t| t.to_string()).zip(versions).collect(),
             value,
@@ -298,13 +274,6 @@ impl Cache {
         let full: Vec<String> = keys.iter().map(|k| self.full(k)).collect();
         if let Err(e) = self.0.backend.delete(&full).await {
             self.failed("delete", &e);
-        }
-    }
-
-    /// Makes every entry stored with `tag` a miss from now on.
-    pub async fn invalidate_tag(&self, tag: &str) {
-        if let Err(e) = self.0.backend.incr(&self.tag_key(tag), 1, None).await {
-            self.failed("invalidate_tag", &e);
         }
     }
 
@@ -441,7 +410,7 @@ impl Cache {
 
 /// Starts Phial's own keys after the prefix (a control character no
 /// readable key begins with).
-const INTERNAL: char = '\u{1}';
+pub(crate) const INTERNAL: char = '\u{1}';
 
 /// How long a node may hold the load lock of a key.
 pub const LOCK_TTL: Duration = Duration::from_secs(5);

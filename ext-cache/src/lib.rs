@@ -34,6 +34,7 @@ pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod response;
+mod tags;
 #[cfg(feature = "redis")]
 pub mod tiered;
 

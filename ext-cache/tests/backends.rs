@@ -14,71 +14,9 @@ use phial_core::changes::Change;
 use phial_core::routing::get;
 use phial_core::{App, Config};
 
-fn memory() -> Cache {
-    Cache::new(Memory::new(Capacity::Entries(1000), None), "t:", None)
-}
+mod common;
 
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh prefix per cache, so tests sharing one Redis stay apart.
-fn prefix() -> String {
-    format!(
-        "phial-test:{}:{}:",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-/// The memory backend, and Redis and the Redis Cluster when reachable.
-async fn caches() -> Vec<(&'static str, Cache)> {
-    let mut out = vec![("memory", memory())];
-    if let Some(url) =
-        phial_core::testing::service_url("Redis", "PHIAL_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-            .await
-    {
-        let backend = Redis::new(&url, Duration::from_millis(500)).unwrap();
-        // A default TTL so keys a failed run leaves behind expire.
-        out.push((
-            "redis",
-            Cache::new(backend, prefix(), Some(Duration::from_secs(120))),
-        ));
-    }
-    if let Some(url) =
-        phial_core::testing::service_url("Redis", "PHIAL_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-            .await
-    {
-        let p = prefix();
-        let l2 = Redis::new(&url, Duration::from_millis(500)).unwrap();
-        let tiered = phial_cache::tiered::Tiered::new(
-            l2,
-            Capacity::Entries(1000),
-            Duration::from_secs(60),
-            format!("{p}invalidate"),
-        );
-        out.push((
-            "tiered",
-            Cache::new(tiered, p, Some(Duration::from_secs(120))),
-        ));
-    }
-    if let Some(seed) = cluster_seed().await {
-        let backend = Redis::cluster(&[seed], Duration::from_millis(500)).unwrap();
-        out.push((
-            "redis-cluster",
-            Cache::new(backend, prefix(), Some(Duration::from_secs(120))),
-        ));
-    }
-    out
-}
-
-/// A seed node of the local cluster `scripts/redis-cluster.sh start` runs.
-async fn cluster_seed() -> Option<String> {
-    phial_core::testing::service_url(
-        "Redis Cluster",
-        "PHIAL_TEST_REDIS_CLUSTER_URL",
-        "redis://127.0.0.1:7100",
-    )
-    .await
-}
+use common::{caches, cluster_seed, prefix};
 
 #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq, Clone)]
 struct Post {
