@@ -30,6 +30,7 @@ mod cache;
 mod config;
 mod error;
 mod extension;
+mod flight;
 pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -39,8 +40,9 @@ mod tags;
 pub mod tiered;
 
 pub use backend::Backend;
-pub use cache::{Cache, LOCK_TTL, LOCK_WAIT, Stats};
+pub use cache::{Cache, Stats};
 pub use config::{BackendKind, CacheConfig, SharedKind};
 pub use error::CacheError;
 pub use extension::Caching;
+pub use flight::{LOCK_TTL, LOCK_WAIT};
 pub use response::{Cached, MAX_BODY, X_CACHE, cached};

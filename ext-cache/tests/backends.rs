@@ -3,6 +3,7 @@
 //! memory backend's bounds, the null backend, and invalidation that
 //! follows the app's change feed.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -111,7 +112,7 @@ async fn user_keys_never_clobber_the_caches_own() {
         cache.set("\u{1}lock:report", &"x", None).await;
         let started = std::time::Instant::now();
         let v: u8 = cache
-            .get_or_set_with("report", None, || async { Ok::<_, std::io::Error>(3) })
+            .get_or_set_with("report", None, || async { Ok::<_, Infallible>(3) })
             .await
             .unwrap();
         assert_eq!(v, 3, "{backend}");
@@ -148,7 +149,7 @@ async fn a_hundred_concurrent_misses_load_once() {
                     .get_or_set_with("expensive", None, || async {
                         loads.fetch_add(1, Ordering::SeqCst);
                         tokio::task::yield_now().await;
-                        Ok::<_, std::io::Error>(Post {
+                        Ok::<_, Infallible>(Post {
                             id: 7,
                             title: "loaded".into(),
                         })
@@ -189,7 +190,7 @@ async fn memoize_keys_by_arguments() {
             let v: u32 = cache
                 .memoize("square", &(4u32,), None, || async {
                     calls.fetch_add(1, Ordering::SeqCst);
-                    Ok::<_, std::io::Error>(16)
+                    Ok::<_, Infallible>(16)
                 })
                 .await
                 .unwrap();
@@ -197,7 +198,7 @@ async fn memoize_keys_by_arguments() {
         }
         let v: u32 = cache
             .memoize("square", &(5u32,), None, || async {
-                Ok::<_, std::io::Error>(25)
+                Ok::<_, Infallible>(25)
             })
             .await
             .unwrap();
@@ -266,7 +267,7 @@ async fn writes_published_to_the_change_feed_drop_tagged_entries() {
     async fn posts(cache: Cache) -> String {
         let n: u32 = cache
             .get_or_set_tagged_with("post-count", None, &["post"], || async {
-                Ok::<_, std::io::Error>(42)
+                Ok::<_, Infallible>(42)
             })
             .await
             .unwrap();
@@ -326,7 +327,7 @@ async fn config_picks_the_backend_and_bad_values_name_the_key() {
 async fn the_metrics_endpoint_reports_hits_misses_and_tiers() {
     async fn hit(cache: Cache) -> String {
         cache
-            .get_or_set_with("x", None, || async { Ok::<_, std::io::Error>(1u8) })
+            .get_or_set_with("x", None, || async { Ok::<_, Infallible>(1u8) })
             .await
             .unwrap()
             .to_string()

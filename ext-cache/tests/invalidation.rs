@@ -75,3 +75,25 @@ async fn writers_that_find_no_tag_version_agree_on_one() {
         a.clear().await;
     }
 }
+
+#[tokio::test]
+async fn a_value_loaded_across_an_invalidation_is_not_kept() {
+    for (name, cache) in common::caches().await {
+        let invalidator = cache.clone();
+        let v: u8 = cache
+            .get_or_set_tagged_with("count", None, &["post"], || async move {
+                // The database changes while the loader reads it.
+                invalidator.invalidate_tag("post").await;
+                Ok::<_, std::convert::Infallible>(1)
+            })
+            .await
+            .unwrap();
+        assert_eq!(v, 1);
+        assert_eq!(
+            cache.get::<u8>("count").await,
+            None,
+            "{name}: the loader's value predates the invalidation"
+        );
+        cache.clear().await;
+    }
+}
