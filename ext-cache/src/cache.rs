@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
 use crate::backend::Backend;
 use crate::error::CacheError;
@@ -344,7 +345,23 @@ impl Cache {
     }
 
     /// Caches a function's result by its name and arguments (Flask's
-    /// `@cache.memoize`).
+    /// `@cache.memoize`), as [`get_or_set_with`](Self::get_or_set_with)
+    /// does. The key is the name and a SHA-256 of the encoded arguments;
+    /// arguments that cannot be encoded are an error
+    /// ([`CacheError::Arguments`]), never a key shared with other calls.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use phial_cache::{Cache, CacheError, memory::{Capacity, Memory}};
+    /// let cache = Cache::new(Memory::new(Capacity::Entries(100), None), "app:", None);
+    /// let n: u64 = cache
+    ///     .memoize("square", &(12u64,), None, || async { Ok::<_, phial_core::HttpError>(144) })
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(n, 144);
+    /// # }
+    /// ```
     pub async fn memoize<A, T, E, F, Fut>(
         &self,
         name: &str,
@@ -353,25 +370,25 @@ impl Cache {
         f: F,
     ) -> Result<T, E>
     where
-        A: Serialize,
+        A: Serialize + ?Sized,
         T: Serialize + DeserializeOwned,
-        E: Clone + Send + Sync + 'static,
+        E: From<CacheError> + Clone + Send + Sync + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let encoded = rmp_serde::to_vec(args).unwrap_or_default();
-        let key = format!("memo:{name}:{:016x}", fnv1a(&encoded));
-        self.get_or_set_with(&key, ttl, f).await
+        let encoded = rmp_serde::to_vec(args).map_err(|e| {
+            E::from(CacheError::Arguments {
+                name: name.to_owned(),
+                message: e.to_string(),
+            })
+        })?;
+        let digest = Sha256::digest(&encoded);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        self.get_or_set_with(&format!("memo:{name}:{hex}"), ttl, f)
+            .await
     }
 }
 
 /// Starts Phial's own keys after the prefix (a control character no
 /// readable key begins with).
 pub(crate) const INTERNAL: char = '\u{1}';
-
-/// FNV-1a, 64 bits: stable across processes and versions (unlike std's hasher).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}

@@ -13,7 +13,7 @@ use phial_cache::redis::Redis;
 use phial_cache::{Backend, Cache, Caching};
 use phial_core::changes::Change;
 use phial_core::routing::get;
-use phial_core::{App, Config};
+use phial_core::{App, Config, HttpError};
 
 mod common;
 
@@ -190,7 +190,7 @@ async fn memoize_keys_by_arguments() {
             let v: u32 = cache
                 .memoize("square", &(4u32,), None, || async {
                     calls.fetch_add(1, Ordering::SeqCst);
-                    Ok::<_, Infallible>(16)
+                    Ok::<_, HttpError>(16)
                 })
                 .await
                 .unwrap();
@@ -198,11 +198,39 @@ async fn memoize_keys_by_arguments() {
         }
         let v: u32 = cache
             .memoize("square", &(5u32,), None, || async {
-                Ok::<_, Infallible>(25)
+                Ok::<_, HttpError>(25)
             })
             .await
             .unwrap();
         assert_eq!((v, calls.load(Ordering::SeqCst)), (25, 1));
+    }
+}
+
+/// Arguments that refuse to be encoded.
+struct Unencodable;
+
+impl serde::Serialize for Unencodable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("a handle, not data"))
+    }
+}
+
+#[tokio::test]
+async fn memoize_refuses_arguments_that_cannot_be_encoded() {
+    for (backend, cache) in caches().await {
+        let calls = AtomicUsize::new(0);
+        let result = cache
+            .memoize("report", &Unencodable, None, || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Ok::<u32, HttpError>(1)
+            })
+            .await;
+        let err = result.expect_err("not cached under some key of empty arguments");
+        assert!(
+            format!("{err:?}").contains("cannot be encoded"),
+            "{backend}: {err:?}"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "{backend}");
     }
 }
 
