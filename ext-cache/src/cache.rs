@@ -144,6 +144,12 @@ impl Cache {
         }))
     }
 
+    /// What every key of this cache starts with (`cache.key_prefix`, else
+    /// the app's name and a colon).
+    pub fn prefix(&self) -> &str {
+        &self.0.prefix
+    }
+
     /// The backend's kind (`memory`, `redis`, ...).
     pub fn kind(&self) -> &'static str {
         self.0.backend.kind()

@@ -53,8 +53,10 @@ pub struct CacheConfig {
     /// `null`, `memory`, `redis`, `redis-cluster` or `tiered`.
     #[serde(rename = "type")]
     pub kind: BackendKind,
-    /// Put before every key, so apps sharing a server stay apart.
-    pub key_prefix: String,
+    /// Put before every key, so apps sharing a server stay apart; the
+    /// tiered backend's channel is `<key_prefix>invalidate`. Unset: the
+    /// app's name and a colon (`<name>:`, see the core key `name`).
+    pub key_prefix: Option<String>,
     /// Seconds an entry lives when the call gives no TTL; 0 for no limit.
     pub default_ttl_secs: u64,
     /// Memory backend: most entries.
@@ -75,11 +77,29 @@ pub struct CacheConfig {
     pub metrics_path: String,
 }
 
+impl CacheConfig {
+    /// The key prefix: `cache.key_prefix`, else `<app_name>:`.
+    pub fn prefix(&self, app_name: &str) -> String {
+        self.key_prefix
+            .clone()
+            .unwrap_or_else(|| format!("{app_name}:"))
+    }
+
+    /// Whether the backend is shared with other processes (and so other
+    /// apps, unless the prefix keeps them apart).
+    pub fn is_shared(&self) -> bool {
+        matches!(
+            self.kind,
+            BackendKind::Redis | BackendKind::RedisCluster | BackendKind::Tiered
+        )
+    }
+}
+
 impl Default for CacheConfig {
     fn default() -> Self {
         CacheConfig {
             kind: BackendKind::Memory,
-            key_prefix: "phial:".into(),
+            key_prefix: None,
             default_ttl_secs: 300,
             max_entries: 10_000,
             max_bytes: None,

@@ -1,12 +1,15 @@
 //! The `Caching` extension: builds the app's [`Cache`] from `[cache]`,
 //! makes it an extractor, follows the change feed, reports its counters
-//! on `/readyz`.
+//! on `/readyz`, and warns in `check --deploy` when a shared backend has
+//! no explicit key prefix.
 
 use std::time::Duration;
 
 use axum::extract::{FromRef, FromRequestParts};
 use http::request::Parts;
-use phial_core::{AppBuilder, AppState, BoxError, Extension, HttpError, missing_state};
+use phial_core::{
+    AppBuilder, AppState, BoxError, DeployFinding, Extension, HttpError, missing_state,
+};
 
 use crate::cache::Cache;
 #[cfg(feature = "redis")]
@@ -31,18 +34,19 @@ impl Caching {
     }
 }
 
-/// Builds the cache a config describes.
-pub(crate) fn build(cfg: &CacheConfig) -> Result<Cache, crate::CacheError> {
+/// Builds the cache a config describes; `prefix` comes from
+/// [`CacheConfig::prefix`].
+pub(crate) fn build(cfg: &CacheConfig, prefix: String) -> Result<Cache, crate::CacheError> {
     let ttl = (cfg.default_ttl_secs > 0).then(|| Duration::from_secs(cfg.default_ttl_secs));
     Ok(match cfg.kind {
-        BackendKind::Null => Cache::new(Null, cfg.key_prefix.clone(), ttl),
+        BackendKind::Null => Cache::new(Null, prefix, ttl),
         BackendKind::Memory => {
             let capacity = cfg
                 .max_bytes
                 .map_or(Capacity::Entries(cfg.max_entries), Capacity::Bytes);
             Cache::new(
                 Memory::new(capacity, cfg.idle_secs.map(Duration::from_secs)),
-                cfg.key_prefix.clone(),
+                prefix,
                 ttl,
             )
         }
@@ -53,12 +57,12 @@ pub(crate) fn build(cfg: &CacheConfig) -> Result<Cache, crate::CacheError> {
                 message: "config key `cache.urls` is empty: give the server's URL".into(),
             })?;
             let backend = Redis::new(url, Duration::from_millis(cfg.timeout_ms.max(1)))?;
-            Cache::new(backend, cfg.key_prefix.clone(), ttl)
+            Cache::new(backend, prefix, ttl)
         }
         #[cfg(feature = "redis")]
         BackendKind::RedisCluster => {
             let backend = Redis::cluster(&cfg.urls, Duration::from_millis(cfg.timeout_ms.max(1)))?;
-            Cache::new(backend, cfg.key_prefix.clone(), ttl)
+            Cache::new(backend, prefix, ttl)
         }
         #[cfg(feature = "redis")]
         BackendKind::Tiered => {
@@ -74,12 +78,8 @@ pub(crate) fn build(cfg: &CacheConfig) -> Result<Cache, crate::CacheError> {
                 .max_bytes
                 .map_or(Capacity::Entries(cfg.max_entries), Capacity::Bytes);
             let l1_ttl = Duration::from_secs(cfg.l1_ttl_secs.max(1));
-            let channel = format!("{}invalidate", cfg.key_prefix);
-            Cache::new(
-                Tiered::new(l2, capacity, l1_ttl, channel),
-                cfg.key_prefix.clone(),
-                ttl,
-            )
+            let channel = format!("{prefix}invalidate");
+            Cache::new(Tiered::new(l2, capacity, l1_ttl, channel), prefix, ttl)
         }
         #[cfg(not(feature = "redis"))]
         kind @ (BackendKind::Redis | BackendKind::RedisCluster | BackendKind::Tiered) => {
@@ -103,7 +103,7 @@ impl Extension for Caching {
 
     fn init_app(&self, app: &mut AppBuilder) -> Result<(), BoxError> {
         let cfg: CacheConfig = app.section("cache")?;
-        let cache = build(&cfg)?;
+        let cache = build(&cfg, cfg.prefix(&app.core_config().app_name()))?;
         // Writes to a table drop what was cached under the table's tag.
         let follower = cache.clone();
         app.changes().listen("cache", move |change| {
@@ -124,6 +124,22 @@ impl Extension for Caching {
             let cache = state.get::<Cache>().ok_or("no cache in the state")?;
             tracing::debug!(stats = ?cache.stats(), "cache");
             Ok(())
+        });
+        let unprefixed = cfg.is_shared() && cfg.key_prefix.is_none();
+        app.deploy_check(move |state| {
+            if !unprefixed {
+                return Vec::new();
+            }
+            let derived = cfg.prefix(&state.core().app_name());
+            vec![DeployFinding::warning(
+                "cache.key_prefix",
+                format!(
+                    "not set: keys on the shared `{}` backend start with `{derived}` (from the \
+                     app's name); set cache.key_prefix so no other app or renamed binary \
+                     shares them",
+                    cfg.kind.name()
+                ),
+            )]
         });
         Ok(())
     }
