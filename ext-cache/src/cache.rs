@@ -206,6 +206,14 @@ impl Cache {
         }
     }
 
+    /// Whether the backend answers (Redis `PING`; the tiered backend also
+    /// says whether it hears other nodes' invalidations). The extension's
+    /// `/readyz` check reports a failure as `degraded`: the app serves
+    /// without its cache.
+    pub async fn ping(&self) -> Result<(), CacheError> {
+        self.0.backend.ping().await
+    }
+
     /// The stored bytes and value under `key`, if present and fresh.
     pub(crate) async fn read_stored<T: DeserializeOwned>(
         &self,

@@ -1,7 +1,7 @@
 //! The `[cache]` section. Stable keys: `cache.type`, `cache.key_prefix`,
 //! `cache.default_ttl_secs`, `cache.max_entries`, `cache.max_bytes`,
 //! `cache.idle_secs`, `cache.urls`, `cache.timeout_ms`, `cache.l2`,
-//! `cache.l1_ttl_secs`.
+//! `cache.l1_ttl_secs`, `cache.metrics_path`.
 
 use serde::Deserialize;
 
@@ -73,8 +73,11 @@ pub struct CacheConfig {
     pub l2: SharedKind,
     /// Tiered: seconds an entry stays in a node's memory at most.
     pub l1_ttl_secs: u64,
-    /// Path of the JSON metrics endpoint; empty to leave it out.
-    pub metrics_path: String,
+    /// Path of the JSON metrics endpoint; empty to leave it out. Unset:
+    /// `/metrics/cache`, except in production, where the counters are
+    /// not published unless a path is given (put it behind your own
+    /// access control).
+    pub metrics_path: Option<String>,
 }
 
 impl CacheConfig {
@@ -83,6 +86,17 @@ impl CacheConfig {
         self.key_prefix
             .clone()
             .unwrap_or_else(|| format!("{app_name}:"))
+    }
+
+    /// The metrics endpoint's path, if it is mounted: `cache.metrics_path`,
+    /// else `/metrics/cache` outside production.
+    pub fn metrics_route(&self, production: bool) -> Option<&str> {
+        match self.metrics_path.as_deref() {
+            Some("") => None,
+            Some(path) => Some(path),
+            None if production => None,
+            None => Some("/metrics/cache"),
+        }
     }
 
     /// Whether the backend is shared with other processes (and so other
@@ -108,7 +122,7 @@ impl Default for CacheConfig {
             timeout_ms: 250,
             l2: SharedKind::Redis,
             l1_ttl_secs: 60,
-            metrics_path: "/metrics/cache".into(),
+            metrics_path: None,
         }
     }
 }

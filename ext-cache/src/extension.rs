@@ -1,7 +1,8 @@
 //! The `Caching` extension: builds the app's [`Cache`] from `[cache]`,
-//! makes it an extractor, follows the change feed, reports its counters
-//! on `/readyz`, and warns in `check --deploy` when a shared backend has
-//! no explicit key prefix.
+//! makes it an extractor, follows the change feed, pings its backend on
+//! `/readyz` (a failure there is `degraded`, not unavailable: the cache
+//! fails open), publishes its counters outside production, and warns in
+//! `check --deploy` when a shared backend has no explicit key prefix.
 
 use std::time::Duration;
 
@@ -110,9 +111,10 @@ impl Extension for Caching {
             let cache = follower.clone();
             async move { cache.invalidate_tag(&change.table).await }
         });
-        if !cfg.metrics_path.is_empty() {
+        let production = app.config().profile().is_production();
+        if let Some(path) = cfg.metrics_route(production) {
             app.route(
-                &cfg.metrics_path,
+                path,
                 phial_core::routing::get(|cache: Cache| async move {
                     phial_core::Json(cache.metrics())
                 })
@@ -120,10 +122,10 @@ impl Extension for Caching {
             );
         }
         app.insert(cache);
-        app.health_check("cache", |state: AppState| async move {
+        // The app serves without its cache (slower): degraded, not down.
+        app.health_check_optional("cache", |state: AppState| async move {
             let cache = state.get::<Cache>().ok_or("no cache in the state")?;
-            tracing::debug!(stats = ?cache.stats(), "cache");
-            Ok(())
+            cache.ping().await.map_err(BoxError::from)
         });
         let unprefixed = cfg.is_shared() && cfg.key_prefix.is_none();
         app.deploy_check(move |state| {
