@@ -31,8 +31,9 @@ pub struct Stats {
     pub dropped_writes: u64,
     /// Loads run by `get_or_set_with` (and `memoize`).
     pub loads: u64,
-    /// Calls of `get_or_set_with` that waited for a load of the same key
-    /// already running in this process and took its result instead.
+    /// Times a call of `get_or_set_with` waited for a load of the same
+    /// key already running in this process instead of loading (it takes
+    /// that load's result, or loads itself if the load was cancelled).
     pub waits: u64,
 }
 
