@@ -602,7 +602,10 @@ impl AppBuilder {
         self
     }
 
-    /// Adds a readiness check, run by `/readyz` with a time limit.
+    /// Adds a readiness check, run by `/readyz` with a time limit; its
+    /// failure makes the app unavailable (503). For a dependency the app
+    /// can serve without, see
+    /// [`health_check_optional`](Self::health_check_optional).
     pub fn health_check<F, Fut>(&mut self, name: &str, check: F) -> &mut Self
     where
         F: Fn(AppState) -> Fut + Send + Sync + 'static,
@@ -612,6 +615,7 @@ impl AppBuilder {
             name: name.to_owned(),
             source: self.current.clone(),
             check: Arc::new(move |s| Box::pin(check(s))),
+            required: true,
         });
         self
     }

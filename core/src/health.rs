@@ -1,5 +1,12 @@
 //! `/healthz` (the process answers) and `/readyz` (every extension's check
 //! passes), for load balancers and orchestrators.
+//!
+//! A check is *required* ([`AppBuilder::health_check`]: the app cannot serve
+//! without it, e.g. the database) or *optional*
+//! ([`AppBuilder::health_check_optional`]: the app runs without it, slower
+//! or with less, e.g. a cache that fails open). `/readyz` answers 503
+//! `unavailable` when a required check fails, else 200 — `degraded` with
+//! each failing optional check's reason, or `ok`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +18,7 @@ use futures_util::future::{BoxFuture, join_all};
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
+use crate::builder::AppBuilder;
 use crate::error::BoxError;
 use crate::state::AppState;
 
@@ -22,6 +30,8 @@ pub(crate) struct HealthCheck {
     pub(crate) name: String,
     pub(crate) source: String,
     pub(crate) check: CheckFn,
+    /// A failure makes the app unavailable (503), not just degraded.
+    pub(crate) required: bool,
 }
 
 /// Checks the app runs, stored in the state for `/readyz`.
@@ -49,25 +59,66 @@ pub(crate) async fn ready(State(app): State<AppState>) -> Response {
         }
     }))
     .await;
-    let mut ok = true;
+    let (mut failed, mut degraded) = (false, false);
     let mut report = Map::new();
     for (check, result) in checks.iter().zip(results) {
         let entry = match result {
             Ok(()) => json!({"status": "ok", "extension": check.source}),
-            Err(e) => {
-                ok = false;
+            Err(e) if check.required => {
+                failed = true;
                 tracing::warn!(check = %check.name, "readiness check failed: {e}");
                 json!({"status": "error", "extension": check.source, "error": e})
+            }
+            Err(e) => {
+                degraded = true;
+                tracing::warn!(check = %check.name, "readiness degraded: {e}");
+                json!({"status": "degraded", "extension": check.source, "reason": e})
             }
         };
         report.insert(check.name.clone(), entry);
     }
-    let status = if ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
+    let (status, word) = match (failed, degraded) {
+        (true, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        (false, true) => (StatusCode::OK, "degraded"),
+        (false, false) => (StatusCode::OK, "ok"),
     };
-    let body =
-        json!({"status": if ok { "ok" } else { "unavailable" }, "checks": Value::Object(report)});
+    let body = json!({"status": word, "checks": Value::Object(report)});
     (status, Json(body)).into_response()
+}
+
+impl AppBuilder {
+    /// Adds a readiness check for a dependency the app can serve without
+    /// (a cache that fails open, a mail relay): when it fails or times out,
+    /// `/readyz` still answers 200, with the check `degraded` and its
+    /// reason, and the top-level status `degraded` unless a required check
+    /// ([`health_check`](Self::health_check)) failed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use phial_core::{App, Config};
+    /// let app = App::builder(Config::testing())
+    ///     .health_check_optional("cache", |_state| async { Err("no answer from Redis".into()) })
+    ///     .build().await.unwrap();
+    /// let res = app.test_client().get("/readyz").send().await;
+    /// assert_eq!(res.status(), 200);
+    /// let body: serde_json::Value = res.json();
+    /// assert_eq!(body["status"], "degraded");
+    /// assert_eq!(body["checks"]["cache"]["reason"], "no answer from Redis");
+    /// # }
+    /// ```
+    pub fn health_check_optional<F, Fut>(&mut self, name: &str, check: F) -> &mut Self
+    where
+        F: Fn(AppState) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), BoxError>> + Send + 'static,
+    {
+        let source = self.current_source().to_owned();
+        self.health_checks.push(HealthCheck {
+            name: name.to_owned(),
+            source,
+            check: Arc::new(move |s| Box::pin(check(s))),
+            required: false,
+        });
+        self
+    }
 }

@@ -39,6 +39,32 @@ pub trait Backend: Send + Sync + 'static {
         ttl: Option<Duration>,
     ) -> BoxFuture<'a, Result<(), CacheError>>;
 
+    /// Stores `value` under `key` (with no time to live) unless a value is
+    /// there already, and returns the value now under `key`: concurrent
+    /// callers all get the one that won (Redis `SET NX`). The cache keeps
+    /// its tag versions with it. The default reads, then writes: backends
+    /// that share their keys between processes must override it with an
+    /// atomic operation.
+    fn set_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+    ) -> BoxFuture<'a, Result<Bytes, CacheError>> {
+        Box::pin(async move {
+            if let Some(current) = self.get(key).await? {
+                return Ok(current);
+            }
+            self.set(key, value.clone(), None).await?;
+            Ok(value)
+        })
+    }
+
+    /// Whether the backend answers, for `/readyz`: `PING` on Redis. The
+    /// default reads a key that does not exist.
+    fn ping(&self) -> BoxFuture<'_, Result<(), CacheError>> {
+        Box::pin(async move { self.get("\u{1}ping").await.map(|_| ()) })
+    }
+
     /// Removes keys; returns how many existed.
     fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<u64, CacheError>>;
 

@@ -1,20 +1,22 @@
-//! [`Cache`]: typed values (MessagePack), TTLs, tags, counters and loads
-//! that run once for concurrent misses, over any [`Backend`]. It fails
-//! open: a backend error is a miss or a dropped write, logged and counted,
-//! never a failed request.
+//! [`Cache`]: typed values (MessagePack), TTLs, tags, counters and
+//! memoized functions over any [`Backend`]. It fails open: a backend error
+//! is a miss or a dropped write, logged and counted, never a failed
+//! request. Tag versions live in `tags.rs`, loads that run once for
+//! concurrent misses in `flight.rs`.
 
-use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
 use crate::backend::Backend;
 use crate::error::CacheError;
+use crate::flight::Flights;
 
 /// Counters since the app started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -27,25 +29,30 @@ pub struct Stats {
     pub errors: u64,
     /// Writes dropped because the backend failed.
     pub dropped_writes: u64,
-    /// Loads run by `get_or_set_with`.
+    /// Loads run by `get_or_set_with` (and `memoize`).
     pub loads: u64,
+    /// Times a call of `get_or_set_with` waited for a load of the same
+    /// key already running in this process instead of loading (it takes
+    /// that load's result, or loads itself if the load was cancelled).
+    pub waits: u64,
 }
 
 #[derive(Default)]
-struct Counters {
-    hits: AtomicU64,
-    misses: AtomicU64,
-    errors: AtomicU64,
-    dropped_writes: AtomicU64,
-    loads: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    pub(crate) errors: AtomicU64,
+    pub(crate) dropped_writes: AtomicU64,
+    pub(crate) loads: AtomicU64,
+    pub(crate) waits: AtomicU64,
 }
 
-struct Inner {
-    backend: Arc<dyn Backend>,
-    prefix: String,
+pub(crate) struct Inner {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) prefix: String,
     default_ttl: Option<Duration>,
-    counters: Counters,
-    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub(crate) counters: Counters,
+    pub(crate) flights: Flights,
 }
 
 /// The app's cache. Cheap to clone; also a request extractor.
@@ -57,12 +64,12 @@ struct Inner {
 /// let cache = Cache::new(Memory::new(Capacity::Entries(1000), None), "app:", None);
 /// cache.set("answer", &42u32, None).await;
 /// assert_eq!(cache.get::<u32>("answer").await, Some(42));
-/// let n: u32 = cache.get_or_set_with("slow", None, || async { Ok::<_, std::io::Error>(7) }).await.unwrap();
+/// let n: u32 = cache.get_or_set_with("slow", None, || async { Ok::<_, std::convert::Infallible>(7) }).await.unwrap();
 /// assert_eq!(n, 7);
 /// # }
 /// ```
 #[derive(Clone)]
-pub struct Cache(Arc<Inner>);
+pub struct Cache(pub(crate) Arc<Inner>);
 
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -75,11 +82,41 @@ impl std::fmt::Debug for Cache {
 
 /// What is stored: the value plus the versions of its tags at write time.
 #[derive(Serialize, serde::Deserialize)]
-struct Stored<T> {
+pub(crate) struct Stored<T> {
     #[serde(rename = "t", default, skip_serializing_if = "Vec::is_empty")]
-    tags: Vec<(String, i64)>,
+    pub(crate) tags: Vec<(String, u64)>,
     #[serde(rename = "v")]
-    value: T,
+    pub(crate) value: T,
+}
+
+impl<T: Serialize> Stored<T> {
+    /// Tags paired with their versions at write time.
+    pub(crate) fn new(value: T, tags: &[&str], versions: Vec<u64>) -> Self {
+        Stored {
+            tags: tags.iter().map(|t| t.to_string()).zip(versions).collect(),
+            value,
+        }
+    }
+
+    pub(crate) fn encode(&self, key: &str) -> Result<Bytes, CacheError> {
+        rmp_serde::to_vec_named(self)
+            .map(Bytes::from)
+            .map_err(|e| CacheError::Codec {
+                key: key.to_owned(),
+                action: "encoded",
+                message: e.to_string(),
+            })
+    }
+}
+
+impl<T: DeserializeOwned> Stored<T> {
+    pub(crate) fn decode(key: &str, raw: &[u8]) -> Result<Self, CacheError> {
+        rmp_serde::from_slice(raw).map_err(|e| CacheError::Codec {
+            key: key.to_owned(),
+            action: "decoded",
+            message: e.to_string(),
+        })
+    }
 }
 
 impl Cache {
@@ -104,8 +141,14 @@ impl Cache {
             prefix: prefix.into(),
             default_ttl,
             counters: Counters::default(),
-            flights: Mutex::new(HashMap::new()),
+            flights: Flights::default(),
         }))
+    }
+
+    /// What every key of this cache starts with (`cache.key_prefix`, else
+    /// the app's name and a colon).
+    pub fn prefix(&self) -> &str {
+        &self.0.prefix
     }
 
     /// The backend's kind (`memory`, `redis`, ...).
@@ -117,7 +160,7 @@ impl Cache {
     /// own keys (tag versions, load locks) start with [`INTERNAL`] after the
     /// prefix; a user's key that starts with it gets it once more, so no
     /// user key can ever name (and clobber) one of them.
-    fn full(&self, key: &str) -> String {
+    pub(crate) fn full(&self, key: &str) -> String {
         if key.starts_with(INTERNAL) {
             format!("{}{INTERNAL}{key}", self.0.prefix)
         } else {
@@ -125,15 +168,11 @@ impl Cache {
         }
     }
 
-    fn tag_key(&self, tag: &str) -> String {
-        format!("{}{INTERNAL}tag:{tag}", self.0.prefix)
-    }
-
-    fn lock_key(&self, key: &str) -> String {
+    pub(crate) fn lock_key(&self, key: &str) -> String {
         format!("{}{INTERNAL}lock:{key}", self.0.prefix)
     }
 
-    fn failed(&self, op: &str, e: &CacheError) {
+    pub(crate) fn failed(&self, op: &str, e: &CacheError) {
         self.0.counters.errors.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
             backend = self.kind(),
@@ -141,7 +180,7 @@ impl Cache {
         );
     }
 
-    fn ttl(&self, ttl: Option<Duration>) -> Option<Duration> {
+    pub(crate) fn ttl(&self, ttl: Option<Duration>) -> Option<Duration> {
         ttl.or(self.0.default_ttl)
     }
 
@@ -164,46 +203,39 @@ impl Cache {
             errors: c.errors.load(Ordering::Relaxed),
             dropped_writes: c.dropped_writes.load(Ordering::Relaxed),
             loads: c.loads.load(Ordering::Relaxed),
+            waits: c.waits.load(Ordering::Relaxed),
         }
     }
 
-    async fn tag_versions(&self, tags: &[&str]) -> Result<Vec<i64>, CacheError> {
-        if tags.is_empty() {
-            return Ok(Vec::new());
-        }
-        let keys: Vec<String> = tags.iter().map(|t| self.tag_key(t)).collect();
-        let raw = self.0.backend.get_many(&keys).await?;
-        Ok(raw
-            .into_iter()
-            .map(|v| {
-                v.and_then(|b| std::str::from_utf8(&b).ok().and_then(|s| s.parse().ok()))
-                    .unwrap_or(0)
-            })
-            .collect())
+    /// Whether the backend answers (Redis `PING`; the tiered backend also
+    /// says whether it hears other nodes' invalidations). The extension's
+    /// `/readyz` check reports a failure as `degraded`: the app serves
+    /// without its cache.
+    pub async fn ping(&self) -> Result<(), CacheError> {
+        self.0.backend.ping().await
     }
 
-    async fn try_read<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, CacheError> {
+    /// The stored bytes and value under `key`, if present and fresh.
+    pub(crate) async fn read_stored<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Bytes, T)>, CacheError> {
         let Some(raw) = self.0.backend.get(&self.full(key)).await? else {
             return Ok(None);
         };
-        let stored: Stored<T> = rmp_serde::from_slice(&raw).map_err(|e| CacheError::Codec {
-            key: key.to_owned(),
-            action: "decoded",
-            message: e.to_string(),
-        })?;
+        let stored = Stored::<T>::decode(key, &raw)?;
         if !stored.tags.is_empty() {
             let names: Vec<&str> = stored.tags.iter().map(|(t, _)| t.as_str()).collect();
             let now = self.tag_versions(&names).await?;
-            if stored
-                .tags
-                .iter()
-                .zip(now)
-                .any(|((_, then), now)| *then != now)
-            {
+            if !crate::tags::fresh(&stored.tags, &now) {
                 return Ok(None);
             }
         }
-        Ok(Some(stored.value))
+        Ok(Some((raw, stored.value)))
+    }
+
+    async fn try_read<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, CacheError> {
+        Ok(self.read_stored(key).await?.map(|(_, v)| v))
     }
 
     /// The value under `key`, or `None` (missing, expired, invalidated by
@@ -242,20 +274,31 @@ impl Cache {
         ttl: Option<Duration>,
         tags: &[&str],
     ) -> Result<(), CacheError> {
-        let versions = self.tag_versions(tags).await?;
-        let stored = Stored {
-            tags: tags.iter().map(|t| t.to_string()).zip(versions).collect(),
-            value,
-        };
-        let raw = rmp_serde::to_vec_named(&stored).map_err(|e| CacheError::Codec {
-            key: key.to_owned(),
-            action: "encoded",
-            message: e.to_string(),
-        })?;
+        let versions = self.versions_for_write(tags).await?;
+        let raw = Stored::new(value, tags, versions).encode(key)?;
+        self.store(key, raw, ttl).await
+    }
+
+    /// Writes an encoded entry.
+    pub(crate) async fn store(
+        &self,
+        key: &str,
+        raw: Bytes,
+        ttl: Option<Duration>,
+    ) -> Result<(), CacheError> {
         self.0
             .backend
-            .set(&self.full(key), Bytes::from(raw), self.ttl(ttl))
+            .set(&self.full(key), raw, self.ttl(ttl))
             .await
+    }
+
+    /// Counts and logs a write that did not happen.
+    pub(crate) fn dropped(&self, e: &CacheError) {
+        self.0
+            .counters
+            .dropped_writes
+            .fetch_add(1, Ordering::Relaxed);
+        self.failed("set", e);
     }
 
     /// Stores a value (`ttl` `None`: the default TTL).
@@ -273,11 +316,7 @@ impl Cache {
         tags: &[&str],
     ) {
         if let Err(e) = self.try_write(key, value, ttl, tags).await {
-            self.0
-                .counters
-                .dropped_writes
-                .fetch_add(1, Ordering::Relaxed);
-            self.failed("set", &e);
+            self.dropped(&e);
         }
     }
 
@@ -301,13 +340,6 @@ impl Cache {
         }
     }
 
-    /// Makes every entry stored with `tag` a miss from now on.
-    pub async fn invalidate_tag(&self, tag: &str) {
-        if let Err(e) = self.0.backend.incr(&self.tag_key(tag), 1, None).await {
-            self.failed("invalidate_tag", &e);
-        }
-    }
-
     /// Adds `by` to a counter and returns it (for rate limits); `ttl`
     /// applies when the counter is created. `None` when the backend is down.
     pub async fn incr(&self, key: &str, by: i64, ttl: Option<Duration>) -> Option<i64> {
@@ -327,99 +359,24 @@ impl Cache {
         }
     }
 
-    /// The cached value, or the loader's (then cached). Concurrent misses
-    /// for the same key in this process run the loader once; the others
-    /// wait and read what it stored.
-    pub async fn get_or_set_with<T, E, F, Fut>(
-        &self,
-        key: &str,
-        ttl: Option<Duration>,
-        loader: F,
-    ) -> Result<T, E>
-    where
-        T: Serialize + DeserializeOwned,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        self.get_or_set_tagged_with(key, ttl, &[], loader).await
-    }
-
-    /// [`get_or_set_with`](Self::get_or_set_with) storing the value with tags.
-    pub async fn get_or_set_tagged_with<T, E, F, Fut>(
-        &self,
-        key: &str,
-        ttl: Option<Duration>,
-        tags: &[&str],
-        loader: F,
-    ) -> Result<T, E>
-    where
-        T: Serialize + DeserializeOwned,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        if let Some(v) = self.get(key).await {
-            return Ok(v);
-        }
-        let flight = {
-            let mut flights = self.0.flights.lock().unwrap_or_else(|p| p.into_inner());
-            flights.entry(key.to_owned()).or_default().clone()
-        };
-        let result = async {
-            let _turn = flight.lock().await;
-            // Whoever had the turn before may have stored it.
-            if let Ok(Some(v)) = self.try_read::<T>(key).await {
-                return Ok(v);
-            }
-            // Across nodes: one takes a short shared lock and loads; the
-            // others wait a bounded time for its value, then load anyway.
-            let lock = self.lock_key(key);
-            let token = lock_token();
-            let held = match self.0.backend.try_lock(&lock, &token, LOCK_TTL).await {
-                Ok(Some(true)) => true,
-                Ok(Some(false)) => {
-                    if let Some(v) = self.wait_for_other_node::<T>(key).await {
-                        return Ok(v);
-                    }
-                    false
-                }
-                Ok(None) => false,
-                Err(e) => {
-                    self.failed("lock", &e);
-                    false
-                }
-            };
-            self.0.counters.loads.fetch_add(1, Ordering::Relaxed);
-            let value = loader().await;
-            if let Ok(value) = &value {
-                self.set_tagged(key, value, ttl, tags).await;
-            }
-            if held && let Err(e) = self.0.backend.unlock(&lock, &token).await {
-                self.failed("unlock", &e);
-            }
-            value
-        }
-        .await;
-        let mut flights = self.0.flights.lock().unwrap_or_else(|p| p.into_inner());
-        if Arc::strong_count(&flight) <= 2 {
-            flights.remove(key);
-        }
-        result
-    }
-
-    /// Polls for the value another node is loading, up to [`LOCK_WAIT`].
-    async fn wait_for_other_node<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        let deadline = tokio::time::Instant::now() + LOCK_WAIT;
-        while tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(LOCK_POLL).await;
-            if let Ok(Some(v)) = self.try_read::<T>(key).await {
-                return Some(v);
-            }
-        }
-        None
-    }
-
     /// Caches a function's result by its name and arguments (Flask's
-    /// `@cache.memoize`).
+    /// `@cache.memoize`), as [`get_or_set_with`](Self::get_or_set_with)
+    /// does. The key is the name and a SHA-256 of the encoded arguments;
+    /// arguments that cannot be encoded are an error
+    /// ([`CacheError::Arguments`]), never a key shared with other calls.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use phial_cache::{Cache, CacheError, memory::{Capacity, Memory}};
+    /// let cache = Cache::new(Memory::new(Capacity::Entries(100), None), "app:", None);
+    /// let n: u64 = cache
+    ///     .memoize("square", &(12u64,), None, || async { Ok::<_, phial_core::HttpError>(144) })
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(n, 144);
+    /// # }
+    /// ```
     pub async fn memoize<A, T, E, F, Fut>(
         &self,
         name: &str,
@@ -428,38 +385,25 @@ impl Cache {
         f: F,
     ) -> Result<T, E>
     where
-        A: Serialize,
+        A: Serialize + ?Sized,
         T: Serialize + DeserializeOwned,
+        E: From<CacheError> + Clone + Send + Sync + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let encoded = rmp_serde::to_vec(args).unwrap_or_default();
-        let key = format!("memo:{name}:{:016x}", fnv1a(&encoded));
-        self.get_or_set_with(&key, ttl, f).await
+        let encoded = rmp_serde::to_vec(args).map_err(|e| {
+            E::from(CacheError::Arguments {
+                name: name.to_owned(),
+                message: e.to_string(),
+            })
+        })?;
+        let digest = Sha256::digest(&encoded);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        self.get_or_set_with(&format!("memo:{name}:{hex}"), ttl, f)
+            .await
     }
 }
 
 /// Starts Phial's own keys after the prefix (a control character no
 /// readable key begins with).
-const INTERNAL: char = '\u{1}';
-
-/// How long a node may hold the load lock of a key.
-pub const LOCK_TTL: Duration = Duration::from_secs(5);
-/// How long other nodes wait for its value before they load themselves.
-pub const LOCK_WAIT: Duration = Duration::from_secs(2);
-const LOCK_POLL: Duration = Duration::from_millis(20);
-
-fn lock_token() -> String {
-    let mut b = [0u8; 16];
-    if getrandom::fill(&mut b).is_err() {
-        b[..8].copy_from_slice(&u64::from(std::process::id()).to_le_bytes());
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// FNV-1a, 64 bits: stable across processes and versions (unlike std's hasher).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
+pub(crate) const INTERNAL: char = '\u{1}';

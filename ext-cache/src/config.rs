@@ -1,7 +1,7 @@
 //! The `[cache]` section. Stable keys: `cache.type`, `cache.key_prefix`,
 //! `cache.default_ttl_secs`, `cache.max_entries`, `cache.max_bytes`,
 //! `cache.idle_secs`, `cache.urls`, `cache.timeout_ms`, `cache.l2`,
-//! `cache.l1_ttl_secs`.
+//! `cache.l1_ttl_secs`, `cache.metrics_path`.
 
 use serde::Deserialize;
 
@@ -53,8 +53,10 @@ pub struct CacheConfig {
     /// `null`, `memory`, `redis`, `redis-cluster` or `tiered`.
     #[serde(rename = "type")]
     pub kind: BackendKind,
-    /// Put before every key, so apps sharing a server stay apart.
-    pub key_prefix: String,
+    /// Put before every key, so apps sharing a server stay apart; the
+    /// tiered backend's channel is `<key_prefix>invalidate`. Unset: the
+    /// app's name and a colon (`<name>:`, see the core key `name`).
+    pub key_prefix: Option<String>,
     /// Seconds an entry lives when the call gives no TTL; 0 for no limit.
     pub default_ttl_secs: u64,
     /// Memory backend: most entries.
@@ -71,15 +73,47 @@ pub struct CacheConfig {
     pub l2: SharedKind,
     /// Tiered: seconds an entry stays in a node's memory at most.
     pub l1_ttl_secs: u64,
-    /// Path of the JSON metrics endpoint; empty to leave it out.
-    pub metrics_path: String,
+    /// Path of the JSON metrics endpoint; empty to leave it out. Unset:
+    /// `/metrics/cache`, except in production, where the counters are
+    /// not published unless a path is given (put it behind your own
+    /// access control).
+    pub metrics_path: Option<String>,
+}
+
+impl CacheConfig {
+    /// The key prefix: `cache.key_prefix`, else `<app_name>:`.
+    pub fn prefix(&self, app_name: &str) -> String {
+        self.key_prefix
+            .clone()
+            .unwrap_or_else(|| format!("{app_name}:"))
+    }
+
+    /// The metrics endpoint's path, if it is mounted: `cache.metrics_path`,
+    /// else `/metrics/cache` outside production.
+    pub fn metrics_route(&self, production: bool) -> Option<&str> {
+        match self.metrics_path.as_deref() {
+            Some("") => None,
+            Some(path) => Some(path),
+            None if production => None,
+            None => Some("/metrics/cache"),
+        }
+    }
+
+    /// Whether the backend is shared with other processes (and so other
+    /// apps, unless the prefix keeps them apart).
+    pub fn is_shared(&self) -> bool {
+        matches!(
+            self.kind,
+            BackendKind::Redis | BackendKind::RedisCluster | BackendKind::Tiered
+        )
+    }
 }
 
 impl Default for CacheConfig {
     fn default() -> Self {
         CacheConfig {
             kind: BackendKind::Memory,
-            key_prefix: "phial:".into(),
+            key_prefix: None,
             default_ttl_secs: 300,
             max_entries: 10_000,
             max_bytes: None,
@@ -88,7 +122,7 @@ impl Default for CacheConfig {
             timeout_ms: 250,
             l2: SharedKind::Redis,
             l1_ttl_secs: 60,
-            metrics_path: "/metrics/cache".into(),
+            metrics_path: None,
         }
     }
 }

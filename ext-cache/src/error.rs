@@ -28,6 +28,14 @@ pub enum CacheError {
     /// The stored value is not an integer (`incr`).
     #[error("cache value for `{0}` is not an integer")]
     NotAnInteger(String),
+    /// The arguments of a memoized function cannot be encoded into a key.
+    #[error("the arguments of memoized `{name}` cannot be encoded: {message}")]
+    Arguments {
+        /// The function's name.
+        name: String,
+        /// Why.
+        message: String,
+    },
     /// The loader of `get_or_set_with` failed.
     #[error("loading `{key}` failed: {message}")]
     Loader {
@@ -36,4 +44,12 @@ pub enum CacheError {
         /// The loader's error.
         message: String,
     },
+}
+
+/// A handler can `?` a cache error (from `memoize`): a 500 whose reason is
+/// logged, and shown only outside production.
+impl From<CacheError> for phial_core::HttpError {
+    fn from(e: CacheError) -> Self {
+        phial_core::HttpError::internal(e.to_string())
+    }
 }

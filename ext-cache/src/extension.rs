@@ -1,12 +1,16 @@
 //! The `Caching` extension: builds the app's [`Cache`] from `[cache]`,
-//! makes it an extractor, follows the change feed, reports its counters
-//! on `/readyz`.
+//! makes it an extractor, follows the change feed, pings its backend on
+//! `/readyz` (a failure there is `degraded`, not unavailable: the cache
+//! fails open), publishes its counters outside production, and warns in
+//! `check --deploy` when a shared backend has no explicit key prefix.
 
 use std::time::Duration;
 
 use axum::extract::{FromRef, FromRequestParts};
 use http::request::Parts;
-use phial_core::{AppBuilder, AppState, BoxError, Extension, HttpError, missing_state};
+use phial_core::{
+    AppBuilder, AppState, BoxError, DeployFinding, Extension, HttpError, missing_state,
+};
 
 use crate::cache::Cache;
 #[cfg(feature = "redis")]
@@ -31,18 +35,19 @@ impl Caching {
     }
 }
 
-/// Builds the cache a config describes.
-pub(crate) fn build(cfg: &CacheConfig) -> Result<Cache, crate::CacheError> {
+/// Builds the cache a config describes; `prefix` comes from
+/// [`CacheConfig::prefix`].
+pub(crate) fn build(cfg: &CacheConfig, prefix: String) -> Result<Cache, crate::CacheError> {
     let ttl = (cfg.default_ttl_secs > 0).then(|| Duration::from_secs(cfg.default_ttl_secs));
     Ok(match cfg.kind {
-        BackendKind::Null => Cache::new(Null, cfg.key_prefix.clone(), ttl),
+        BackendKind::Null => Cache::new(Null, prefix, ttl),
         BackendKind::Memory => {
             let capacity = cfg
                 .max_bytes
                 .map_or(Capacity::Entries(cfg.max_entries), Capacity::Bytes);
             Cache::new(
                 Memory::new(capacity, cfg.idle_secs.map(Duration::from_secs)),
-                cfg.key_prefix.clone(),
+                prefix,
                 ttl,
             )
         }
@@ -53,12 +58,12 @@ pub(crate) fn build(cfg: &CacheConfig) -> Result<Cache, crate::CacheError> {
                 message: "config key `cache.urls` is empty: give the server's URL".into(),
             })?;
             let backend = Redis::new(url, Duration::from_millis(cfg.timeout_ms.max(1)))?;
-            Cache::new(backend, cfg.key_prefix.clone(), ttl)
+            Cache::new(backend, prefix, ttl)
         }
         #[cfg(feature = "redis")]
         BackendKind::RedisCluster => {
             let backend = Redis::cluster(&cfg.urls, Duration::from_millis(cfg.timeout_ms.max(1)))?;
-            Cache::new(backend, cfg.key_prefix.clone(), ttl)
+            Cache::new(backend, prefix, ttl)
         }
         #[cfg(feature = "redis")]
         BackendKind::Tiered => {
@@ -74,12 +79,8 @@ pub(crate) fn build(cfg: &CacheConfig) -> Result<Cache, crate::CacheError> {
                 .max_bytes
                 .map_or(Capacity::Entries(cfg.max_entries), Capacity::Bytes);
             let l1_ttl = Duration::from_secs(cfg.l1_ttl_secs.max(1));
-            let channel = format!("{}invalidate", cfg.key_prefix);
-            Cache::new(
-                Tiered::new(l2, capacity, l1_ttl, channel),
-                cfg.key_prefix.clone(),
-                ttl,
-            )
+            let channel = format!("{prefix}invalidate");
+            Cache::new(Tiered::new(l2, capacity, l1_ttl, channel), prefix, ttl)
         }
         #[cfg(not(feature = "redis"))]
         kind @ (BackendKind::Redis | BackendKind::RedisCluster | BackendKind::Tiered) => {
@@ -103,16 +104,17 @@ impl Extension for Caching {
 
     fn init_app(&self, app: &mut AppBuilder) -> Result<(), BoxError> {
         let cfg: CacheConfig = app.section("cache")?;
-        let cache = build(&cfg)?;
+        let cache = build(&cfg, cfg.prefix(&app.core_config().app_name()))?;
         // Writes to a table drop what was cached under the table's tag.
         let follower = cache.clone();
         app.changes().listen("cache", move |change| {
             let cache = follower.clone();
             async move { cache.invalidate_tag(&change.table).await }
         });
-        if !cfg.metrics_path.is_empty() {
+        let production = app.config().profile().is_production();
+        if let Some(path) = cfg.metrics_route(production) {
             app.route(
-                &cfg.metrics_path,
+                path,
                 phial_core::routing::get(|cache: Cache| async move {
                     phial_core::Json(cache.metrics())
                 })
@@ -120,14 +122,33 @@ impl Extension for Caching {
             );
         }
         app.insert(cache);
-        app.health_check("cache", |state: AppState| async move {
+        // The app serves without its cache (slower): degraded, not down.
+        app.health_check_optional("cache", |state: AppState| async move {
             let cache = state.get::<Cache>().ok_or("no cache in the state")?;
-            tracing::debug!(stats = ?cache.stats(), "cache");
-            Ok(())
+            cache.ping().await.map_err(BoxError::from)
+        });
+        let unprefixed = cfg.is_shared() && cfg.key_prefix.is_none();
+        app.deploy_check(move |state| {
+            if !unprefixed {
+                return Vec::new();
+            }
+            let derived = cfg.prefix(&state.core().app_name());
+            vec![DeployFinding::warning(
+                "cache.key_prefix",
+                format!(
+                    "not set: keys on the shared `{}` backend start with `{derived}` (from the \
+                     app's name); set cache.key_prefix so no other app or renamed binary \
+                     shares them",
+                    cfg.kind.name()
+                ),
+            )]
         });
         Ok(())
     }
 }
+
+// A route taking `Cache` in an app without `Caching` fails to build.
+phial_core::sentinel!(Cache, requires Cache, "the `Caching` extension: `.register(phial::cache::Caching::new())`");
 
 impl<S> FromRequestParts<S> for Cache
 where

@@ -9,6 +9,22 @@
 //! follows database writes: every change published to the app's change
 //! feed drops the entries tagged with its table.
 //!
+//! What it promises:
+//! - **Invalidation never goes backwards.** A tag's version is random and
+//!   replaced on invalidation; a tag whose version is gone (evicted,
+//!   deleted) makes its entries misses, never fresh again.
+//! - **Loads never convoy.** Concurrent misses of a key in a process run
+//!   one loader and all get its value or a clone of its error, even with
+//!   the shared store down; a cancelled load is taken over by one waiter.
+//! - **Apps stay apart.** Keys start with `cache.key_prefix`, by default
+//!   the app's name (core key `name`, else the binary's name) and a colon;
+//!   `clear()` removes only those. `check --deploy` warns when a shared
+//!   backend runs without an explicit prefix.
+//! - **It fails open.** A backend error is a miss or a dropped write;
+//!   `/readyz` pings the backend and reports a failure as `degraded` (200),
+//!   not unavailable. `/metrics/cache` is mounted outside production only,
+//!   unless `cache.metrics_path` is set.
+//!
 //! ```
 //! use phial_core::{App, Config, routing::get};
 //! use phial_cache::{Cache, Caching};
@@ -30,16 +46,19 @@ mod cache;
 mod config;
 mod error;
 mod extension;
+mod flight;
 pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod response;
+mod tags;
 #[cfg(feature = "redis")]
 pub mod tiered;
 
 pub use backend::Backend;
-pub use cache::{Cache, LOCK_TTL, LOCK_WAIT, Stats};
+pub use cache::{Cache, Stats};
 pub use config::{BackendKind, CacheConfig, SharedKind};
 pub use error::CacheError;
 pub use extension::Caching;
+pub use flight::{LOCK_TTL, LOCK_WAIT};
 pub use response::{Cached, MAX_BODY, X_CACHE, cached};

@@ -110,6 +110,21 @@ impl Backend for Memory {
         })
     }
 
+    fn set_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+    ) -> BoxFuture<'a, Result<Bytes, CacheError>> {
+        Box::pin(async move {
+            let entry = self
+                .cache
+                .entry(Arc::from(key))
+                .or_insert(Entry { value, ttl: None })
+                .await;
+            Ok(entry.into_value().value)
+        })
+    }
+
     fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<u64, CacheError>> {
         Box::pin(async move {
             let mut n = 0;

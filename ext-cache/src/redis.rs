@@ -261,6 +261,28 @@ impl Backend for Redis {
         })
     }
 
+    fn set_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+    ) -> BoxFuture<'a, Result<Bytes, CacheError>> {
+        Box::pin(async move {
+            let mut c = self.conn().await?;
+            // NX with GET (Redis 7): nil when this value was stored, else
+            // the value that was there (and stays).
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(key).arg(value.as_ref()).arg("NX").arg("GET");
+            let before: Option<Vec<u8>> = self
+                .bounded(async move { cmd.query_async(&mut c).await })
+                .await?;
+            Ok(before.map_or(value, Bytes::from))
+        })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), CacheError>> {
+        Box::pin(Redis::ping(self))
+    }
+
     fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<u64, CacheError>> {
         Box::pin(async move {
             if keys.is_empty() {

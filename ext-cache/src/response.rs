@@ -1,6 +1,6 @@
 //! The response cache (Flask-Caching's `@cache.cached`): wrap a handler,
 //! and successful GET responses are kept for a while, keyed by method,
-//! path, query and chosen headers, marked `x-cache: HIT` or `MISS`.
+//! host, path, query and chosen headers, marked `x-cache: HIT` or `MISS`.
 //! Responses that set a cookie, read the session, say `no-store` or
 //! `private`, or are large are never stored; a request with
 //! `Cache-Control: no-cache` or `no-store` bypasses the cache.
@@ -21,7 +21,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
-use http::header::{CACHE_CONTROL, CONTENT_LENGTH, SET_COOKIE, VARY};
+use http::header::{CACHE_CONTROL, CONTENT_LENGTH, HOST, SET_COOKIE, VARY};
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt;
 use phial_core::{AppState, HttpError, Session};
@@ -88,8 +88,17 @@ fn directive(headers: &http::HeaderMap, words: &[&str]) -> bool {
         })
 }
 
+/// Method, host (one app may serve several sites), path, query, and the
+/// `vary` headers' values.
 fn key(req: &Request, vary: &[HeaderName]) -> String {
-    let mut key = format!("resp:{}:{}", req.method(), req.uri().path());
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| req.headers().get(HOST).and_then(|h| h.to_str().ok()))
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mut key = format!("resp:{}:{host}{}", req.method(), req.uri().path());
     if let Some(q) = req.uri().query() {
         key.push('?');
         key.push_str(q);

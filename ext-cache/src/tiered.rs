@@ -4,13 +4,16 @@
 //! drops its in-process copy. A node that lost its subscription (Redis
 //! restarted) empties its in-process tier when it resubscribes, and
 //! invalidations that could not be announced are replayed when Redis is
-//! back: no node keeps a stale entry after recovery.
+//! back: no node keeps a stale entry after recovery. Those pending
+//! invalidations are kept once per key and at most
+//! [`max_pending`](Tiered::max_pending) of them; past that the node keeps
+//! only the prefix they share, and the replay removes that prefix from
+//! Redis and empties every node's in-process tier (logged as a warning).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 
 use crate::backend::Backend;
@@ -18,16 +21,11 @@ use crate::error::CacheError;
 use crate::memory::{Capacity, Memory};
 use crate::redis::Redis;
 
-/// What an announcement asks: drop one key, or every key with a prefix.
-fn encode(node: u64, what: &str) -> Vec<u8> {
-    format!("{node:016x}\n{what}").into_bytes()
-}
+mod pending;
+mod subscriber;
 
-fn decode(payload: &[u8]) -> Option<(u64, &str)> {
-    let text = std::str::from_utf8(payload).ok()?;
-    let (node, what) = text.split_once('\n')?;
-    Some((u64::from_str_radix(node, 16).ok()?, what))
-}
+use pending::Pending;
+use subscriber::{announce, subscribe};
 
 struct Shared {
     l1: Memory,
@@ -35,8 +33,8 @@ struct Shared {
     node: u64,
     channel: String,
     l1_ttl: Duration,
-    /// Announcements that failed, to replay once Redis answers again.
-    pending: Mutex<Vec<String>>,
+    /// Invalidations that failed, to replay once Redis answers again.
+    pending: Mutex<Pending>,
     /// Whether the invalidation subscription is live.
     subscribed: tokio::sync::watch::Sender<bool>,
     l1_hits: std::sync::atomic::AtomicU64,
@@ -97,7 +95,7 @@ impl Tiered {
             node: u64::from_le_bytes(id),
             channel: channel.into(),
             l1_ttl,
-            pending: Mutex::new(Vec::new()),
+            pending: Mutex::new(Pending::new()),
             subscribed: tokio::sync::watch::channel(false).0,
             l1_hits: Default::default(),
             l2_hits: Default::default(),
@@ -111,98 +109,40 @@ impl Tiered {
     pub fn subscription(&self) -> Subscription {
         Subscription(self.shared.subscribed.subscribe())
     }
-}
 
-/// Follows the channel for as long as the backend lives, reconnecting
-/// with a growing pause; every (re)subscription starts from an empty
-/// in-process tier and replays pending announcements.
-async fn subscribe(shared: Arc<Shared>) {
-    let mut pause = Duration::from_millis(100);
-    let mut url_index = 0;
-    loop {
-        let urls = shared.l2.urls();
-        let url = &urls[url_index % urls.len().max(1)];
-        url_index += 1;
-        let connected = async {
-            let client = redis::Client::open(url.as_str()).ok()?;
-            let mut pubsub =
-                tokio::time::timeout(Duration::from_secs(2), client.get_async_pubsub())
-                    .await
-                    .ok()?
-                    .ok()?;
-            pubsub.subscribe(&shared.channel).await.ok()?;
-            Some(pubsub)
-        }
-        .await;
-        let Some(pubsub) = connected else {
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(2));
-            continue;
-        };
-        pause = Duration::from_millis(100);
-        // Whatever was announced while we were away is unknown: start empty.
-        let _ = shared.l1.clear("").await;
-        replay(&shared).await;
-        shared.subscribed.send_replace(true);
-        let mut messages = pubsub.into_on_message();
-        while let Some(msg) = messages.next().await {
-            let Some((node, what)) = decode(msg.get_payload_bytes()) else {
-                continue;
-            };
-            if node == shared.node {
-                continue;
-            }
-            drop_local(&shared, what).await;
-        }
-        shared.subscribed.send_replace(false);
-        tracing::warn!(channel = %shared.channel, "lost the cache invalidation subscription; reconnecting");
+    /// Keeps at most `limit` invalidations (distinct keys) to replay after
+    /// an outage (10 000 by default). Past it, the replay removes from
+    /// Redis every key under the prefix the dropped ones share and empties
+    /// every node's in-process tier.
+    pub fn max_pending(self, limit: usize) -> Self {
+        self.shared.pending().set_limit(limit);
+        self
     }
-}
-
-async fn drop_local(shared: &Shared, what: &str) {
-    let _ = match what.strip_prefix('*') {
-        Some(prefix) => shared.l1.clear(prefix).await,
-        None => shared.l1.delete(&[what.to_owned()]).await.map(|_| ()),
-    };
-}
-
-async fn replay(shared: &Shared) {
-    let pending = std::mem::take(&mut *shared.pending.lock().unwrap_or_else(|p| p.into_inner()));
-    for what in pending {
-        // The write itself may have failed too: make Redis forget it.
-        let l2 = match what.strip_prefix('*') {
-            Some(prefix) => shared.l2.clear(prefix).await,
-            None => shared
-                .l2
-                .delete(std::slice::from_ref(&what))
-                .await
-                .map(|_| ()),
-        };
-        if l2.is_err() || announce(shared, &what).await.is_err() {
-            shared
-                .pending
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(what);
-        }
-    }
-}
-
-async fn announce(shared: &Shared, what: &str) -> Result<(), CacheError> {
-    shared
-        .l2
-        .publish(&shared.channel, &encode(shared.node, what))
-        .await
 }
 
 impl Shared {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps `what` to replay once Redis answers.
+    fn remember(&self, what: String) {
+        let overflow = self.pending().push(what);
+        if let Some(prefix) = overflow {
+            tracing::warn!(
+                channel = %self.channel,
+                prefix = %prefix,
+                "too many cache invalidations pending while Redis is unreachable: once it \
+                 answers, every key under the prefix is removed from Redis and every node's \
+                 in-process tier is emptied"
+            );
+        }
+    }
+
     /// Tells the other nodes, or remembers to.
     async fn invalidate(&self, what: String) {
         if announce(self, &what).await.is_err() {
-            self.pending
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(what);
+            self.remember(what);
         }
     }
 }
@@ -239,8 +179,45 @@ impl Backend for Tiered {
             let l1_ttl = Some(ttl.map_or(s.l1_ttl, |t| t.min(s.l1_ttl)));
             let written = s.l2.set(key, value.clone(), ttl).await;
             s.l1.set(key, value, l1_ttl).await?;
+            if written.is_err() {
+                // Redis keeps the value this one replaced: drop it later.
+                s.remember(key.to_owned());
+            }
             s.invalidate(key.to_owned()).await;
             written
+        })
+    }
+
+    fn set_if_absent<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+    ) -> BoxFuture<'a, Result<Bytes, CacheError>> {
+        Box::pin(async move {
+            let s = &self.shared;
+            let now = s.l2.set_if_absent(key, value.clone()).await?;
+            s.l1.set(key, now.clone(), Some(s.l1_ttl)).await?;
+            if now == value {
+                // Created here: a node may still hold what Redis lost.
+                s.invalidate(key.to_owned()).await;
+            }
+            Ok(now)
+        })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), CacheError>> {
+        Box::pin(async move {
+            let s = &self.shared;
+            s.l2.ping().await?;
+            if !*s.subscribed.borrow() {
+                return Err(CacheError::Backend {
+                    backend: "tiered",
+                    message: "not subscribed to other nodes' invalidations: this node's \
+                              in-process entries may be stale"
+                        .into(),
+                });
+            }
+            Ok(())
         })
     }
 
@@ -254,10 +231,9 @@ impl Backend for Tiered {
             }
             if deleted.is_err() {
                 // Redis still holds the values: replay the deletes later.
-                s.pending
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .extend(keys.iter().cloned());
+                for k in keys {
+                    s.remember(k.clone());
+                }
             }
             deleted
         })
@@ -298,7 +274,8 @@ impl Backend for Tiered {
             "l1_hits": s.l1_hits.load(std::sync::atomic::Ordering::Relaxed),
             "l2_hits": s.l2_hits.load(std::sync::atomic::Ordering::Relaxed),
             "subscribed": *s.subscribed.borrow(),
-            "pending_invalidations": s.pending.lock().map(|p| p.len()).unwrap_or(0),
+            "pending_invalidations": s.pending().len(),
+            "pending_overflowed": s.pending().overflowed(),
         })
     }
 
@@ -309,26 +286,11 @@ impl Backend for Tiered {
             let cleared = s.l2.clear(prefix).await;
             let what = format!("*{prefix}");
             if cleared.is_err() {
-                s.pending
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(what);
+                s.remember(what);
             } else {
                 s.invalidate(what).await;
             }
             cleared
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn announcements_round_trip() {
-        let p = encode(0xabc, "app:post:1");
-        assert_eq!(decode(&p), Some((0xabc, "app:post:1")));
-        assert_eq!(decode(b"garbage"), None);
     }
 }

@@ -3,6 +3,7 @@
 //! memory backend's bounds, the null backend, and invalidation that
 //! follows the app's change feed.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -12,73 +13,11 @@ use phial_cache::redis::Redis;
 use phial_cache::{Backend, Cache, Caching};
 use phial_core::changes::Change;
 use phial_core::routing::get;
-use phial_core::{App, Config};
+use phial_core::{App, Config, HttpError};
 
-fn memory() -> Cache {
-    Cache::new(Memory::new(Capacity::Entries(1000), None), "t:", None)
-}
+mod common;
 
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh prefix per cache, so tests sharing one Redis stay apart.
-fn prefix() -> String {
-    format!(
-        "phial-test:{}:{}:",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-/// The memory backend, and Redis and the Redis Cluster when reachable.
-async fn caches() -> Vec<(&'static str, Cache)> {
-    let mut out = vec![("memory", memory())];
-    if let Some(url) =
-        phial_core::testing::service_url("Redis", "PHIAL_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-            .await
-    {
-        let backend = Redis::new(&url, Duration::from_millis(500)).unwrap();
-        // A default TTL so keys a failed run leaves behind expire.
-        out.push((
-            "redis",
-            Cache::new(backend, prefix(), Some(Duration::from_secs(120))),
-        ));
-    }
-    if let Some(url) =
-        phial_core::testing::service_url("Redis", "PHIAL_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-            .await
-    {
-        let p = prefix();
-        let l2 = Redis::new(&url, Duration::from_millis(500)).unwrap();
-        let tiered = phial_cache::tiered::Tiered::new(
-            l2,
-            Capacity::Entries(1000),
-            Duration::from_secs(60),
-            format!("{p}invalidate"),
-        );
-        out.push((
-            "tiered",
-            Cache::new(tiered, p, Some(Duration::from_secs(120))),
-        ));
-    }
-    if let Some(seed) = cluster_seed().await {
-        let backend = Redis::cluster(&[seed], Duration::from_millis(500)).unwrap();
-        out.push((
-            "redis-cluster",
-            Cache::new(backend, prefix(), Some(Duration::from_secs(120))),
-        ));
-    }
-    out
-}
-
-/// A seed node of the local cluster `scripts/redis-cluster.sh start` runs.
-async fn cluster_seed() -> Option<String> {
-    phial_core::testing::service_url(
-        "Redis Cluster",
-        "PHIAL_TEST_REDIS_CLUSTER_URL",
-        "redis://127.0.0.1:7100",
-    )
-    .await
-}
+use common::{caches, cluster_seed, prefix};
 
 #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq, Clone)]
 struct Post {
@@ -173,7 +112,7 @@ async fn user_keys_never_clobber_the_caches_own() {
         cache.set("\u{1}lock:report", &"x", None).await;
         let started = std::time::Instant::now();
         let v: u8 = cache
-            .get_or_set_with("report", None, || async { Ok::<_, std::io::Error>(3) })
+            .get_or_set_with("report", None, || async { Ok::<_, Infallible>(3) })
             .await
             .unwrap();
         assert_eq!(v, 3, "{backend}");
@@ -210,7 +149,7 @@ async fn a_hundred_concurrent_misses_load_once() {
                     .get_or_set_with("expensive", None, || async {
                         loads.fetch_add(1, Ordering::SeqCst);
                         tokio::task::yield_now().await;
-                        Ok::<_, std::io::Error>(Post {
+                        Ok::<_, Infallible>(Post {
                             id: 7,
                             title: "loaded".into(),
                         })
@@ -251,7 +190,7 @@ async fn memoize_keys_by_arguments() {
             let v: u32 = cache
                 .memoize("square", &(4u32,), None, || async {
                     calls.fetch_add(1, Ordering::SeqCst);
-                    Ok::<_, std::io::Error>(16)
+                    Ok::<_, HttpError>(16)
                 })
                 .await
                 .unwrap();
@@ -259,11 +198,39 @@ async fn memoize_keys_by_arguments() {
         }
         let v: u32 = cache
             .memoize("square", &(5u32,), None, || async {
-                Ok::<_, std::io::Error>(25)
+                Ok::<_, HttpError>(25)
             })
             .await
             .unwrap();
         assert_eq!((v, calls.load(Ordering::SeqCst)), (25, 1));
+    }
+}
+
+/// Arguments that refuse to be encoded.
+struct Unencodable;
+
+impl serde::Serialize for Unencodable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("a handle, not data"))
+    }
+}
+
+#[tokio::test]
+async fn memoize_refuses_arguments_that_cannot_be_encoded() {
+    for (backend, cache) in caches().await {
+        let calls = AtomicUsize::new(0);
+        let result = cache
+            .memoize("report", &Unencodable, None, || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Ok::<u32, HttpError>(1)
+            })
+            .await;
+        let err = result.expect_err("not cached under some key of empty arguments");
+        assert!(
+            format!("{err:?}").contains("cannot be encoded"),
+            "{backend}: {err:?}"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "{backend}");
     }
 }
 
@@ -328,7 +295,7 @@ async fn writes_published_to_the_change_feed_drop_tagged_entries() {
     async fn posts(cache: Cache) -> String {
         let n: u32 = cache
             .get_or_set_tagged_with("post-count", None, &["post"], || async {
-                Ok::<_, std::io::Error>(42)
+                Ok::<_, Infallible>(42)
             })
             .await
             .unwrap();
@@ -373,22 +340,27 @@ async fn config_picks_the_backend_and_bad_values_name_the_key() {
         .build()
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("cache.type"), "{err}");
-    let bare = App::builder(Config::testing())
-        .route("/", get(|_c: Cache| async { "" }))
+    assert!(
+        err.to_string().contains("config key `cache.type`"),
+        "{err}"
+    );
+    let err = App::builder(Config::testing().set("cache.default_ttl_secs", "lots"))
+        .register(Caching::new())
         .build()
         .await
-        .unwrap();
-    let res = bare.test_client().get("/").send().await;
-    assert_eq!(res.status(), 500);
-    assert!(res.text().contains("register phial::cache::Caching"));
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("config key `cache.default_ttl_secs`: invalid type"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn the_metrics_endpoint_reports_hits_misses_and_tiers() {
     async fn hit(cache: Cache) -> String {
         cache
-            .get_or_set_with("x", None, || async { Ok::<_, std::io::Error>(1u8) })
+            .get_or_set_with("x", None, || async { Ok::<_, Infallible>(1u8) })
             .await
             .unwrap()
             .to_string()

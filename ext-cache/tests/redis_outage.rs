@@ -33,7 +33,9 @@ async fn the_cache_fails_open_while_redis_is_down_and_recovers() {
     assert_eq!(cache.get::<u8>("k").await, None, "a miss, not an error");
     cache.set("k2", &2u8, None).await;
     let loaded: u8 = cache
-        .get_or_set_with("k3", None, || async { Ok::<_, std::io::Error>(3) })
+        .get_or_set_with("k3", None, || async {
+            Ok::<_, std::convert::Infallible>(3)
+        })
         .await
         .unwrap();
     assert_eq!(loaded, 3, "reads fall through to the loader");

@@ -148,3 +148,24 @@ async fn personal_responses_are_never_shared() {
     }
     assert_eq!(calls.n.load(Ordering::SeqCst), 4);
 }
+
+#[tokio::test]
+async fn the_same_path_on_two_hosts_is_two_entries() {
+    let (app, calls) = app().await;
+    let client = app.test_client();
+    let on = |host: &'static str| client.get("/posts").header("host", host).send();
+    assert_eq!(on("a.example").await.header("x-cache"), Some("MISS"));
+    let other = on("b.example").await;
+    assert_eq!(
+        (other.header("x-cache"), other.text()),
+        (Some("MISS"), "render 2".to_owned()),
+        "another site's page is not served"
+    );
+    assert_eq!(on("a.example").await.header("x-cache"), Some("HIT"));
+    assert_eq!(
+        on("A.example").await.header("x-cache"),
+        Some("HIT"),
+        "hosts are case-insensitive"
+    );
+    assert_eq!(calls.n.load(Ordering::SeqCst), 2);
+}

@@ -23,7 +23,7 @@ async fn stampede(a: Cache, b: Cache) -> usize {
                     loads.fetch_add(1, Ordering::SeqCst);
                     // A slow query: the other callers arrive meanwhile.
                     tokio::time::sleep(Duration::from_millis(100)).await;
-                    Ok::<_, std::io::Error>(vec![1u32, 2, 3])
+                    Ok::<_, std::convert::Infallible>(vec![1u32, 2, 3])
                 })
                 .await
                 .unwrap()

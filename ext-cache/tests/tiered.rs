@@ -16,13 +16,26 @@ use phial_core::testing::{TcpProxy, service_url, url_addr, url_via};
 
 /// One node's cache, once it hears the other nodes.
 async fn node(url: &str, prefix: &str) -> (Cache, Subscription) {
-    let l2 = Redis::new(url, Duration::from_millis(300)).unwrap();
+    node_with(url, prefix, 10_000, Duration::from_millis(300)).await
+}
+
+/// A node that keeps at most `max_pending` invalidations during an outage
+/// and gives up on a Redis call after `timeout` (every call during an
+/// outage costs it).
+async fn node_with(
+    url: &str,
+    prefix: &str,
+    max_pending: usize,
+    timeout: Duration,
+) -> (Cache, Subscription) {
+    let l2 = Redis::new(url, timeout).unwrap();
     let tiered = Tiered::new(
         l2,
         Capacity::Entries(1000),
         Duration::from_secs(60),
         format!("{prefix}invalidate"),
-    );
+    )
+    .max_pending(max_pending);
     let mut subscription = tiered.subscription();
     subscription.live().await;
     (
@@ -115,6 +128,87 @@ async fn a_node_that_lost_its_subscription_starts_clean() {
         "no stale entry after recovery"
     );
     assert!(eventually(async || reader.get::<u32>("k").await == Some(2)).await);
+    writer.clear().await;
+    proxy.cut().await;
+}
+
+fn pending(cache: &Cache) -> u64 {
+    cache.metrics()["backend_figures"]["pending_invalidations"]
+        .as_u64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn pending_invalidations_are_kept_once_per_key() {
+    let Some(url) = service_url("Redis", "PHIAL_TEST_REDIS_URL", "redis://127.0.0.1:6379").await
+    else {
+        return;
+    };
+    let prefix = format!("phial-tiered-dedupe:{}:", std::process::id());
+    let target = url_addr(&url).await.unwrap();
+    let proxy = TcpProxy::start("127.0.0.1:0".parse().unwrap(), target)
+        .await
+        .unwrap();
+    let fast = Duration::from_millis(100);
+    let (cut_off, mut subscription) =
+        node_with(&url_via(&url, proxy.addr()), &prefix, 100, fast).await;
+    proxy.cut().await;
+    subscription.lost().await;
+    for i in 0..5u32 {
+        cut_off.set("hot", &i, None).await;
+        cut_off.delete("hot").await;
+    }
+    assert_eq!(pending(&cut_off), 1, "one key, remembered once");
+}
+
+#[tokio::test]
+async fn past_the_pending_limit_recovery_drops_everything_that_was_lost() {
+    let Some(url) = service_url("Redis", "PHIAL_TEST_REDIS_URL", "redis://127.0.0.1:6379").await
+    else {
+        return;
+    };
+    let prefix = format!("phial-tiered-overflow:{}:", std::process::id());
+    let target = url_addr(&url).await.unwrap();
+    let proxy = TcpProxy::start("127.0.0.1:0".parse().unwrap(), target)
+        .await
+        .unwrap();
+    let port = proxy.addr();
+    let fast = Duration::from_millis(100);
+    let (writer, mut subscription) = node_with(&url_via(&url, port), &prefix, 3, fast).await;
+    let (reader, _) = node(&url, &prefix).await;
+    let keys: Vec<String> = (0..8).map(|i| format!("post:{i}")).collect();
+    for k in &keys {
+        writer.set(k, &1u8, None).await;
+        assert_eq!(
+            reader.get::<u8>(k).await,
+            Some(1),
+            "now in the reader's memory"
+        );
+    }
+
+    proxy.cut().await;
+    subscription.lost().await;
+    for k in &keys {
+        writer.delete(k).await; // neither Redis nor the reader hears it
+    }
+    assert!(pending(&writer) <= 3, "bounded: {}", pending(&writer));
+    assert_eq!(
+        writer.metrics()["backend_figures"]["pending_overflowed"],
+        true
+    );
+
+    let proxy = TcpProxy::start(port, target).await.unwrap();
+    subscription.live().await;
+    assert!(
+        eventually(async || pending(&writer) == 0).await,
+        "the overflow was replayed"
+    );
+    for k in &keys {
+        assert!(
+            eventually(async || reader.get::<u8>(k).await.is_none()).await,
+            "{k}: the reader dropped its copy and Redis forgot the value"
+        );
+    }
     writer.clear().await;
     proxy.cut().await;
 }

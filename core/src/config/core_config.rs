@@ -17,6 +17,10 @@ pub const MIN_SECRET_KEY_LEN: usize = 32;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CoreConfig {
+    /// The app's name: extensions derive names shared with other apps from
+    /// it (the cache's key prefix and channel). Unset: the binary's name
+    /// (see [`app_name`](Self::app_name)).
+    pub name: Option<String>,
     /// Debug mode: 500 responses show what went wrong (a panic's message,
     /// a database error); off, they say only that the error is logged. On
     /// in development and testing (tests see why a request failed);
@@ -194,6 +198,7 @@ impl CoreConfig {
         let dev = profile == Profile::Development;
         let prod = profile.is_production();
         CoreConfig {
+            name: None,
             debug: !prod,
             secret_key: None,
             secret_key_fallbacks: Vec::new(),
@@ -259,6 +264,30 @@ impl CoreConfig {
             .iter()
             .enumerate()
             .find_map(|(i, k)| key_problem(Some(k)).map(|p| (i, p)))
+    }
+
+    /// The app's name: `name` when set, else the file stem of the running
+    /// binary, else `app`.
+    ///
+    /// ```
+    /// use phial_core::Config;
+    /// let core = Config::testing().set("name", "blog").core().unwrap();
+    /// assert_eq!(core.app_name(), "blog");
+    /// ```
+    pub fn app_name(&self) -> String {
+        if let Some(name) = self
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            return name.to_owned();
+        }
+        std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "app".to_owned())
     }
 
     /// The key that signs: the configured one, else the development default.

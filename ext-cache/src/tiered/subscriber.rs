@@ -1,0 +1,157 @@
+//! A tiered node's side of the invalidation channel: the subscriber that
+//! drops in-process copies other nodes announce, starts clean after every
+//! (re)subscription, and replays what this node could not announce or
+//! write while Redis was away.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+
+use super::Shared;
+use crate::backend::Backend;
+use crate::error::CacheError;
+
+/// How often a subscribed node retries invalidations still pending (its
+/// command connection may come back after its subscription).
+const REPLAY_EVERY: Duration = Duration::from_millis(500);
+
+/// What an announcement asks: drop one key, or every key with a prefix.
+fn encode(node: u64, what: &str) -> Vec<u8> {
+    format!("{node:016x}\n{what}").into_bytes()
+}
+
+fn decode(payload: &[u8]) -> Option<(u64, &str)> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let (node, what) = text.split_once('\n')?;
+    Some((u64::from_str_radix(node, 16).ok()?, what))
+}
+
+/// Follows the channel for as long as the backend lives, reconnecting
+/// with a growing pause; every (re)subscription starts from an empty
+/// in-process tier and replays pending announcements.
+pub(super) async fn subscribe(shared: Arc<Shared>) {
+    let mut pause = Duration::from_millis(100);
+    let mut url_index = 0;
+    loop {
+        let urls = shared.l2.urls();
+        let url = &urls[url_index % urls.len().max(1)];
+        url_index += 1;
+        let connected = async {
+            let client = redis::Client::open(url.as_str()).ok()?;
+            let mut pubsub =
+                tokio::time::timeout(Duration::from_secs(2), client.get_async_pubsub())
+                    .await
+                    .ok()?
+                    .ok()?;
+            pubsub.subscribe(&shared.channel).await.ok()?;
+            Some(pubsub)
+        }
+        .await;
+        let Some(pubsub) = connected else {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
+            continue;
+        };
+        pause = Duration::from_millis(100);
+        // Whatever was announced while we were away is unknown: start empty.
+        let _ = shared.l1.clear("").await;
+        replay(&shared).await;
+        shared.subscribed.send_replace(true);
+        let mut messages = pubsub.into_on_message();
+        let mut retry = tokio::time::interval(REPLAY_EVERY);
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                msg = messages.next() => {
+                    let Some(msg) = msg else { break };
+                    let Some((node, what)) = decode(msg.get_payload_bytes()) else {
+                        continue;
+                    };
+                    if node != shared.node {
+                        drop_local(&shared, what).await;
+                    }
+                }
+                _ = retry.tick() => {
+                    if shared.pending().len() > 0 {
+                        replay(&shared).await;
+                    }
+                }
+            }
+        }
+        shared.subscribed.send_replace(false);
+        tracing::warn!(channel = %shared.channel, "lost the cache invalidation subscription; reconnecting");
+    }
+}
+
+async fn drop_local(shared: &Shared, what: &str) {
+    let _ = match what.strip_prefix('*') {
+        Some(prefix) => shared.l1.clear(prefix).await,
+        None => shared.l1.delete(&[what.to_owned()]).await.map(|_| ()),
+    };
+}
+
+async fn replay(shared: &Shared) {
+    let replay = shared.pending().take();
+    if let Some(prefix) = replay.overflow
+        && replay_overflow(shared, &prefix).await.is_err()
+    {
+        shared.pending().restore_overflow(prefix);
+    }
+    for what in replay.keys {
+        // The write itself may have failed too: make Redis forget it.
+        let l2 = match what.strip_prefix('*') {
+            Some(prefix) => shared.l2.clear(prefix).await,
+            None => shared
+                .l2
+                .delete(std::slice::from_ref(&what))
+                .await
+                .map(|_| ()),
+        };
+        if l2.is_err() || announce(shared, &what).await.is_err() {
+            shared.remember(what);
+        }
+    }
+}
+
+/// Too many invalidations were pending to list: remove what they covered
+/// from Redis, and empty every node's in-process tier.
+async fn replay_overflow(shared: &Shared, prefix: &str) -> Result<(), CacheError> {
+    if prefix.is_empty() {
+        tracing::error!(
+            channel = %shared.channel,
+            "the dropped cache invalidations share no prefix: Redis may keep entries they removed \
+             until those expire; emptying every node's in-process tier"
+        );
+    } else {
+        shared.l2.clear(prefix).await?;
+    }
+    announce(shared, "*").await?;
+    shared.l1.clear("").await?;
+    tracing::warn!(
+        channel = %shared.channel,
+        prefix,
+        "replayed an overflow of cache invalidations: removed every key under the prefix \
+         from Redis and emptied every node's in-process tier"
+    );
+    Ok(())
+}
+
+pub(super) async fn announce(shared: &Shared, what: &str) -> Result<(), CacheError> {
+    shared
+        .l2
+        .publish(&shared.channel, &encode(shared.node, what))
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announcements_round_trip() {
+        let p = encode(0xabc, "app:post:1");
+        assert_eq!(decode(&p), Some((0xabc, "app:post:1")));
+        assert_eq!(decode(b"garbage"), None);
+    }
+}

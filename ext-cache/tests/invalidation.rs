@@ -1,0 +1,99 @@
+//! Invalidation never goes backwards: once a tag is invalidated, its
+//! entries stay misses even when the tag's version disappears (evicted
+//! under memory pressure, deleted by hand, dropped by the tiered
+//! backend's replay). Run on every backend the machine offers.
+
+mod common;
+
+use std::time::Duration;
+
+use phial_cache::Cache;
+
+/// The stored name of a tag's version (Phial's own key space).
+fn tag_key(prefix: &str, tag: &str) -> String {
+    format!("{prefix}\u{1}tag:{tag}")
+}
+
+#[tokio::test]
+async fn an_invalidated_entry_stays_stale_when_its_tag_version_is_lost() {
+    for (name, backend, prefix) in common::backends().await {
+        let cache = Cache::from_arc(
+            backend.clone(),
+            prefix.clone(),
+            Some(Duration::from_secs(120)),
+        );
+        cache.set_tagged("list", &1u8, None, &["post"]).await;
+        assert_eq!(cache.get::<u8>("list").await, Some(1), "{name}");
+        cache.invalidate_tag("post").await;
+        assert_eq!(cache.get::<u8>("list").await, None, "{name}");
+
+        // The version is gone (as after an eviction): still a miss.
+        backend.delete(&[tag_key(&prefix, "post")]).await.unwrap();
+        assert_eq!(
+            cache.get::<u8>("list").await,
+            None,
+            "{name}: a stale entry came back after its tag version was lost"
+        );
+
+        // Written while the tag has no version: the tag gets one, the
+        // entry is fresh.
+        cache.set_tagged("list", &2u8, None, &["post"]).await;
+        assert_eq!(cache.get::<u8>("list").await, Some(2), "{name}");
+        // Lost without any invalidation: a miss, never a wrong hit.
+        backend.delete(&[tag_key(&prefix, "post")]).await.unwrap();
+        assert_eq!(cache.get::<u8>("list").await, None, "{name}");
+        cache.clear().await;
+    }
+}
+
+#[tokio::test]
+async fn writers_that_find_no_tag_version_agree_on_one() {
+    for (name, backend, prefix) in common::backends().await {
+        let ttl = Some(Duration::from_secs(120));
+        let a = Cache::from_arc(backend.clone(), prefix.clone(), ttl);
+        let b = Cache::from_arc(backend.clone(), prefix.clone(), ttl);
+        let writes = (0..20u8).map(|i| {
+            let cache = if i % 2 == 0 { a.clone() } else { b.clone() };
+            async move {
+                cache
+                    .set_tagged(&format!("k{i}"), &i, None, &["fresh-tag"])
+                    .await
+            }
+        });
+        futures_util::future::join_all(writes).await;
+        for i in 0..20u8 {
+            assert_eq!(
+                a.get::<u8>(&format!("k{i}")).await,
+                Some(i),
+                "{name}: every writer used the one version that won"
+            );
+        }
+        b.invalidate_tag("fresh-tag").await;
+        for i in 0..20u8 {
+            assert_eq!(a.get::<u8>(&format!("k{i}")).await, None, "{name}");
+        }
+        a.clear().await;
+    }
+}
+
+#[tokio::test]
+async fn a_value_loaded_across_an_invalidation_is_not_kept() {
+    for (name, cache) in common::caches().await {
+        let invalidator = cache.clone();
+        let v: u8 = cache
+            .get_or_set_tagged_with("count", None, &["post"], || async move {
+                // The database changes while the loader reads it.
+                invalidator.invalidate_tag("post").await;
+                Ok::<_, std::convert::Infallible>(1)
+            })
+            .await
+            .unwrap();
+        assert_eq!(v, 1);
+        assert_eq!(
+            cache.get::<u8>("count").await,
+            None,
+            "{name}: the loader's value predates the invalidation"
+        );
+        cache.clear().await;
+    }
+}
