@@ -77,6 +77,40 @@ macro_rules! assets {
     }};
 }
 
+/// A folder below the crate (beside its `Cargo.toml`) as a [`Folder`] for
+/// blueprints and extensions' templates or static files: read from the
+/// source tree in debug builds, compiled into release builds (a missing
+/// folder fails the release build).
+///
+/// ```
+/// use phial::prelude::*;
+///
+/// let pages = Blueprint::new("pages")
+///     .url_prefix("/pages")
+///     .template_folder(phial::folder!("pages/templates"))
+///     .static_folder(phial::folder!("pages/static"));
+/// ```
+#[macro_export]
+macro_rules! folder {
+    ($path:literal) => {{
+        #[cfg(debug_assertions)]
+        let folder = $crate::Folder::Path(::std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/",
+            $path
+        )));
+        #[cfg(not(debug_assertions))]
+        let folder = {
+            #[derive($crate::__private::rust_embed::Embed)]
+            #[crate_path = "phial::__private::rust_embed"]
+            #[folder = $path]
+            struct Files;
+            $crate::Folder::Embedded($crate::__private::embedded_files::<Files>())
+        };
+        folder
+    }};
+}
+
 /// What Phial's macros expand to; not part of the API.
 #[doc(hidden)]
 pub mod __private {

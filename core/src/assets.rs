@@ -65,3 +65,47 @@ impl Assets {
         matches!(self.kind, AssetsKind::Embedded { .. })
     }
 }
+
+/// A folder of templates or static files: a path on disk, or files
+/// compiled into the binary. `phial::folder!("admin/templates")` gives the
+/// path below the crate in debug builds and the embedded files in release
+/// builds; a plain path (`"themes/dark"`) is always read from disk,
+/// relative to the root path.
+///
+/// ```
+/// use phial_core::{Blueprint, Folder};
+/// let bp = Blueprint::new("admin").template_folder("admin/templates");
+/// let embedded = Folder::Embedded(vec![("page.html".into(), b"<p>hi</p>"[..].into())]);
+/// let bp = bp.template_folder(embedded);
+/// ```
+#[derive(Debug, Clone)]
+pub enum Folder {
+    /// Read from disk; relative paths start at the app's root path.
+    Path(PathBuf),
+    /// Compiled in: each file's path below the folder and its bytes.
+    Embedded(Vec<EmbeddedFile>),
+}
+
+impl From<PathBuf> for Folder {
+    fn from(path: PathBuf) -> Self {
+        Folder::Path(path)
+    }
+}
+
+impl From<&std::path::Path> for Folder {
+    fn from(path: &std::path::Path) -> Self {
+        Folder::Path(path.to_path_buf())
+    }
+}
+
+impl From<&str> for Folder {
+    fn from(path: &str) -> Self {
+        Folder::Path(path.into())
+    }
+}
+
+impl From<String> for Folder {
+    fn from(path: String) -> Self {
+        Folder::Path(path.into())
+    }
+}

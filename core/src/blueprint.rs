@@ -1,10 +1,9 @@
 //! Blueprints: a named group of routes under a URL prefix, with its own
 //! templates and static folder (Flask's `Blueprint`).
 
-use std::path::PathBuf;
-
 use axum::Router;
 
+use crate::assets::Folder;
 use crate::routing::MethodRoutes;
 use crate::state::AppState;
 
@@ -22,8 +21,8 @@ pub struct Blueprint {
     pub(crate) url_prefix: String,
     pub(crate) routes: Vec<(String, MethodRoutes)>,
     pub(crate) nested: Vec<(String, Router<AppState>)>,
-    pub(crate) template_folder: Option<PathBuf>,
-    pub(crate) static_folder: Option<PathBuf>,
+    pub(crate) template_folder: Option<Folder>,
+    pub(crate) static_folder: Option<Folder>,
 }
 
 impl Blueprint {
@@ -62,14 +61,18 @@ impl Blueprint {
         self
     }
 
-    /// A template folder searched after the app's own (so apps can override).
-    pub fn template_folder(mut self, folder: impl Into<PathBuf>) -> Self {
+    /// A template folder searched after the app's own (so apps can
+    /// override). Use `phial::folder!("blog/templates")` to have it
+    /// compiled into release binaries.
+    pub fn template_folder(mut self, folder: impl Into<Folder>) -> Self {
         self.template_folder = Some(folder.into());
         self
     }
 
-    /// A static folder served at `<prefix>/static`, endpoint `<name>.static`.
-    pub fn static_folder(mut self, folder: impl Into<PathBuf>) -> Self {
+    /// A static folder served at `<prefix>/static`, endpoint
+    /// `<name>.static`. Use `phial::folder!("blog/static")` to have it
+    /// compiled into release binaries.
+    pub fn static_folder(mut self, folder: impl Into<Folder>) -> Self {
         self.static_folder = Some(folder.into());
         self
     }

@@ -71,12 +71,23 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
     if reads_app_folders(&b) {
         folders.push(root.join(&b.core.templates.folder));
     }
-    folders.extend(b.template_folders.iter().map(|f| root.join(f)));
-    // Compiled-in templates come after every folder; among embedded
-    // templates the app's win over extensions' (an app overrides them).
+    // Compiled-in templates come after every folder on disk; among them,
+    // later sources win: extensions' own, then embedded blueprint folders,
+    // then the app's (an app overrides a blueprint, which overrides an
+    // extension).
+    let mut embedded = Vec::new();
+    for folder in std::mem::take(&mut b.template_folders) {
+        match folder {
+            crate::assets::Folder::Path(path) => folders.push(root.join(path)),
+            crate::assets::Folder::Embedded(files) => embedded.extend(files),
+        }
+    }
     if let Some((templates, _)) = b.embedded.take() {
-        let mut sources = Vec::with_capacity(templates.len());
-        for (name, bytes) in templates {
+        embedded.extend(templates);
+    }
+    if !embedded.is_empty() {
+        let mut sources = Vec::with_capacity(embedded.len());
+        for (name, bytes) in embedded {
             match bytes_to_str(bytes) {
                 Ok(text) => sources.push((name.into_owned(), text)),
                 Err(()) => b.errors.push(BuildError::Config {

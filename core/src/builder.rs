@@ -13,7 +13,7 @@ use futures_util::future::BoxFuture;
 use http::StatusCode;
 
 use crate::app::App;
-use crate::assets::{Assets, AssetsKind, EmbeddedFile};
+use crate::assets::{Assets, AssetsKind, EmbeddedFile, Folder};
 use crate::blueprint::Blueprint;
 use crate::cli::{CliCommand, CommandContext};
 use crate::config::{Config, ConfigError, CoreConfig};
@@ -110,7 +110,7 @@ pub struct AppBuilder {
     pub(crate) router: Router<AppState>,
     pub(crate) routes: Vec<RouteInfo>,
     pub(crate) layers: Vec<LayerFn>,
-    pub(crate) template_folders: Vec<PathBuf>,
+    pub(crate) template_folders: Vec<Folder>,
     pub(crate) template_sources: Vec<(String, Cow<'static, str>)>,
     pub(crate) template_setup: Vec<TemplateSetup>,
     pub(crate) static_mounts: Vec<StaticMount>,
@@ -413,7 +413,9 @@ impl AppBuilder {
         } else {
             routes.router.layer(crate::csrf_layer::CsrfLayer)
         };
-        match crate::route_table::guarded_route(&self.router, |r| r.route(&path, method_router)) {
+        match crate::route_table::guarded_route(std::mem::take(&mut self.router), |r| {
+            r.route(&path, method_router)
+        }) {
             Ok(router) => self.router = router,
             Err(reason) => {
                 self.errors.push(BuildError::Extension {
@@ -454,7 +456,9 @@ impl AppBuilder {
         } else {
             router
         };
-        match crate::route_table::guarded_route(&self.router, |r| r.nest(path, router)) {
+        match crate::route_table::guarded_route(std::mem::take(&mut self.router), |r| {
+            r.nest(path, router)
+        }) {
             Ok(router) => self.router = router,
             Err(reason) => {
                 self.errors.push(BuildError::Extension {
@@ -490,7 +494,7 @@ impl AppBuilder {
         }
         if let Some(folder) = bp.static_folder {
             let url = join_paths(&bp.url_prefix, "/static");
-            self.static_mounts.push(StaticMount::folder(
+            self.static_mounts.push(StaticMount::from_folder(
                 format!("{}.static", bp.name),
                 url,
                 folder,
@@ -517,8 +521,9 @@ impl AppBuilder {
     }
 
     /// Adds a template folder, searched after the ones added before.
-    /// Relative paths are relative to the root path.
-    pub fn template_folder(&mut self, folder: impl Into<PathBuf>) -> &mut Self {
+    /// Relative paths are relative to the root path; embedded folders
+    /// (`phial::folder!`) come after every folder on disk.
+    pub fn template_folder(&mut self, folder: impl Into<Folder>) -> &mut Self {
         self.template_folders.push(folder.into());
         self
     }
@@ -550,9 +555,9 @@ impl AppBuilder {
         &mut self,
         name: &str,
         url_path: &str,
-        folder: impl Into<PathBuf>,
+        folder: impl Into<Folder>,
     ) -> &mut Self {
-        self.static_mounts.push(StaticMount::folder(
+        self.static_mounts.push(StaticMount::from_folder(
             name.to_owned(),
             url_path.to_owned(),
             folder.into(),

@@ -56,7 +56,7 @@ pub mod testing;
 pub mod url;
 
 pub use app::{App, AppService};
-pub use assets::{Assets, EmbeddedFile};
+pub use assets::{Assets, EmbeddedFile, Folder};
 pub use blueprint::Blueprint;
 pub use builder::{AppBuilder, Provided};
 pub use config::{Config, ConfigError, CoreConfig, Profile};

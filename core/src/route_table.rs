@@ -40,22 +40,20 @@ impl RouteTable {
                         .into(),
                 })
             }
-            Err(e) => Err(BuildError::RouteConflict {
-                path: path.to_owned(),
-                source_name: source.to_owned(),
-                other: "-".into(),
-                other_source: "-".into(),
-                reason: e.to_string(),
+            Err(e) => Err(BuildError::Extension {
+                extension: source.to_owned(),
+                phase: "routing",
+                source: format!("route path `{path}` is not valid: {e}").into(),
             }),
         }
     }
 }
 
-/// Runs an axum router call that panics on routes it refuses, turning the
-/// panic into an error (the router itself is left as it was).
-pub(crate) fn guarded_route<R: Clone>(router: &R, add: impl FnOnce(R) -> R) -> Result<R, String> {
-    let copy = router.clone();
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| add(copy)))
+/// Runs an axum router call that panics on routes it refuses (the table
+/// above catches the known cases first), turning the panic into an error.
+/// The router is lost then, which is fine: the app will not build.
+pub(crate) fn guarded_route<R>(router: R, add: impl FnOnce(R) -> R) -> Result<R, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| add(router)))
         .map_err(|panic| crate::error_page::panic_message(panic.as_ref()))
 }
 

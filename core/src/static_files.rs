@@ -62,6 +62,21 @@ impl StaticMount {
         }
     }
 
+    /// A folder on disk or compiled in.
+    pub(crate) fn from_folder(
+        name: String,
+        url_path: String,
+        folder: crate::assets::Folder,
+        source_ext: String,
+    ) -> Self {
+        match folder {
+            crate::assets::Folder::Path(path) => Self::folder(name, url_path, path, source_ext),
+            crate::assets::Folder::Embedded(files) => {
+                Self::files(name, url_path, files, source_ext)
+            }
+        }
+    }
+
     /// Files compiled into the app binary (`phial::assets!()`).
     pub(crate) fn files(
         name: String,

@@ -104,13 +104,18 @@ impl Extension for Caching {
 
     fn init_app(&self, app: &mut AppBuilder) -> Result<(), BoxError> {
         let cfg: CacheConfig = app.section("cache")?;
-        let cache = build(&cfg, cfg.prefix(&app.core_config().app_name()))?;
-        // Writes to a table drop what was cached under the table's tag.
-        let follower = cache.clone();
-        app.changes().listen("cache", move |change| {
-            let cache = follower.clone();
-            async move { cache.invalidate_tag(&change.table).await }
-        });
+        // Described only (`--help`, `routes`, `config`): connect to nothing
+        // and start no subscriber; the routes below are still listed.
+        if !app.describe_only() {
+            let cache = build(&cfg, cfg.prefix(&app.core_config().app_name()))?;
+            // Writes to a table drop what was cached under the table's tag.
+            let follower = cache.clone();
+            app.changes().listen("cache", move |change| {
+                let cache = follower.clone();
+                async move { cache.invalidate_tag(&change.table).await }
+            });
+            app.insert(cache);
+        }
         let production = app.config().profile().is_production();
         if let Some(path) = cfg.metrics_route(production) {
             app.route(
@@ -121,7 +126,6 @@ impl Extension for Caching {
                 .name("cache_metrics"),
             );
         }
-        app.insert(cache);
         // The app serves without its cache (slower): degraded, not down.
         app.health_check_optional("cache", |state: AppState| async move {
             let cache = state.get::<Cache>().ok_or("no cache in the state")?;

@@ -340,10 +340,7 @@ async fn config_picks_the_backend_and_bad_values_name_the_key() {
         .build()
         .await
         .unwrap_err();
-    assert!(
-        err.to_string().contains("config key `cache.type`"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("config key `cache.type`"), "{err}");
     let err = App::builder(Config::testing().set("cache.default_ttl_secs", "lots"))
         .register(Caching::new())
         .build()

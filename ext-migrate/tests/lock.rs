@@ -335,7 +335,7 @@ async fn sqlite_upgrade_waits_for_the_lock_file_then_fails_naming_it_and_applies
 async fn the_db_cli_fails_on_a_held_lock_with_the_holder_and_a_non_zero_exit() {
     let dir = tempfile::tempdir().unwrap();
     let (url, _handle, lock_file) = sqlite_held(dir.path());
-    let (out, buf) = Output::buffer();
+    let (out, _out_buf) = Output::buffer();
     let root = dir.path().to_path_buf();
     let factory = move |c: Config| {
         let root = root.clone();
@@ -343,17 +343,13 @@ async fn the_db_cli_fails_on_a_held_lock_with_the_holder_and_a_non_zero_exit() {
     };
     // As the binary runs it: parsed first, built for `db` (no upgrade on
     // startup), then the command waits for the lock.
-    let run = phial_core::cli::run_with(
-        factory,
-        config(&url, 1),
-        ["app", "db", "upgrade"],
-        out,
-        Output::buffer().0,
-    );
+    let (err, err_buf) = Output::buffer();
+    let run =
+        phial_core::cli::run_with(factory, config(&url, 1), ["app", "db", "upgrade"], out, err);
     let code = tokio::time::timeout(NEVER, run)
         .await
         .expect("the lock wait is bounded");
-    let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+    let text = String::from_utf8(err_buf.lock().unwrap().clone()).unwrap();
     assert_eq!(code, ExitCode::FAILURE, "{text}");
     assert!(
         text.contains(&format!("lock file `{lock_file}`")) && text.contains("applied nothing"),

@@ -99,6 +99,7 @@ where
     let app = if matches!(command.as_str(), "routes" | "config") {
         app
     } else {
+        drop(app);
         let launch = Launch {
             describe_only: false,
             command: Some(command),
@@ -111,7 +112,7 @@ where
             }
         }
     };
-    match app.dispatch(&matches, &out).await {
+    match app.dispatch(&matches, &out, &err).await {
         Ok(code) => code,
         Err(e) => {
             err.println(format!("error: {e}"));

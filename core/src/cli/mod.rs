@@ -126,14 +126,15 @@ impl App {
             Ok(m) => m,
             Err(e) => return Ok(usage(e, &out, &err)),
         };
-        self.dispatch(&matches, &out).await
+        self.dispatch(&matches, &out, &err).await
     }
 
-    /// Runs the parsed command on this app.
+    /// Runs the parsed command on this app; failures are printed to `err`.
     pub(crate) async fn dispatch(
         self,
         matches: &ArgMatches,
         out: &Output,
+        err: &Output,
     ) -> Result<ExitCode, Error> {
         match matches.subcommand() {
             None => self.cmd_run(None).await,
@@ -152,6 +153,10 @@ impl App {
                     .find(|c| c.command.get_name() == name)
                     .cloned()
                 else {
+                    err.println(format!(
+                        "error: no command `{name}` in the built app (an extension added it only \
+                         while the app was described: add commands unconditionally in `init_app`)"
+                    ));
                     return Ok(ExitCode::from(2));
                 };
                 let ctx = CommandContext {
@@ -164,7 +169,7 @@ impl App {
                 match result {
                     Ok(()) => Ok(ExitCode::SUCCESS),
                     Err(e) => {
-                        out.println(format!("error: {name} ({}): {e}", cmd.source));
+                        err.println(format!("error: {name} ({}): {e}", cmd.source));
                         Ok(ExitCode::FAILURE)
                     }
                 }

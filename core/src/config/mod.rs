@@ -60,12 +60,8 @@ impl ConfigError {
         // the path too (after the field): keep only what is below it.
         let own: Vec<&str> = prefix.split('.').filter(|p| !p.is_empty()).collect();
         let mut below: Vec<&str> = e.path.iter().map(String::as_str).collect();
-        if !own.is_empty() {
-            if below.ends_with(&own) {
-                below.truncate(below.len() - own.len());
-            } else if below.starts_with(&own) {
-                below.drain(..own.len());
-            }
+        if !own.is_empty() && below.ends_with(&own) {
+            below.truncate(below.len() - own.len());
         }
         let path = below.join(".");
         let key = match (prefix.is_empty(), path.is_empty()) {

@@ -35,6 +35,7 @@ pub async fn create_app(config: Config) -> phial::Result<App> {
         )
         .route("/posts/{id}", get(show).name("post"))
         .route("/import", post(import).name("import"))
+        .blueprint(pages())
         .build()
         .await?)
 }
@@ -105,6 +106,21 @@ async fn import(
     });
     let imported = db.insert_bulk(models).await?;
     Ok(Json(serde_json::json!({ "imported": imported })))
+}
+
+/// Static pages as a blueprint with its own templates and static files
+/// (`/pages/about`, `/pages/static/...`); `phial::folder!` compiles them
+/// into release builds like the app's own.
+fn pages() -> Blueprint {
+    Blueprint::new("pages")
+        .url_prefix("/pages")
+        .template_folder(phial::folder!("pages/templates"))
+        .static_folder(phial::folder!("pages/static"))
+        .route("/about", get(about).name("about"))
+}
+
+async fn about(tpl: Templates) -> Result<Html<String>, HttpError> {
+    tpl.render("pages/about.html", context! {})
 }
 
 /// In development, fills an empty database with a few posts so the first

@@ -138,7 +138,7 @@ async fn the_binary_has_the_db_commands() {
     };
     let out = run(&["db", "check"]);
     assert!(!out.status.success(), "pending migrations fail the check");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("3 migration(s) pending"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("3 migration(s) pending"));
     assert!(run(&["db", "upgrade"]).status.success());
     let out = run(&["db", "status"]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -227,4 +227,21 @@ async fn the_post_list_is_cached_until_posts_change() {
         "the write dropped the cached list"
     );
     assert!(after.text().contains("Shown"));
+}
+
+#[tokio::test]
+async fn the_about_page_comes_from_the_pages_blueprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _db) = app(&dir).await;
+    let client = app.test_client();
+    let page = client.get("/pages/about").send().await;
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text().contains("About this blog") && page.text().contains("/pages/static/pages.css"),
+        "{}",
+        page.text()
+    );
+    let css = client.get("/pages/static/pages.css").send().await;
+    assert_eq!(css.status(), 200);
+    assert!(css.text().contains(".about"));
 }

@@ -110,6 +110,17 @@ fn the_release_binary_alone_serves_pages_static_files_and_errors_and_makes_its_d
         css.ends_with(source.trim_end()) || css.contains(source.trim()),
         "{css}"
     );
+    // A blueprint's own folders (`phial::folder!`) are compiled in too.
+    let about = get(&addr, "/pages/about");
+    assert!(
+        about.starts_with("HTTP/1.1 200") && about.contains("About this blog"),
+        "{about}"
+    );
+    let pages_css = get(&addr, "/pages/static/pages.css");
+    assert!(
+        pages_css.starts_with("HTTP/1.1 200") && pages_css.contains(".about"),
+        "{pages_css}"
+    );
     let missing = get(&addr, "/posts/999999");
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
     let template_404 =
