@@ -38,6 +38,14 @@ pub enum OrmError {
         /// The last page that can be fetched with `per_page`.
         max_page: u64,
     },
+    /// A page past the last one (page 1 of nothing is an empty page).
+    #[error("page {page} is past the last page ({last_page})")]
+    PagePastEnd {
+        /// The page asked for.
+        page: u64,
+        /// The last page there is.
+        last_page: u64,
+    },
     /// A query failed.
     #[error(transparent)]
     Db(#[from] DbErr),
@@ -52,7 +60,9 @@ impl OrmError {
             OrmError::Db(e) => {
                 matches!(e, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) || is_io(e)
             }
-            OrmError::UnknownBind(_) | OrmError::PageOutOfRange { .. } => false,
+            OrmError::UnknownBind(_)
+            | OrmError::PageOutOfRange { .. }
+            | OrmError::PagePastEnd { .. } => false,
         }
     }
 }
@@ -75,6 +85,12 @@ impl From<OrmError> for HttpError {
     fn from(e: OrmError) -> Self {
         if let OrmError::PageOutOfRange { page, per_page, .. } = e {
             return crate::pagination::too_large(page, per_page);
+        }
+        if let OrmError::PagePastEnd { page, last_page } = e {
+            return HttpError::bad_request(format!(
+                "`page` {page} is past the last page: pages go from 1 to {last_page}"
+            ))
+            .with_field("page", format!("must be at most {last_page}"));
         }
         // Constraint violations are the client's data, not a server fault.
         let violation = if let OrmError::Db(db) = &e {

@@ -134,9 +134,10 @@ pub(crate) fn too_large(page: u64, per_page: u64) -> HttpError {
     .with_field("page", format!("must be at most {max}"))
 }
 
-/// Fetches one numbered page of `select`. A page past the last row is
-/// empty; a page starting past [`MAX_OFFSET`] (which no database can
-/// address) is [`OrmError::PageOutOfRange`], a 400.
+/// Fetches one numbered page of `select`. A page past the last one is
+/// [`OrmError::PagePastEnd`] and a page starting past [`MAX_OFFSET`] (which
+/// no database can address) is [`OrmError::PageOutOfRange`], both 400s
+/// with the reason; page 1 of an empty result is an empty page.
 pub async fn paginate<C, E>(
     db: &C,
     select: Select<E>,
@@ -157,6 +158,13 @@ where
     }
     let paginator = select.paginate(db, per_page);
     let totals = paginator.num_items_and_pages().await?;
+    let last_page = totals.number_of_pages.max(1);
+    if query.page > last_page {
+        return Err(OrmError::PagePastEnd {
+            page: query.page,
+            last_page,
+        });
+    }
     // Cannot overflow: `(page - 1) × per_page` is the offset checked above.
     let items = paginator.fetch_page(query.page.saturating_sub(1)).await?;
     Ok(Page {

@@ -260,8 +260,23 @@ async fn numbered_and_keyset_pages() {
         );
         let past = phial_orm::paginate(db.conn(), select(), q(9, 20))
             .await
-            .unwrap();
-        assert!(past.items.is_empty(), "{name}");
+            .unwrap_err();
+        assert!(
+            matches!(
+                past,
+                OrmError::PagePastEnd {
+                    page: 9,
+                    last_page: 3
+                }
+            ),
+            "{name}: {past}"
+        );
+        let http = phial_core::HttpError::from(past);
+        assert_eq!(http.status(), 400, "{name}");
+        assert!(
+            http.reason().contains("pages go from 1 to 3"),
+            "{name}: {http}"
+        );
         let capped = phial_orm::paginate(db.conn(), select(), q(1, 10_000))
             .await
             .unwrap();
@@ -341,19 +356,14 @@ async fn pages_no_database_can_address_are_refused_not_overflowed() {
             .await
             .unwrap();
         let select = || <note::Entity as EntityTrait>::find().order_by_asc(note::Column::Id);
-        // The last page the database can address is past the end: empty.
+        // The last page the database can address is past the end: a 400
+        // that names the last page, after a count, never an overflow.
         let last = phial_orm::paginate(db.conn(), select(), q(max + 1, 1))
             .await
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(
-            (
-                last.items.len(),
-                last.page,
-                last.total_items,
-                last.has_next()
-            ),
-            (0, max + 1, 3, false),
-            "{name}"
+            .unwrap_err();
+        assert!(
+            matches!(last, OrmError::PagePastEnd { last_page: 3, .. }),
+            "{name}: {last}"
         );
         // One further, and `(page - 1) × per_page` past u64: a 400, no panic.
         for (page, per_page) in [(max + 2, 1), (u64::MAX, 20), (u64::MAX, 10_000)] {
@@ -425,21 +435,27 @@ async fn huge_page_numbers_are_400s_with_a_reason() {
         );
     }
 
-    // The last pages that can be addressed are merely past the end: empty.
-    for (url, page) in [
-        (
-            "/notes?page=9223372036854775808&per_page=1",
-            "9223372036854775808",
-        ),
-        (
-            "/notes?page=461168601842738791&per_page=20",
-            "461168601842738791",
-        ),
+    // The last pages that can be addressed are past the end: a 400 naming
+    // the last page; page 1 of an empty table is an empty page.
+    for url in [
+        "/notes?page=9223372036854775808&per_page=1",
+        "/notes?page=461168601842738791&per_page=20",
+        "/notes?page=2",
     ] {
         let res = client.get(url).send().await;
-        assert_eq!(res.status(), 200, "{url}: {}", res.text());
-        assert_eq!(res.text(), format!("0 rows on page {page}"), "{url}");
+        assert_eq!(res.status(), 400, "{url}: {}", res.text());
+        let body: serde_json::Value = res.json();
+        assert!(
+            reason(&body).contains("past the last page"),
+            "{url}: {body}"
+        );
+        assert_eq!(
+            body["fields"]["page"][0], "must be at most 1",
+            "{url}: {body}"
+        );
     }
+    let first = client.get("/notes").send().await;
+    assert_eq!(first.text(), "0 rows on page 1");
 }
 
 #[tokio::test]
