@@ -124,19 +124,23 @@ fn dep_prefix() -> &'static str {
     name.strip_suffix("()>").unwrap_or(name)
 }
 
-/// The top-level elements of a tuple's type name:
-/// `(A, B<C, D>, E)` gives `A`, `B<C, D>`, `E`.
+/// The elements of a tuple's type name, nested tuples flattened (a
+/// wrapping handler such as the response cache adds its own marker):
+/// `(A, B<C, D>, (E, F))` gives `A`, `B<C, D>`, `E`, `F`.
 fn tuple_elements(name: &str) -> Vec<&str> {
     let Some(inner) = name.strip_prefix('(').and_then(|n| n.strip_suffix(')')) else {
         return vec![name];
     };
+    if inner.is_empty() {
+        return vec![name];
+    }
     let (mut out, mut depth, mut start) = (Vec::new(), 0i32, 0);
     for (i, c) in inner.char_indices() {
         match c {
             '<' | '(' | '[' => depth += 1,
             '>' | ')' | ']' => depth -= 1,
             ',' if depth == 0 => {
-                out.push(inner[start..i].trim());
+                out.extend(tuple_elements(inner[start..i].trim()));
                 start = i + 1;
             }
             _ => {}
@@ -144,7 +148,7 @@ fn tuple_elements(name: &str) -> Vec<&str> {
     }
     let last = inner[start..].trim();
     if !last.is_empty() {
-        out.push(last);
+        out.extend(tuple_elements(last));
     }
     out
 }
@@ -160,6 +164,10 @@ mod tests {
             vec!["a::M", "b::Db", "c::Path<(i64, String)>", "d::Map<K, V>"]
         );
         assert_eq!(tuple_elements("((),)"), vec!["()"]);
+        assert_eq!(
+            tuple_elements("(x::Cached, (a::M, b::Db))"),
+            vec!["x::Cached", "a::M", "b::Db"]
+        );
     }
 
     #[test]

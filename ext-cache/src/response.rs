@@ -143,7 +143,20 @@ fn rebuild(stored: Stored) -> Response {
     res
 }
 
-impl<H, T> Handler<T, AppState> for Cached<H>
+/// Names the response cache among a route's extractors, so a `cached`
+/// route in an app without `Caching` fails to build (it would silently
+/// never cache).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ResponseCache;
+
+phial_core::sentinel!(
+    ResponseCache,
+    requires Cache,
+    "the `Caching` extension for `cached(...)`: `.register(phial::cache::Caching::new())`"
+);
+
+impl<H, T> Handler<(ResponseCache, T), AppState> for Cached<H>
 where
     H: Handler<T, AppState>,
     T: 'static,

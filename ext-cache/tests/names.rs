@@ -123,3 +123,23 @@ async fn a_route_taking_the_cache_without_caching_is_a_build_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_cached_route_without_caching_is_a_build_error() {
+    let err = phial_core::App::builder(phial_core::Config::testing())
+        .route(
+            "/page",
+            phial_core::routing::get(phial_cache::cached(
+                std::time::Duration::from_secs(60),
+                || async { "page" },
+            )),
+        )
+        .build()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("route GET /page") && err.contains("`cached(...)`"),
+        "{err}"
+    );
+}
