@@ -134,11 +134,20 @@ pub struct ReadmeDoctests;
 pub mod prelude {
     pub use phial_core::axum::extract::{Path, Query, State};
     pub use phial_core::axum::response::{Html, IntoResponse, Redirect, Response};
+    pub use phial_core::context;
     pub use phial_core::csrf::CsrfToken;
-    pub use phial_core::minijinja::context;
+    pub use phial_core::http::StatusCode;
     pub use phial_core::routing::{any, delete, get, patch, post, put};
     pub use phial_core::{
         App, AppBuilder, AppState, Assets, Blueprint, BoxError, Config, Dep, Extension, Flash,
-        Form, HttpError, Json, Profile, RequestId, Session, Templates, Valid,
+        Form, FormErrors, HttpError, Json, Profile, RequestId, Session, Submission, Templates,
+        Urls, Valid,
     };
+
+    #[cfg(feature = "cache")]
+    pub use phial_cache::prelude::*;
+    #[cfg(feature = "migrate")]
+    pub use phial_migrate::Migrate;
+    #[cfg(feature = "orm")]
+    pub use phial_orm::prelude::*;
 }

@@ -35,9 +35,6 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// A CLI command failed.
-    #[error("{0}")]
-    Command(#[source] BoxError),
 }
 
 /// One startup failure. [`BuildErrors`] holds all of them.
@@ -92,7 +89,7 @@ pub enum BuildError {
         /// The second path.
         second: String,
     },
-    /// A template folder or embedded template could not be loaded.
+    /// An embedded template could not be loaded (it is not UTF-8 text).
     #[error("template `{name}`: {message}")]
     Template {
         /// Template name or folder.

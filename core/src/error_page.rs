@@ -31,6 +31,16 @@ pub struct ErrorContext<'a> {
     method: &'a Method,
     path: &'a str,
     wants_html: bool,
+    request: &'a ErrorRequest,
+}
+
+/// The failed request's session and id, so error templates get the same
+/// functions (`get_flashed_messages()`, `csrf_token()`) and `request` as
+/// pages.
+#[derive(Default)]
+pub(crate) struct ErrorRequest {
+    pub(crate) session: Option<crate::session::Session>,
+    pub(crate) id: Option<http::HeaderValue>,
 }
 
 impl ErrorContext<'_> {
@@ -68,6 +78,22 @@ impl ErrorContext<'_> {
     pub fn app(&self) -> &AppState {
         self.app
     }
+
+    /// Templates for this request, with the same functions and `request`
+    /// context as a handler's [`Templates`](crate::Templates).
+    pub fn templates(&self) -> crate::Templates {
+        crate::Templates::for_request(
+            self.app.clone(),
+            self.request.session.clone(),
+            self.method.as_str(),
+            self.path,
+            self.request
+                .id
+                .as_ref()
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        )
+    }
 }
 
 /// Request facts kept for rendering an error after the handler ran.
@@ -104,7 +130,12 @@ pub(crate) fn wants_html(headers: &http::HeaderMap) -> bool {
 const MAX_REASON: usize = 1024;
 
 /// Turns an error response into the right page; leaves everything else.
-pub(crate) async fn finalize(app: &AppState, res: Response, facts: &RequestFacts) -> Response {
+pub(crate) async fn finalize(
+    app: &AppState,
+    res: Response,
+    facts: &RequestFacts,
+    request: ErrorRequest,
+) -> Response {
     let status = res.status();
     if status.as_u16() < 400 {
         return res;
@@ -156,6 +187,7 @@ pub(crate) async fn finalize(app: &AppState, res: Response, facts: &RequestFacts
         method: &facts.method,
         path: facts.path(),
         wants_html: facts.wants_html,
+        request: &request,
     };
     let mut rendered = match app.0.error_pages.handlers.get(&status) {
         Some(handler) => handler(&ctx),
@@ -181,16 +213,20 @@ fn html_page(ctx: &ErrorContext<'_>) -> Response {
         format!("errors/{}.html", status.as_u16()),
         "errors/error.html".to_owned(),
     ] {
-        if let Ok(tpl) = templates.env().get_template(&name) {
-            let rendered = tpl.render(minijinja::context! {
-                status => status.as_u16(),
-                title => status.canonical_reason().unwrap_or("Error"),
-                reason => ctx.reason(),
-                fields => ctx.error().fields(),
-            });
-            match rendered {
-                Ok(html) => return (status, Html(html)).into_response(),
-                Err(e) => tracing::error!("error template `{name}` failed: {e}"),
+        if templates.env().get_template(&name).is_ok() {
+            let rendered = ctx.templates().render_string(
+                &name,
+                minijinja::context! {
+                    status => status.as_u16(),
+                    title => status.canonical_reason().unwrap_or("Error"),
+                    reason => ctx.reason(),
+                    fields => ctx.error().fields(),
+                },
+            );
+            // A failing error template is logged (by `render_string`) and
+            // the built-in page is shown instead.
+            if let Ok(html) = rendered {
+                return (status, Html(html)).into_response();
             }
         }
     }

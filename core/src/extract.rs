@@ -69,7 +69,7 @@ async fn body_bytes(req: Request) -> Result<Bytes, HttpError> {
 }
 
 /// Turns a serde error at a path into a 422 naming the field.
-fn unprocessable(path: &serde_path_to_error::Path, message: String) -> HttpError {
+pub(crate) fn unprocessable(path: &serde_path_to_error::Path, message: String) -> HttpError {
     let mut field = path.to_string();
     let mut message = message;
     if let Some(rest) = message.strip_prefix("missing field `") {
@@ -91,22 +91,29 @@ fn unprocessable(path: &serde_path_to_error::Path, message: String) -> HttpError
     .with_field(field, message)
 }
 
+/// A form's encoded fields: the query string for GET and HEAD, else the
+/// body, which must be `application/x-www-form-urlencoded` (415 otherwise).
+pub(crate) async fn form_bytes(req: Request) -> Result<Bytes, HttpError> {
+    if req.method() == http::Method::GET || req.method() == http::Method::HEAD {
+        return Ok(Bytes::copy_from_slice(
+            req.uri().query().unwrap_or("").as_bytes(),
+        ));
+    }
+    let ct = content_type(&req);
+    if ct != "application/x-www-form-urlencoded" {
+        return Err(HttpError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("expected a form (application/x-www-form-urlencoded), got `{ct}`"),
+        ));
+    }
+    body_bytes(req).await
+}
+
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
     type Rejection = HttpError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = if req.method() == http::Method::GET || req.method() == http::Method::HEAD {
-            Bytes::copy_from_slice(req.uri().query().unwrap_or("").as_bytes())
-        } else {
-            let ct = content_type(&req);
-            if ct != "application/x-www-form-urlencoded" {
-                return Err(HttpError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    format!("expected a form (application/x-www-form-urlencoded), got `{ct}`"),
-                ));
-            }
-            body_bytes(req).await?
-        };
+        let bytes = form_bytes(req).await?;
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(&bytes));
         serde_path_to_error::deserialize(de)
             .map(Form)

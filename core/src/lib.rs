@@ -22,13 +22,14 @@
 //! ```
 
 mod app;
+mod assemble;
 mod assets;
 mod blueprint;
-mod build;
 mod builder;
 pub mod changes;
 pub mod cli;
 pub mod config;
+mod context;
 pub mod csrf;
 mod csrf_layer;
 mod deploy_check;
@@ -50,10 +51,13 @@ mod server;
 mod session;
 mod state;
 mod static_files;
+mod submission;
 mod templates;
 pub mod test_client;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod url;
+mod urls;
 
 pub use app::{App, AppService};
 pub use assets::{Assets, EmbeddedFile, Folder};
@@ -67,12 +71,13 @@ pub use extension::Extension;
 pub use extract::{Form, HasValidated, Json, Valid, validation_error};
 pub use middleware::{CoreFuture, CoreService};
 pub use request_id::RequestId;
-pub use security::SecurityHeaders;
 pub use sentinel::Sentinel;
 pub use server::shutdown_signal;
 pub use session::{Flash, Session, SessionError};
 pub use state::{AppState, Dep, missing_state};
+pub use submission::{FormErrors, Submission};
 pub use templates::{TemplateEngine, Templates};
+pub use urls::Urls;
 
 /// Libraries whose types appear in Phial's API.
 pub use {axum, clap, http, minijinja, serde_json, tokio, tower, tower_http, validator};

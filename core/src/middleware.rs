@@ -247,8 +247,11 @@ where
                 let post = this.post.as_mut().expect("polled after completion");
                 let app = post.app.clone();
                 let facts = std::mem::replace(&mut post.facts, RequestFacts::empty());
+                let session = post.session.clone();
+                let id = post.request_id.clone();
                 let fut = Box::pin(async move {
-                    let res = error_page::finalize(&app, res, &facts).await;
+                    let request = error_page::ErrorRequest { session, id };
+                    let res = error_page::finalize(&app, res, &facts, request).await;
                     (res, facts)
                 });
                 this.stage.set(Stage::Finalize { fut });

@@ -12,7 +12,7 @@ use crate::error::BuildError;
 
 /// The headers, ready to copy into responses.
 #[derive(Debug, Clone, Default)]
-pub struct SecurityHeaders(HeaderMap);
+pub(crate) struct SecurityHeaders(HeaderMap);
 
 impl SecurityHeaders {
     pub(crate) fn from_config(cfg: &SecurityConfig) -> Result<Self, Vec<BuildError>> {
@@ -86,10 +86,5 @@ impl SecurityHeaders {
                 headers.append(name.clone(), value.clone());
             }
         }
-    }
-
-    /// Whether any header is sent.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }

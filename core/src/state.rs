@@ -65,6 +65,8 @@ impl TypeMap {
 
 pub(crate) struct AppInner {
     pub(crate) config: Config,
+    /// Every value, extension defaults included, secrets redacted.
+    pub(crate) effective_config: serde_json::Value,
     pub(crate) core: CoreConfig,
     pub(crate) root_path: PathBuf,
     pub(crate) instance_path: PathBuf,

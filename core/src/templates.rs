@@ -128,6 +128,21 @@ pub struct Templates {
 }
 
 impl Templates {
+    /// Templates for a request, outside an extractor (error pages).
+    pub(crate) fn for_request(
+        app: AppState,
+        session: Option<Session>,
+        method: &str,
+        path: &str,
+        id: Option<String>,
+    ) -> Self {
+        Templates {
+            app,
+            session,
+            request: context! { path => path, method => method, id => id },
+        }
+    }
+
     /// Renders `name` with `ctx` (a `minijinja::context!` or anything
     /// serialisable) into an HTML response. Failures are a 500 naming the
     /// template and the line; the details are shown outside production only.
@@ -196,15 +211,14 @@ where
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let app = AppState::from_ref(state);
         let session = RequestContext::session(&parts.extensions).cloned();
         let id = RequestContext::id(&parts.extensions).map(|r| r.as_str().to_owned());
-        let request =
-            context! { path => parts.uri.path(), method => parts.method.as_str(), id => id };
-        Ok(Templates {
-            app,
+        Ok(Templates::for_request(
+            AppState::from_ref(state),
             session,
-            request,
-        })
+            parts.method.as_str(),
+            parts.uri.path(),
+            id,
+        ))
     }
 }

@@ -15,7 +15,7 @@ struct Pool {
 /// Reads `[pool]`, connects in a provider, exposes a route and a check.
 struct PoolExt;
 
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, serde::Serialize, Default)]
 struct PoolConfig {
     url: String,
 }
@@ -531,4 +531,98 @@ async fn a_route_needing_state_nobody_provides_is_a_build_error() {
         .await
         .unwrap();
     assert_eq!(app.test_client().get("/send").send().await.text(), "sent");
+}
+
+#[tokio::test]
+async fn two_closures_registered_in_one_factory_are_two_extensions() {
+    let app = App::builder(Config::testing())
+        .register(|app: &mut AppBuilder| {
+            app.route("/a", get(|| async { "a" }));
+            Ok(())
+        })
+        .register(|app: &mut AppBuilder| {
+            app.route("/b", get(|| async { "b" }));
+            Ok(())
+        })
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(app.test_client().get("/b").send().await.text(), "b");
+    let names = app.state().extensions();
+    assert_eq!(names.len(), 2);
+    assert_ne!(names[0], names[1], "{names:?}");
+}
+
+#[tokio::test]
+async fn change_listeners_get_the_app_state() {
+    use phial_core::changes::Change;
+    struct AuditLog(Mutex<Vec<String>>);
+    fn audit(app: &mut AppBuilder) -> Result<(), BoxError> {
+        app.insert(AuditLog(Mutex::new(Vec::new())));
+        app.on_change("audit", |state, change| async move {
+            let log = state.get::<AuditLog>().expect("the state is complete");
+            log.0
+                .lock()
+                .unwrap()
+                .push(format!("{:?} {}", change.op, change.table));
+        });
+        Ok(())
+    }
+    let app = App::builder(Config::testing())
+        .register(audit)
+        .build()
+        .await
+        .unwrap();
+    app.state()
+        .changes()
+        .publish(Change::insert("post", [serde_json::json!(1)]))
+        .await;
+    let log = app.state().get::<AuditLog>().unwrap();
+    assert_eq!(*log.0.lock().unwrap(), ["Insert post"]);
+}
+
+/// Log lines written on this thread while `f` runs.
+async fn logs_of<F: std::future::Future>(f: F) -> (F::Output, String) {
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let out = f.await;
+    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    (out, text)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_contribution_nobody_collects_is_a_warning() {
+    struct Migration(&'static str);
+    fn contributes(app: &mut AppBuilder) -> Result<(), BoxError> {
+        app.contribute(Migration("create_audit"));
+        Ok(())
+    }
+    let (app, logs) = logs_of(
+        App::builder(Config::testing())
+            .register(contributes)
+            .build(),
+    )
+    .await;
+    app.unwrap();
+    assert!(
+        logs.contains("WARN") && logs.contains("Migration") && logs.contains("not collected"),
+        "{logs}"
+    );
+    let _ = Migration("x").0;
 }

@@ -3,10 +3,10 @@
 //! `cache.idle_secs`, `cache.urls`, `cache.timeout_ms`, `cache.l2`,
 //! `cache.l1_ttl_secs`, `cache.metrics_path`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Which backend (`cache.type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum BackendKind {
     /// Stores nothing.
@@ -36,7 +36,7 @@ impl BackendKind {
 }
 
 /// The shared tier of `tiered` (`cache.l2`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum SharedKind {
     /// One Redis server.
@@ -47,7 +47,7 @@ pub enum SharedKind {
 }
 
 /// `[cache]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct CacheConfig {
     /// `null`, `memory`, `redis`, `redis-cluster` or `tiered`.

@@ -103,19 +103,18 @@ impl Extension for Caching {
     }
 
     fn init_app(&self, app: &mut AppBuilder) -> Result<(), BoxError> {
-        let cfg: CacheConfig = app.section("cache")?;
-        // Described only (`--help`, `routes`, `config`): connect to nothing
-        // and start no subscriber; the routes below are still listed.
-        if !app.describe_only() {
-            let cache = build(&cfg, cfg.prefix(&app.core_config().app_name()))?;
-            // Writes to a table drop what was cached under the table's tag.
-            let follower = cache.clone();
-            app.changes().listen("cache", move |change| {
-                let cache = follower.clone();
-                async move { cache.invalidate_tag(&change.table).await }
-            });
-            app.insert(cache);
-        }
+        let cfg: CacheConfig = app.section(crate::SECTION)?;
+        // The backend is made (and the tiered subscriber started) when the
+        // app is built, not while it is only described for `routes`.
+        let prefix = cfg.prefix(&app.core_config().app_name());
+        let setup = cfg.clone();
+        app.provide(move |_p| async move { build(&setup, prefix).map_err(BoxError::from) });
+        // Writes to a table drop what was cached under the table's tag.
+        app.on_change("cache", |state, change| async move {
+            if let Some(cache) = state.get::<Cache>() {
+                cache.invalidate_tag(&change.table).await;
+            }
+        });
         let production = app.config().profile().is_production();
         if let Some(path) = cfg.metrics_route(production) {
             app.route(

@@ -55,6 +55,20 @@ mod tags;
 #[cfg(feature = "redis")]
 pub mod tiered;
 
+/// The config section this extension reads: `[cache]`.
+pub const SECTION: &str = "cache";
+
+/// What handlers and app factories use: `use phial::cache::prelude::*;`.
+pub mod prelude {
+    pub use crate::{Cache, Caching, cached};
+}
+
+/// The Redis client the shared backends use.
+#[cfg(feature = "redis")]
+pub use ::redis as redis_client;
+/// The in-process cache library the memory backend wraps.
+pub use moka;
+
 pub use backend::Backend;
 pub use cache::{Cache, Stats};
 pub use config::{BackendKind, CacheConfig, SharedKind};

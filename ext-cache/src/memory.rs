@@ -8,6 +8,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use moka::Expiry;
 use moka::future::Cache as Moka;
+use moka::ops::compute::Op;
 
 use crate::backend::Backend;
 use crate::error::CacheError;
@@ -53,7 +54,6 @@ pub enum Capacity {
 /// moka behind the [`Backend`] trait.
 pub struct Memory {
     cache: Moka<Arc<str>, Entry>,
-    incr_lock: tokio::sync::Mutex<()>,
 }
 
 impl Memory {
@@ -76,7 +76,6 @@ impl Memory {
         }
         Memory {
             cache: builder.build(),
-            incr_lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -142,28 +141,35 @@ impl Backend for Memory {
         ttl: Option<Duration>,
     ) -> BoxFuture<'a, Result<i64, CacheError>> {
         Box::pin(async move {
-            let _one_at_a_time = self.incr_lock.lock().await;
-            let (current, ttl) = match self.cache.get(key).await {
-                Some(e) => {
-                    let n = std::str::from_utf8(&e.value)
-                        .ok()
-                        .and_then(|s| s.parse::<i64>().ok())
-                        .ok_or_else(|| CacheError::NotAnInteger(key.to_owned()))?;
-                    (n, e.ttl)
-                }
-                None => (0, ttl),
-            };
-            let next = current.saturating_add(by);
+            // moka serialises computations per key: counters on other keys
+            // never wait for this one.
+            let mut outcome: Result<i64, CacheError> = Ok(0);
             self.cache
-                .insert(
-                    Arc::from(key),
-                    Entry {
-                        value: Bytes::from(next.to_string()),
-                        ttl,
-                    },
-                )
+                .entry(Arc::from(key))
+                .and_compute_with(|current| {
+                    let parsed = match &current {
+                        Some(e) => std::str::from_utf8(&e.value().value)
+                            .ok()
+                            .and_then(|s| s.parse::<i64>().ok())
+                            .map(|n| (n, e.value().ttl))
+                            .ok_or_else(|| CacheError::NotAnInteger(key.to_owned())),
+                        None => Ok((0, ttl)),
+                    };
+                    let op = match &parsed {
+                        Ok((n, ttl)) => {
+                            let next = n.saturating_add(by);
+                            Op::Put(Entry {
+                                value: Bytes::from(next.to_string()),
+                                ttl: *ttl,
+                            })
+                        }
+                        Err(_) => Op::Nop,
+                    };
+                    outcome = parsed.map(|(n, _)| n.saturating_add(by));
+                    std::future::ready(op)
+                })
                 .await;
-            Ok(next)
+            outcome
         })
     }
 

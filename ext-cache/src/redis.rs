@@ -15,7 +15,7 @@ use std::sync::Arc;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 
 use crate::backend::Backend;
 use crate::error::CacheError;
@@ -401,6 +401,25 @@ fn primaries(nodes: &str) -> Vec<(String, u16)> {
         .collect()
 }
 
+/// Groups keys for UNLINK: all together, or by hash slot on a cluster.
+fn unlink_batches(keys: Vec<String>, cluster: bool) -> Vec<Vec<String>> {
+    if keys.is_empty() {
+        return Vec::new();
+    }
+    if !cluster {
+        return vec![keys];
+    }
+    let mut by_slot: std::collections::HashMap<Route, Vec<String>> =
+        std::collections::HashMap::new();
+    for key in keys {
+        by_slot
+            .entry(Route::with_key(key.as_bytes(), SlotAddr::Master))
+            .or_default()
+            .push(key);
+    }
+    by_slot.into_values().collect()
+}
+
 impl Redis {
     /// SCANs one node (a cluster node by address) and unlinks what matches.
     async fn clear_node(
@@ -429,12 +448,13 @@ impl Redis {
                 }
                 _ => self.bounded(scan.query_async(&mut c)).await?,
             };
-            // One key at a time: in a cluster the keys of one node span slots.
-            for key in keys {
+            // One UNLINK per batch on one server; per hash slot on a
+            // cluster (a multi-key command must stay within one slot).
+            for batch in unlink_batches(keys, matches!(conn, Conn::Cluster(_))) {
                 let mut c = conn.clone();
                 self.bounded(async move {
                     redis::cmd("UNLINK")
-                        .arg(key)
+                        .arg(batch)
                         .query_async::<u64>(&mut c)
                         .await
                 })

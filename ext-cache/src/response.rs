@@ -5,6 +5,12 @@
 //! `private`, or are large are never stored; a request with
 //! `Cache-Control: no-cache` or `no-store` bypasses the cache.
 //!
+//! The trade-off to know: a page whose template shows flash messages or a
+//! CSRF form reads the session, so it is personal and never cached (each
+//! skip is logged at DEBUG on target `phial::cache` with the reason,
+//! `RUST_LOG=phial::cache=debug`). Cache the pages everybody sees alike;
+//! keep forms and flashes on pages that are not cached.
+//!
 //! ```
 //! use std::time::Duration;
 //! use phial_cache::cached;
@@ -69,10 +75,13 @@ impl<H> Cached<H> {
     }
 }
 
+/// A kept response. Bytes are stored as MessagePack binary (`serde_bytes`),
+/// not as arrays of integers (which cost up to twice the size).
 #[derive(Serialize, Deserialize)]
 struct Stored {
     status: u16,
-    headers: Vec<(String, Vec<u8>)>,
+    headers: Vec<(String, serde_bytes::ByteBuf)>,
+    #[serde(with = "serde_bytes")]
     body: Vec<u8>,
 }
 
@@ -115,16 +124,30 @@ fn key(req: &Request, vary: &[HeaderName]) -> String {
     key
 }
 
-fn storable(res: &Response, session: Option<&Session>) -> bool {
-    res.status() == StatusCode::OK
-        && !res.headers().contains_key(SET_COOKIE)
-        && !directive(res.headers(), &["no-store", "private"])
-        && !res
-            .headers()
-            .get_all(VARY)
-            .iter()
-            .any(|v| v.as_bytes().eq_ignore_ascii_case(b"cookie"))
-        && !session.is_some_and(Session::accessed)
+/// Why a response may not be shared, if it may not: logged at DEBUG
+/// (target `phial::cache`) so a page that is never cached says why.
+fn not_storable(res: &Response, session: Option<&Session>) -> Option<&'static str> {
+    if res.status() != StatusCode::OK {
+        Some("the status is not 200")
+    } else if res.headers().contains_key(SET_COOKIE) {
+        Some("it sets a cookie")
+    } else if directive(res.headers(), &["no-store", "private"]) {
+        Some("its Cache-Control says no-store or private")
+    } else if res
+        .headers()
+        .get_all(VARY)
+        .iter()
+        .any(|v| v.as_bytes().eq_ignore_ascii_case(b"cookie"))
+    {
+        Some("it varies by cookie")
+    } else if session.is_some_and(Session::accessed) {
+        Some(
+            "the handler read the session (flash messages, csrf_token() or the user in the \
+             page make it personal): render those parts outside the cached page",
+        )
+    } else {
+        None
+    }
 }
 
 fn rebuild(stored: Stored) -> Response {
@@ -176,8 +199,14 @@ where
                 return rebuild(stored);
             }
             let session = Session::from_extensions(req.extensions());
+            let req_path = req.uri().path().to_owned();
             let res = self.handler.call(req, state).await;
-            let keep = storable(&res, session.as_ref());
+            let path = req_path;
+            let skip = not_storable(&res, session.as_ref());
+            if let Some(why) = skip {
+                tracing::debug!(target: "phial::cache", %path, "response not cached: {why}");
+            }
+            let keep = skip.is_none();
             let (mut parts, body) = res.into_parts();
             parts
                 .headers
@@ -186,6 +215,9 @@ where
             let small = http_body::Body::size_hint(&body)
                 .upper()
                 .is_some_and(|n| n <= MAX_BODY as u64);
+            if keep && !small {
+                tracing::debug!(target: "phial::cache", %path, "response not cached: its body is streamed or larger than {MAX_BODY} bytes");
+            }
             if !keep || !small {
                 return Response::from_parts(parts, body);
             }
@@ -200,7 +232,12 @@ where
                 .headers
                 .iter()
                 .filter(|(n, _)| **n != X_CACHE && **n != CONTENT_LENGTH)
-                .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_owned(),
+                        serde_bytes::ByteBuf::from(v.as_bytes()),
+                    )
+                })
                 .collect();
             let stored = Stored {
                 status: parts.status.as_u16(),
@@ -212,5 +249,27 @@ where
                 .await;
             Response::from_parts(parts, Body::from(bytes))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_bodies_are_msgpack_binary_not_integer_arrays() {
+        let stored = Stored {
+            status: 200,
+            headers: vec![(
+                "content-type".into(),
+                serde_bytes::ByteBuf::from(&b"text/html"[..]),
+            )],
+            body: vec![200u8; 1000],
+        };
+        let encoded = rmp_serde::to_vec(&stored).unwrap();
+        // As integers each byte >= 128 would take two bytes.
+        assert!(encoded.len() < 1050, "{} bytes", encoded.len());
+        let back: Stored = rmp_serde::from_slice(&encoded).unwrap();
+        assert_eq!(back.body, stored.body);
     }
 }

@@ -127,7 +127,12 @@ async fn run(ctx: CommandContext) -> Result<(), BoxError> {
                 .into_iter()
                 .filter(|e| e.applied)
             {
-                ctx.println(format!("{}  {}", e.applied_at.unwrap_or(0), e.name));
+                let when = e
+                    .applied_at
+                    .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                    .unwrap_or_else(|| "unknown time".into());
+                ctx.println(format!("{when}  {}", e.name));
             }
         }
         "check" => {

@@ -44,6 +44,12 @@ pub use migrations::{Contributed, Migrations};
 pub use runner::Entry;
 pub use sea_orm_migration;
 
+/// What app factories and migrations use: `use phial::migrate::prelude::*;`.
+pub mod prelude {
+    pub use crate::{Contributed, Migrate};
+    pub use sea_orm_migration::prelude::*;
+}
+
 /// The config section this extension reads.
 pub const SECTION: &str = "migrate";
 
@@ -57,7 +63,7 @@ pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 60;
 /// auto_upgrade = true       # default: on in development and testing
 /// lock_timeout_secs = 60    # wait this long for another node's migrations
 /// ```
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct MigrateConfig {
     /// Apply pending migrations when the app starts (`PHIAL_MIGRATE__AUTO_UPGRADE`).

@@ -2,33 +2,13 @@
 //! UTC time like sea-orm-cli's (`m20261123_224701_create_post.rs`).
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::MigrateError;
 
-/// Year, month, day from days since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// `mYYYYMMDD_HHMMSS` for a time in seconds since the epoch.
+/// `mYYYYMMDD_HHMMSS` for a time in seconds since the epoch (UTC).
 pub(crate) fn stamp(secs: i64) -> String {
-    let (y, m, d) = civil(secs.div_euclid(86_400));
-    let t = secs.rem_euclid(86_400);
-    format!(
-        "m{y:04}{m:02}{d:02}_{:02}{:02}{:02}",
-        t / 3600,
-        t / 60 % 60,
-        t % 60
-    )
+    let at = chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default();
+    at.format("m%Y%m%d_%H%M%S").to_string()
 }
 
 const TEMPLATE: &str = r#"//! Migration `{NAME}`. Register it in the app factory:
@@ -71,11 +51,7 @@ pub(crate) fn write(dir: &Path, name: &str) -> Result<PathBuf, MigrateError> {
             error: "the name must be snake_case letters, digits and `_` (e.g. create_post)".into(),
         });
     }
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let module = format!("{}_{name}", stamp(secs));
+    let module = format!("{}_{name}", stamp(chrono::Utc::now().timestamp()));
     let path = dir.join(format!("{module}.rs"));
     let text = TEMPLATE
         .replace("{NAME}", &module)

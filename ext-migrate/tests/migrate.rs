@@ -337,10 +337,14 @@ async fn the_db_cli_upgrades_downgrades_and_reports() {
             (ExitCode::SUCCESS, "up to date\n".to_owned()),
             "{name}"
         );
-        assert_eq!(
-            db_cli(&c, root, &["history"]).await.1.lines().count(),
-            3,
-            "{name}"
+        let history = db_cli(&c, root, &["history"]).await.1;
+        assert_eq!(history.lines().count(), 3, "{name}: {history}");
+        let year = chrono::Utc::now().format("%Y-").to_string();
+        assert!(
+            history
+                .lines()
+                .all(|l| l.starts_with(&year) && l.contains(" UTC  ")),
+            "{name}: dates, not epoch seconds: {history}"
         );
 
         let (code, text) = db_cli(&c, root, &["downgrade", "-n", "2"]).await;

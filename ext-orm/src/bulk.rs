@@ -48,7 +48,7 @@ impl Db {
             .iter()
             .map(|m| m.get_primary_key_value().map(|k| key_json(&k)))
             .collect();
-        let chunk = rows_per_chunk(self.get_database_backend(), columns);
+        let chunk = rows_per_chunk(self.conn().get_database_backend(), columns);
         let txn = self.conn().begin().await?;
         let mut inserted = 0;
         let mut rest = models;

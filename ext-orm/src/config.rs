@@ -57,6 +57,18 @@ pub struct DatabaseConfig {
 }
 
 impl DatabaseConfig {
+    /// Reads the section through the app builder, so `config` shows its
+    /// defaults; a bad value's error names its full key.
+    pub fn from_builder(
+        app: &mut phial_core::AppBuilder,
+        section: &str,
+    ) -> Result<Self, ConfigError> {
+        Ok(DatabaseConfig {
+            default: app.section(section)?,
+            binds: app.section(&format!("{section}.binds"))?,
+        })
+    }
+
     /// Reads the section; a bad value's error names its full key.
     pub fn from_config(config: &Config, section: &str) -> Result<Self, ConfigError> {
         Ok(DatabaseConfig {

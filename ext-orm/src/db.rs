@@ -2,7 +2,6 @@
 //! extractor handlers use.
 
 use std::collections::BTreeMap;
-use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
@@ -92,8 +91,32 @@ impl Databases {
 }
 
 /// The default database, for handlers: `async fn list(db: Db) -> ...`.
-/// Derefs to sea-orm's `DatabaseConnection` (cheap to clone: a pool
-/// handle); its write helpers publish to the app's change feed.
+///
+/// Writes go through its helpers (`db.insert(..)`, `db.update(..)`,
+/// `db.delete(..)`, `db.insert_bulk(..)`, `db.transaction(..)`), which
+/// publish to the app's change feed: cached pages tagged with the table
+/// are dropped, and later the admin and Socket.IO rooms hear of it. Reads
+/// use sea-orm on [`conn`](Db::conn). `Db` does not deref to the
+/// connection, so skipping the feed is never an accident.
+///
+/// ```no_run
+/// # use phial_orm::{Db, OrmError};
+/// # async fn doc<E: sea_orm::EntityTrait>(db: Db) -> Result<(), OrmError> {
+/// use sea_orm::EntityTrait;
+/// let rows = E::find().all(db.conn()).await?; // a read
+/// # Ok(()) }
+/// ```
+///
+/// Handing `Db` itself to sea-orm does not compile, so a write cannot skip
+/// the feed by accident:
+///
+/// ```compile_fail
+/// # use phial_orm::Db;
+/// # async fn doc<E: sea_orm::EntityTrait>(db: Db) {
+/// use sea_orm::EntityTrait;
+/// let rows = E::find().all(&*db).await; // `Db` is not a connection
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Db {
     conn: DatabaseConnection,
@@ -106,7 +129,10 @@ impl Db {
         Db { conn, changes }
     }
 
-    /// The sea-orm connection.
+    /// The sea-orm connection, for reads and for what the helpers do not
+    /// cover. A write made here (`model.insert(db.conn())`, raw SQL)
+    /// **skips the change feed**: no cache invalidation, no live update.
+    /// Publish it yourself with `db.changes().publish(..)` if it matters.
     pub fn conn(&self) -> &DatabaseConnection {
         &self.conn
     }
@@ -121,13 +147,6 @@ impl Db {
     pub fn from_state(app: &AppState) -> Option<Db> {
         let dbs = app.get::<Databases>()?;
         Some(Db::new(dbs.default_db().clone(), app.changes().clone()))
-    }
-}
-
-impl Deref for Db {
-    type Target = DatabaseConnection;
-    fn deref(&self) -> &DatabaseConnection {
-        &self.conn
     }
 }
 

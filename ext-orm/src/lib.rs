@@ -12,7 +12,7 @@
 //! use sea_orm::ConnectionTrait;
 //!
 //! async fn ping(db: Db) -> Result<&'static str, OrmError> {
-//!     db.execute_unprepared("SELECT 1").await?;
+//!     db.conn().execute_unprepared("SELECT 1").await?; // a read: no change to publish
 //!     Ok("pong")
 //! }
 //! # #[tokio::main(flavor = "current_thread")]
@@ -47,6 +47,11 @@ pub use pagination::{
 };
 pub use request_tx::{RequestTx, Transactional, TransactionalService};
 pub use sea_orm;
+
+/// What handlers and app factories use: `use phial::orm::prelude::*;`.
+pub mod prelude {
+    pub use crate::{Db, Orm, OrmError, Page, PageQuery, RequestTx, Transactional, paginate};
+}
 pub use write::Tx;
 
 /// The config section this extension reads.
@@ -72,7 +77,7 @@ impl Extension for Orm {
     }
 
     fn init_app(&self, app: &mut AppBuilder) -> Result<(), BoxError> {
-        let cfg = DatabaseConfig::from_config(app.config(), SECTION)?;
+        let cfg = DatabaseConfig::from_builder(app, SECTION)?;
         app.provide(move |p| async move {
             let instance = p.instance_path().to_path_buf();
             let url = connect::resolve_url(&cfg.default, &instance, "app");

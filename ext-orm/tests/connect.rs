@@ -20,8 +20,9 @@ async fn scalar(db: &sea_orm::DatabaseConnection, sql: &str) -> String {
 
 async fn one(db: Db) -> Result<String, OrmError> {
     let row = db
+        .conn()
         .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
+            db.conn().get_database_backend(),
             "SELECT 1 + 1",
         ))
         .await?;

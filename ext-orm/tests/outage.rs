@@ -10,7 +10,7 @@ use phial_orm::{Db, Orm, OrmError};
 use sea_orm::ConnectionTrait;
 
 async fn one(db: Db) -> Result<&'static str, OrmError> {
-    db.execute_unprepared("SELECT 1").await?;
+    db.conn().execute_unprepared("SELECT 1").await?;
     Ok("ok")
 }
 

@@ -48,11 +48,13 @@ async fn fresh(url: &Option<String>, root: &std::path::Path) -> (App, Db) {
         .await
         .unwrap();
     let db = Db::from_state(app.state()).unwrap();
-    let backend = db.get_database_backend();
-    db.execute_unprepared("DROP TABLE IF EXISTS phial_test_writes_note")
+    let backend = db.conn().get_database_backend();
+    db.conn()
+        .execute_unprepared("DROP TABLE IF EXISTS phial_test_writes_note")
         .await
         .unwrap();
-    db.execute(&Schema::new(backend).create_table_from_entity(note::Entity))
+    db.conn()
+        .execute(&Schema::new(backend).create_table_from_entity(note::Entity))
         .await
         .unwrap();
     (app, db)
@@ -169,7 +171,7 @@ async fn bulk_inserts_cross_the_parameter_limit_in_one_transaction() {
     for (name, url) in backends().await {
         let dir = tempfile::tempdir().unwrap();
         let (app, db) = fresh(&url, dir.path()).await;
-        let per_chunk = phial_orm::rows_per_chunk(db.get_database_backend(), 2);
+        let per_chunk = phial_orm::rows_per_chunk(db.conn().get_database_backend(), 2);
         // Explicit ids: two columns a row, one row past two full chunks.
         let rows = 2 * per_chunk + 1;
         let models = (1..=rows as i32).map(|i| note::ActiveModel {

@@ -51,10 +51,14 @@ fn models(n: usize) -> impl Iterator<Item = row::ActiveModel> {
 }
 
 async fn reset(db: &Db) {
-    db.execute_unprepared("DROP TABLE IF EXISTS phial_bench_row")
+    db.conn()
+        .execute_unprepared("DROP TABLE IF EXISTS phial_bench_row")
         .await
         .unwrap();
-    db.execute(&Schema::new(db.get_database_backend()).create_table_from_entity(row::Entity))
+    db.conn()
+        .execute(
+            &Schema::new(db.conn().get_database_backend()).create_table_from_entity(row::Entity),
+        )
         .await
         .unwrap();
 }
@@ -73,11 +77,11 @@ async fn row_by_row(db: &Db, n: usize) {
 }
 
 async fn raw_sqlx(db: &Db, n: usize) {
-    let chunk = phial::orm::rows_per_chunk(db.get_database_backend(), 3);
+    let chunk = phial::orm::rows_per_chunk(db.conn().get_database_backend(), 3);
     let rows: Vec<(i32, i32, String)> = (0..n as i32)
         .map(|i| (i, i * 7, format!("row {i}")))
         .collect();
-    match db.get_database_backend() {
+    match db.conn().get_database_backend() {
         DbBackend::Postgres => {
             let pool = db.conn().get_postgres_connection_pool();
             let mut tx = pool.begin().await.unwrap();
@@ -159,7 +163,8 @@ async fn main() {
             phial / raw,
             phial / by_row
         );
-        db.execute_unprepared("DROP TABLE IF EXISTS phial_bench_row")
+        db.conn()
+            .execute_unprepared("DROP TABLE IF EXISTS phial_bench_row")
             .await
             .unwrap();
         app.shutdown().await;

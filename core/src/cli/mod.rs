@@ -220,16 +220,9 @@ impl App {
     }
 
     fn cmd_config(&self, out: &Output) -> ExitCode {
-        match self.state().config().redacted() {
-            Ok(v) => {
-                out.println(serde_json::to_string_pretty(&v).unwrap_or_default());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                out.println(format!("error: {e}"));
-                ExitCode::FAILURE
-            }
-        }
+        let effective = &self.state().0.effective_config;
+        out.println(serde_json::to_string_pretty(effective).unwrap_or_default());
+        ExitCode::SUCCESS
     }
 }
 
@@ -247,8 +240,10 @@ pub fn new_secret() -> String {
 /// development server does; other profiles log at `info`.
 pub fn init_tracing(profile: crate::Profile) {
     let default = match profile {
-        crate::Profile::Development => "info,phial::request=debug",
-        _ => "info",
+        // PostgreSQL's notices ("relation already exists, skipping") are
+        // noise on every command.
+        crate::Profile::Development => "info,phial::request=debug,sqlx::postgres::notice=warn",
+        _ => "info,sqlx::postgres::notice=warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

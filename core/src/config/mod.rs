@@ -106,6 +106,25 @@ impl Config {
             Ok(v) if !v.trim().is_empty() => v.parse()?,
             _ => Profile::Development,
         };
+        Self::load_profile(profile)
+    }
+
+    /// The `testing` profile with the config file and `PHIAL_*` variables
+    /// on top, whatever `PHIAL_ENV` says: for test suites that should run
+    /// against what the environment names, e.g.
+    /// `PHIAL_DATABASE__URL=postgres://… cargo test`. [`Config::testing`]
+    /// reads no environment (a test that must not depend on the machine);
+    /// the test client uses whichever config the app was built from.
+    ///
+    /// ```
+    /// let config = phial_core::Config::testing_with_env().unwrap();
+    /// assert_eq!(config.profile(), phial_core::Profile::Testing);
+    /// ```
+    pub fn testing_with_env() -> Result<Self, ConfigError> {
+        Self::load_profile(Profile::Testing)
+    }
+
+    fn load_profile(profile: Profile) -> Result<Self, ConfigError> {
         let file = match std::env::var_os("PHIAL_CONFIG") {
             Some(path) => {
                 let path = PathBuf::from(path);
@@ -124,7 +143,8 @@ impl Config {
     }
 
     /// Only the built-in defaults of a profile: no file, no environment.
-    /// Tests start here so the machine's environment cannot leak in.
+    /// Tests start here so the machine's environment cannot leak in (see
+    /// [`Config::testing_with_env`] for the opposite).
     pub fn for_profile(profile: Profile) -> Self {
         let figment = Figment::from(Serialized::defaults(CoreConfig::defaults(profile)));
         Config { figment, profile }
@@ -193,15 +213,49 @@ impl Config {
 
     /// Every key and value, with secrets replaced by `***`.
     pub fn redacted(&self) -> Result<serde_json::Value, ConfigError> {
+        self.effective(&[])
+    }
+
+    /// Every key and value with the extensions' sections as they decoded
+    /// them (their defaults included), secrets replaced by `***`: what the
+    /// `config` command prints.
+    pub(crate) fn effective(
+        &self,
+        sections: &[(String, serde_json::Value)],
+    ) -> Result<serde_json::Value, ConfigError> {
         let mut value: serde_json::Value = self
             .figment
             .extract()
             .map_err(|e| ConfigError::from_figment("", e))?;
+        for (key, decoded) in sections {
+            let slot = key.split('.').fold(&mut value, |v, part| &mut v[part]);
+            // Keys the section does not know stay visible (a typo shows).
+            let mut merged = decoded.clone();
+            merge_over(&mut merged, slot.take());
+            *slot = merged;
+        }
         if let serde_json::Value::Object(map) = &mut value {
             map.insert("env".into(), self.profile.as_str().into());
         }
         redact(&mut value);
         Ok(value)
+    }
+}
+
+/// Lays `top`'s keys over `base`, recursively.
+fn merge_over(base: &mut serde_json::Value, top: serde_json::Value) {
+    match (base, top) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(t)) => {
+            for (k, v) in t {
+                if let Some(slot) = b.get_mut(&k) {
+                    merge_over(slot, v);
+                } else {
+                    b.insert(k, v);
+                }
+            }
+        }
+        (_, serde_json::Value::Null) => {}
+        (slot, top) => *slot = top,
     }
 }
 

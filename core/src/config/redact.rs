@@ -37,13 +37,32 @@ pub fn redact_url(s: &str) -> String {
     )
 }
 
+/// Whether a value holds nothing to hide.
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
 /// Redacts a whole configuration tree in place.
 pub fn redact(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                if is_secret_key(k) && !v.is_null() && !matches!(v, Value::Bool(_)) {
-                    *v = Value::String(REDACTED.to_owned());
+                if is_secret_key(k) && !is_empty(v) && !matches!(v, Value::Bool(_)) {
+                    *v = match v {
+                        // A list of secrets shows how many there are.
+                        Value::Array(items) => Value::Array(
+                            items
+                                .iter()
+                                .map(|_| Value::String(REDACTED.to_owned()))
+                                .collect(),
+                        ),
+                        _ => Value::String(REDACTED.to_owned()),
+                    };
                 } else {
                     redact(v);
                 }
@@ -69,7 +88,10 @@ mod tests {
         });
         redact(&mut v);
         assert_eq!(v["secret_key"], REDACTED);
-        assert_eq!(v["secret_key_fallbacks"], REDACTED);
+        assert_eq!(v["secret_key_fallbacks"], serde_json::json!([REDACTED]));
+        let mut none = serde_json::json!({"secret_key_fallbacks": []});
+        redact(&mut none);
+        assert_eq!(none["secret_key_fallbacks"], serde_json::json!([]));
         assert_eq!(v["database"]["url"], "postgres://bob:***@db:5432/app");
         assert_eq!(v["database"]["pool_max"], 5);
         assert_eq!(v["name"], "x");

@@ -71,3 +71,32 @@ fn a_bad_value_in_any_extension_section_names_its_key_once() {
         );
     }
 }
+
+#[test]
+fn config_shows_every_section_with_its_defaults_and_nothing_internal() {
+    let dir = tempfile::tempdir().unwrap();
+    let instance = dir.path().join("instance");
+    let (code, out, err) = blog(
+        &["config"],
+        &instance,
+        &[("PHIAL_DATABASE__MAX_CONNECTIONS", "7")],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["database"]["max_connections"], 7,
+        "the environment wins: {out}"
+    );
+    assert_eq!(
+        v["database"]["acquire_timeout_secs"], 3,
+        "defaults show: {out}"
+    );
+    assert_eq!(v["migrate"]["lock_timeout_secs"], 60, "{out}");
+    assert_eq!(v["cache"]["default_ttl_secs"], 300, "{out}");
+    assert_eq!(
+        v["secret_key_fallbacks"],
+        serde_json::json!([]),
+        "empty is not a secret: {out}"
+    );
+    assert!(v.get("cli").is_none(), "no internal keys: {out}");
+}

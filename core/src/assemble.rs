@@ -1,6 +1,7 @@
-//! `AppBuilder::build`: binds extensions, checks dependencies, runs
-//! providers and startup hooks, and assembles the router. Every failure is
-//! collected so one start reports everything.
+//! What `AppBuilder::build` does with what the builder collected: binds
+//! the extensions, checks dependencies and settings, runs providers, checks
+//! routes against the state, assembles the router and runs startup hooks.
+//! Every failure is collected so one start reports everything.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,7 +61,7 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
         });
         http::HeaderName::from_static("x-request-id")
     });
-    let config_value = match b.config.redacted() {
+    let config_value = match b.config.effective(&b.sections) {
         Ok(v) => v,
         Err(e) => {
             b.errors.push(config_error(CORE_SOURCE, e));
@@ -90,10 +91,9 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
         for (name, bytes) in embedded {
             match bytes_to_str(bytes) {
                 Ok(text) => sources.push((name.into_owned(), text)),
-                Err(()) => b.errors.push(BuildError::Config {
-                    extension: APP_SOURCE.into(),
-                    key: "templates.folder".into(),
-                    message: format!("template `{name}` is not UTF-8 text"),
+                Err(()) => b.errors.push(BuildError::Template {
+                    name: name.into_owned(),
+                    message: "is not UTF-8 text: save it as UTF-8".into(),
                 }),
             }
         }
@@ -109,7 +109,7 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
         sources: std::mem::take(&mut b.template_sources),
         setup: std::mem::take(&mut b.template_setup),
         urls: urls.clone(),
-        config: config_value,
+        config: config_value.clone(),
         auto_reload: b.core.templates.auto_reload,
     });
     b.values
@@ -118,6 +118,7 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
     let keys = Keys::new(b.core.effective_secret_key(), &b.core.secret_key_fallbacks);
     let state = AppState(Arc::new(AppInner {
         config: b.config.clone(),
+        effective_config: config_value,
         core: b.core.clone(),
         root_path: root,
         instance_path,
@@ -134,6 +135,7 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
         request_id_header,
     }));
 
+    let _ = b.state_slot.set(Arc::downgrade(&state.0));
     let router = assemble_router(&mut b, &state);
     if describe_only {
         // Nothing started, so there is nothing to stop.
@@ -184,6 +186,7 @@ fn bind_extensions(b: &mut AppBuilder) {
             b.errors.push(error);
         }
     }
+    warn_uncollected(b);
     for late in std::mem::take(&mut b.pending) {
         b.errors.push(BuildError::Extension {
             extension: late.name,
@@ -201,6 +204,32 @@ fn bytes_to_str(
     match bytes {
         Cow::Borrowed(b) => std::str::from_utf8(b).map(Cow::Borrowed).map_err(drop),
         Cow::Owned(v) => String::from_utf8(v).map(Cow::Owned).map_err(drop),
+    }
+}
+
+/// Contributions left after every `finish`: nobody collects their type (a
+/// migration contributed without `Migrate` registered). Logged, since the
+/// app still works without them.
+fn warn_uncollected(b: &mut AppBuilder) {
+    let mut left: Vec<(&str, Vec<&str>)> = Vec::new();
+    for list in b.contributions.values() {
+        let Some(first) = list.first() else { continue };
+        let mut sources: Vec<&str> = list.iter().map(|c| c.source.as_str()).collect();
+        sources.dedup();
+        left.push((first.type_name, sources));
+    }
+    left.sort();
+    for (type_name, sources) in left {
+        tracing::warn!(
+            "contributions of `{type_name}` from {} were not collected by any extension: \
+             register the extension that gathers them (e.g. `Migrate` for migrations), or \
+             stop contributing them",
+            sources
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
 }
 

@@ -1,0 +1,170 @@
+//! Routes, nested routers, blueprints and layers, checked as they are added
+//! (bad paths, clashing methods, patterns axum would refuse).
+
+use axum::Router;
+
+use super::AppBuilder;
+use crate::blueprint::Blueprint;
+use crate::error::BuildError;
+use crate::routing::{MethodRoutes, RouteInfo, check_path, join_paths};
+use crate::state::AppState;
+use crate::static_files::StaticMount;
+
+pub(crate) type LayerFn = Box<dyn FnOnce(Router<AppState>) -> Router<AppState> + Send>;
+
+impl AppBuilder {
+    /// Adds handlers for a path.
+    pub fn route(&mut self, path: &str, routes: impl Into<MethodRoutes>) -> &mut Self {
+        let routes = routes.into();
+        self.add_route(path.to_owned(), routes, None);
+        self
+    }
+
+    fn add_route(&mut self, path: String, routes: MethodRoutes, prefix_name: Option<&str>) {
+        if let Err(message) = check_path(&path) {
+            self.errors.push(BuildError::Extension {
+                extension: self.current.clone(),
+                phase: "routing",
+                source: message.into(),
+            });
+            return;
+        }
+        let name = routes.name.map(|n| match prefix_name {
+            Some(bp) => format!("{bp}.{n}"),
+            None => n,
+        });
+        if let Some(clash) = self.routes.iter().find(|r| {
+            r.path == path
+                && (r.methods.is_empty()
+                    || routes.methods.is_empty()
+                    || r.methods.iter().any(|m| routes.methods.contains(m)))
+        }) {
+            self.errors.push(BuildError::Extension {
+                extension: self.current.clone(),
+                phase: "routing",
+                source: format!(
+                    "route {} {path} is already added by `{}`",
+                    clash.methods_label(),
+                    clash.source
+                )
+                .into(),
+            });
+            return;
+        }
+        if let Err(e) = self.route_table.claim(&path, &self.current) {
+            self.errors.push(e);
+            return;
+        }
+        // CSRF wraps the handlers only, so a wrong method is a 405 first.
+        let method_router = if routes.csrf_wrapped {
+            routes.router
+        } else {
+            routes.router.layer(crate::csrf_layer::CsrfLayer)
+        };
+        match crate::route_table::guarded_route(std::mem::take(&mut self.router), |r| {
+            r.route(&path, method_router)
+        }) {
+            Ok(router) => self.router = router,
+            Err(reason) => {
+                self.errors.push(BuildError::Extension {
+                    extension: self.current.clone(),
+                    phase: "routing",
+                    source: format!("route {path}: {reason}").into(),
+                });
+                return;
+            }
+        }
+        self.routes.push(RouteInfo {
+            methods: routes.methods,
+            path: path.clone(),
+            name,
+            source: self.current.clone(),
+            extractors: routes.extractors,
+        });
+    }
+
+    /// Nests a plain axum router under a path; its routes are listed as one
+    /// `*` entry.
+    pub fn nest(&mut self, path: &str, router: Router<AppState>) -> &mut Self {
+        if let Err(message) = check_path(path) {
+            self.errors.push(BuildError::Extension {
+                extension: self.current.clone(),
+                phase: "routing",
+                source: message.into(),
+            });
+            return self;
+        }
+        let listed = format!("{}/{{*rest}}", path.trim_end_matches('/'));
+        if let Err(e) = self.route_table.claim(&listed, &self.current) {
+            self.errors.push(e);
+            return self;
+        }
+        let router = if router.has_routes() {
+            router.route_layer(crate::csrf_layer::CsrfLayer)
+        } else {
+            router
+        };
+        match crate::route_table::guarded_route(std::mem::take(&mut self.router), |r| {
+            r.nest(path, router)
+        }) {
+            Ok(router) => self.router = router,
+            Err(reason) => {
+                self.errors.push(BuildError::Extension {
+                    extension: self.current.clone(),
+                    phase: "routing",
+                    source: format!("nested router at {path}: {reason}").into(),
+                });
+                return self;
+            }
+        }
+        self.routes.push(RouteInfo {
+            methods: Vec::new(),
+            path: listed,
+            name: None,
+            source: self.current.clone(),
+            extractors: Vec::new(),
+        });
+        self
+    }
+
+    /// Adds a blueprint: its routes under its prefix, its endpoint names
+    /// prefixed with its name, its templates after the app's, its static
+    /// folder at `<prefix>/static`.
+    pub fn blueprint(&mut self, bp: Blueprint) -> &mut Self {
+        for (path, routes) in bp.routes {
+            self.add_route(join_paths(&bp.url_prefix, &path), routes, Some(&bp.name));
+        }
+        for (path, router) in bp.nested {
+            self.nest(&join_paths(&bp.url_prefix, &path), router);
+        }
+        if let Some(folder) = bp.template_folder {
+            self.template_folders.push(folder);
+        }
+        if let Some(folder) = bp.static_folder {
+            let url = join_paths(&bp.url_prefix, "/static");
+            self.static_mounts.push(StaticMount::from_folder(
+                format!("{}.static", bp.name),
+                url,
+                folder,
+                self.current.clone(),
+            ));
+        }
+        self
+    }
+
+    /// Wraps every route (added by anyone) in a tower layer. Layers added
+    /// later wrap those added earlier.
+    pub fn layer<L>(&mut self, layer: L) -> &mut Self
+    where
+        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower::Service<axum::extract::Request> + Clone + Send + Sync + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Response:
+            axum::response::IntoResponse + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Error:
+            Into<std::convert::Infallible> + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
+    {
+        self.layers.push(Box::new(move |r| r.layer(layer)));
+        self
+    }
+}
