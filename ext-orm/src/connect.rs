@@ -69,7 +69,7 @@ pub(crate) async fn connect(
         .map_err(|e| OrmError::Connect {
             name: name.to_owned(),
             url: redact_url(url),
-            reason: e.to_string(),
+            reason: missing_driver(url, &e.to_string()).unwrap_or_else(|| e.to_string()),
         })?;
     conn.ping().await.map_err(|e| OrmError::Connect {
         name: name.to_owned(),
@@ -77,6 +77,23 @@ pub(crate) async fn connect(
         reason: e.to_string(),
     })?;
     Ok(conn)
+}
+
+/// sea-orm's "no supporting driver" for a URL whose driver is a cargo
+/// feature left off, said with the feature to turn on.
+fn missing_driver(url: &str, error: &str) -> Option<String> {
+    if !error.contains("no supporting driver") {
+        return None;
+    }
+    let feature = match url.split("://").next().unwrap_or("") {
+        "postgres" | "postgresql" => "postgres",
+        "mysql" | "mariadb" => "mysql",
+        _ => return None,
+    };
+    Some(format!(
+        "this binary was built without the {feature} driver: add the `{feature}` feature \
+         (`phial = {{ features = [\"{feature}\"] }}`, or `full`) and rebuild"
+    ))
 }
 
 /// The file of a `sqlite://path?opts` URL (none for in-memory databases).
@@ -107,6 +124,19 @@ mod tests {
             resolve_url(&cfg, Path::new("/x"), "app"),
             "postgres://db/app"
         );
+    }
+
+    #[test]
+    fn a_missing_driver_names_the_feature() {
+        let e = "Connection Error: The connection string 'postgres://x' has no supporting driver.";
+        let msg = missing_driver("postgres://db/app", e).unwrap();
+        assert!(msg.contains("`postgres` feature"), "{msg}");
+        assert!(
+            missing_driver("mysql://db/app", e)
+                .unwrap()
+                .contains("`mysql`")
+        );
+        assert_eq!(missing_driver("postgres://db/app", "timed out"), None);
     }
 
     #[test]
