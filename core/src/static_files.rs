@@ -1,13 +1,13 @@
 //! Static files: folders on disk (tower-http's `ServeFile` does ranges,
 //! `Last-Modified`, `HEAD`) behind checks it lacks — no dot-files, no `..`,
-//! no symlink that leaves the folder — plus `ETag` and `Cache-Control`; and
+//! no symlink that leaves the folder — plus `Cache-Control` (`ETag` comes
+//! from `ServeFile`, embedded files get a content hash); and
 //! files embedded in the binary, for extensions' own assets.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
 
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
@@ -248,27 +248,17 @@ impl StaticServer {
                 if !meta.is_file() {
                     return Err(not_found(name));
                 }
-                let mtime = meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                    .map(|d| d.as_nanos())
-                    .unwrap_or(0);
-                let etag = hv(&format!("W/\"{:x}-{mtime:x}\"", meta.len()));
-                let mut res = if etag_matches(req.headers(), &etag) {
-                    StatusCode::NOT_MODIFIED.into_response()
-                } else {
-                    match ServeFile::new(&path).oneshot(req).await {
-                        Ok(res) => res.map(axum::body::Body::new),
-                        Err(e) => {
-                            return Err(HttpError::internal(format!(
-                                "could not read static file `{name}`: {e}"
-                            )));
-                        }
+                // tower-http's ServeFile answers If-None-Match and
+                // If-Modified-Since itself, with its own strong ETag.
+                let mut res = match ServeFile::new(&path).oneshot(req).await {
+                    Ok(res) => res.map(axum::body::Body::new),
+                    Err(e) => {
+                        return Err(HttpError::internal(format!(
+                            "could not read static file `{name}`: {e}"
+                        )));
                     }
                 };
                 if res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED {
-                    res.headers_mut().insert(ETAG, etag);
                     res.headers_mut()
                         .insert(CACHE_CONTROL, self.0.cache_control.clone());
                 }

@@ -18,8 +18,12 @@ use crate::url::UrlError;
 /// use axum::response::Redirect;
 ///
 /// async fn create(urls: Urls) -> Result<Redirect, HttpError> {
-///     // ... save the post as id 7 ...
-///     urls.redirect("post", &[("id", "7")])
+///     let id = 7; // ... the saved post's id ...
+///     urls.redirect("post", &[("id", &id.to_string())])
+/// }
+///
+/// async fn home(urls: Urls) -> Result<Redirect, HttpError> {
+///     urls.redirect("index", &[])
 /// }
 /// ```
 #[derive(Clone, Debug)]
@@ -28,21 +32,13 @@ pub struct Urls(AppState);
 impl Urls {
     /// The path of `endpoint`: parameters named in its pattern fill it, the
     /// rest become the query string.
-    pub fn url_for<K: AsRef<str>, V: AsRef<str>>(
-        &self,
-        endpoint: &str,
-        params: &[(K, V)],
-    ) -> Result<String, HttpError> {
+    pub fn url_for(&self, endpoint: &str, params: &[(&str, &str)]) -> Result<String, HttpError> {
         Ok(self.0.url_for(endpoint, params)?)
     }
 
     /// A `303 See Other` to `endpoint` (what a form handler answers after a
     /// successful POST).
-    pub fn redirect<K: AsRef<str>, V: AsRef<str>>(
-        &self,
-        endpoint: &str,
-        params: &[(K, V)],
-    ) -> Result<Redirect, HttpError> {
+    pub fn redirect(&self, endpoint: &str, params: &[(&str, &str)]) -> Result<Redirect, HttpError> {
         Ok(Redirect::to(&self.url_for(endpoint, params)?))
     }
 }
