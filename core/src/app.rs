@@ -25,7 +25,7 @@ struct Lifecycle {
 }
 
 /// A built app. Cheap to clone. Serve it with [`App::serve`], drive it from
-/// tests with [`App::test_client`], or hand it to [`crate::cli::run`].
+/// tests with [`App::test_client`], or hand it to [`crate::cli::main`].
 ///
 /// ```
 /// use phial_core::{App, Config, routing::get};
