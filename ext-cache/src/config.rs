@@ -1,7 +1,7 @@
 //! The `[cache]` section. Stable keys: `cache.type`, `cache.key_prefix`,
 //! `cache.default_ttl_secs`, `cache.max_entries`, `cache.max_bytes`,
 //! `cache.idle_secs`, `cache.urls`, `cache.timeout_ms`, `cache.l2`,
-//! `cache.l1_ttl_secs`, `cache.metrics_path`.
+//! `cache.l1_ttl_secs`, `cache.max_pending`, `cache.metrics_path`.
 
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +73,9 @@ pub struct CacheConfig {
     pub l2: SharedKind,
     /// Tiered: seconds an entry stays in a node's memory at most.
     pub l1_ttl_secs: u64,
+    /// Tiered: invalidations a node keeps for replay while Redis is
+    /// unreachable; past it, recovery clears the app's prefix everywhere.
+    pub max_pending: usize,
     /// Path of the JSON metrics endpoint; empty to leave it out. Unset:
     /// `/metrics/cache`, except in production, where the counters are
     /// not published unless a path is given (put it behind your own
@@ -122,6 +125,7 @@ impl Default for CacheConfig {
             timeout_ms: 250,
             l2: SharedKind::Redis,
             l1_ttl_secs: 60,
+            max_pending: 10_000,
             metrics_path: None,
         }
     }

@@ -80,7 +80,8 @@ pub(crate) fn build(cfg: &CacheConfig, prefix: String) -> Result<Cache, crate::C
                 .map_or(Capacity::Entries(cfg.max_entries), Capacity::Bytes);
             let l1_ttl = Duration::from_secs(cfg.l1_ttl_secs.max(1));
             let channel = format!("{prefix}invalidate");
-            Cache::new(Tiered::new(l2, capacity, l1_ttl, channel), prefix, ttl)
+            let tiered = Tiered::new(l2, capacity, l1_ttl, channel).max_pending(cfg.max_pending);
+            Cache::new(tiered, prefix, ttl)
         }
         #[cfg(not(feature = "redis"))]
         kind @ (BackendKind::Redis | BackendKind::RedisCluster | BackendKind::Tiered) => {
