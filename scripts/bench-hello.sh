@@ -25,9 +25,14 @@ if ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
 
-cargo build --release -q -p hello -p phial-bench
-target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-bin="$target_dir/release"
+# BIN_DIR=path: use binaries built elsewhere (e.g. an older commit's) as they are.
+if [[ -n "${BIN_DIR:-}" ]]; then
+  bin=$BIN_DIR
+else
+  cargo build --release -q -p hello -p phial-bench
+  target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+  bin="$target_dir/release"
+fi
 
 secret=$(printf 'bench%.0s' {1..10})
 declare -A cmd

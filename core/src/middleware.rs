@@ -10,6 +10,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::LazyLock;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -30,20 +31,43 @@ use crate::session::Session;
 use crate::state::AppState;
 
 /// What the core middleware hands to extractors: the request id and the
-/// session, in one request extension.
+/// session, in one request extension (one shared allocation, see
+/// [`Session::for_request`]).
 #[derive(Clone)]
-pub(crate) struct RequestContext {
-    pub(crate) id: Option<RequestId>,
-    pub(crate) session: Option<Session>,
-}
+pub(crate) struct RequestContext(Session);
 
 impl RequestContext {
     pub(crate) fn session(ext: &http::Extensions) -> Option<&Session> {
-        ext.get::<RequestContext>().and_then(|c| c.session.as_ref())
+        ext.get::<RequestContext>()
+            .map(|c| &c.0)
+            .filter(|s| s.is_on())
     }
 
-    pub(crate) fn id(ext: &http::Extensions) -> Option<RequestId> {
-        ext.get::<RequestContext>().and_then(|c| c.id)
+    pub(crate) fn id(ext: &http::Extensions) -> Option<&RequestId> {
+        ext.get::<RequestContext>().and_then(|c| c.0.request_id())
+    }
+}
+
+/// Gives the request's extensions room for ours beside axum's three
+/// (`OriginalUri`, `MatchedPath`, `UrlParams`) so the map is allocated at
+/// its final size, instead of at three entries and then rehashed.
+fn roomy_extensions(req: &mut Request) {
+    #[derive(Clone, Copy)]
+    struct Room<const N: u8>;
+    static ROOMY: LazyLock<http::Extensions> = LazyLock::new(|| {
+        let mut e = http::Extensions::new();
+        e.insert(Room::<0>);
+        e.insert(Room::<1>);
+        e.insert(Room::<2>);
+        e.insert(Room::<3>);
+        e.insert(Room::<4>);
+        // Empty again; a clone keeps the table's size.
+        e.clear();
+        e
+    });
+    let old = std::mem::replace(req.extensions_mut(), ROOMY.clone());
+    if !old.is_empty() {
+        req.extensions_mut().extend(old);
     }
 }
 
@@ -74,9 +98,8 @@ pub struct CoreService<S> {
 struct Post {
     app: AppState,
     facts: RequestFacts,
-    session: Option<Session>,
-    /// The id as the response header value.
-    request_id: Option<http::HeaderValue>,
+    /// The request id and session, when either is on.
+    context: Option<Session>,
     /// Boxed: present only while a subscriber wants request spans, and
     /// inline it would make every request's future larger.
     span: Option<Box<(Span, Instant)>>,
@@ -109,29 +132,24 @@ where
             .trace
             .then(|| request_span(&req, request_id.as_ref()))
             .flatten();
-        let session = core
-            .session
-            .enabled
-            .then(|| Session::from_headers(app.clone(), req.headers()));
-        if request_id.is_some() || session.is_some() {
-            // One extension for both: axum adds two of its own, and a fourth
-            // entry would make the map grow.
-            req.extensions_mut().insert(RequestContext {
-                id: request_id,
-                session: session.clone(),
-            });
+        let sessions = core.session.enabled;
+        let context = (request_id.is_some() || sessions).then(|| {
+            let headers = sessions.then(|| req.headers());
+            Session::for_request(app.clone(), request_id, headers)
+        });
+        if let Some(context) = &context {
+            roomy_extensions(&mut req);
+            req.extensions_mut().insert(RequestContext(context.clone()));
         }
         let facts = RequestFacts {
             method: req.method().clone(),
             path_and_query: req.uri().path_and_query().cloned(),
             wants_html: error_page::wants_html(req.headers()),
         };
-        let request_id = request_id.map(|id| id.header_value());
         let post = Post {
             app: app.clone(),
             facts,
-            session,
-            request_id,
+            context,
             span,
         };
         let state = match limit_body(app, req) {
@@ -247,8 +265,8 @@ where
                 let post = this.post.as_mut().expect("polled after completion");
                 let app = post.app.clone();
                 let facts = std::mem::replace(&mut post.facts, RequestFacts::empty());
-                let session = post.session.clone();
-                let id = post.request_id.clone();
+                let session = post.session().cloned();
+                let id = post.request_id().cloned();
                 let fut = Box::pin(async move {
                     let request = error_page::ErrorRequest { session, id };
                     let res = error_page::finalize(&app, res, &facts, request).await;
@@ -264,14 +282,28 @@ where
 }
 
 impl Post {
+    fn session(&self) -> Option<&Session> {
+        self.context.as_ref().filter(|c| c.is_on())
+    }
+
+    fn request_id(&self) -> Option<&http::HeaderValue> {
+        let id = self.context.as_ref()?.request_id()?;
+        Some(id.header_value())
+    }
+
     fn finish(self, mut res: Response) -> Response {
         let headers = res.headers_mut();
-        if let Some(session) = &self.session {
-            session.finish(headers);
-        }
+        // First: it may give the response a new, larger map.
         self.app.0.security_headers.apply(headers);
-        if let Some(id) = self.request_id {
-            headers.insert(self.app.0.request_id_header.clone(), id);
+        if let Some(context) = &self.context {
+            // `Vary`, `Set-Cookie` and the id: the map grows once at most.
+            headers.reserve(3);
+            if context.is_on() {
+                context.finish(headers);
+            }
+            if let Some(id) = context.request_id() {
+                headers.insert(&self.app.0.request_id_header, id.header_value().clone());
+            }
         }
         if let Some((span, start)) = self.span.map(|b| *b) {
             let status = res.status().as_u16();

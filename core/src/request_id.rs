@@ -1,46 +1,46 @@
 //! Request ids: kept from the client when it sends a sane one (so a proxy's
 //! id follows the request), otherwise made from a per-process random prefix
-//! and a counter. Held inline, so making one allocates nothing.
+//! and a counter. Either way the id is a header value ready for the
+//! response: the client's shares the request's buffer, a generated one is
+//! cut from a per-thread slab, so making one allocates nothing (one slab
+//! every [`SLAB_BYTES`] bytes of ids).
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::FromRequestParts;
+use bytes::BytesMut;
 use http::HeaderValue;
 use http::request::Parts;
 
 /// Longest id kept from a client.
 pub(crate) const MAX_LEN: usize = 64;
 
+/// Room for ~160 generated ids; a slab is freed once its last id is dropped.
+const SLAB_BYTES: usize = 4096;
+
 /// The current request's id; also in the response header (`x-request-id`
-/// by default) and in the request's tracing span.
-#[derive(Clone, Copy)]
-pub struct RequestId {
-    buf: [u8; MAX_LEN],
-    len: u8,
-}
+/// by default) and in the request's tracing span. Cheap to clone.
+#[derive(Clone)]
+pub struct RequestId(HeaderValue);
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 static PREFIX: OnceLock<u32> = OnceLock::new();
 
+thread_local! {
+    static SLAB: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
 impl RequestId {
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
+        self.0.to_str().unwrap_or("")
     }
 
-    pub(crate) fn header_value(&self) -> HeaderValue {
-        HeaderValue::from_bytes(&self.buf[..usize::from(self.len)])
-            .expect("ids hold only header-safe ASCII")
-    }
-
-    fn from_ascii(bytes: &[u8]) -> Self {
-        let mut buf = [0u8; MAX_LEN];
-        buf[..bytes.len()].copy_from_slice(bytes);
-        RequestId {
-            buf,
-            len: bytes.len() as u8,
-        }
+    /// The id as the response header's value (shares the bytes).
+    pub(crate) fn header_value(&self) -> &HeaderValue {
+        &self.0
     }
 
     /// Keeps the client's id when it is 1-64 characters of `[A-Za-z0-9._:/-]`.
@@ -51,7 +51,7 @@ impl RequestId {
             && bytes
                 .iter()
                 .all(|b| b.is_ascii_alphanumeric() || b"._:/-".contains(b));
-        sane.then(|| Self::from_ascii(bytes))
+        sane.then(|| RequestId(value.clone()))
     }
 
     pub(crate) fn generate() -> Self {
@@ -72,7 +72,16 @@ impl RequestId {
         for i in 0..digits {
             out[9 + i] = HEX[((n >> (4 * (digits - 1 - i))) & 0xf) as usize];
         }
-        Self::from_ascii(&out[..9 + digits])
+        let bytes = SLAB.with(|slab| {
+            let mut slab = slab.borrow_mut();
+            let len = 9 + digits;
+            if slab.capacity() < len {
+                *slab = BytesMut::with_capacity(SLAB_BYTES);
+            }
+            slab.extend_from_slice(&out[..len]);
+            slab.split().freeze()
+        });
+        RequestId(HeaderValue::from_maybe_shared(bytes).expect("ids hold only header-safe ASCII"))
     }
 }
 
@@ -93,6 +102,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(crate::middleware::RequestContext::id(&parts.extensions)
+            .cloned()
             .unwrap_or_else(RequestId::generate))
     }
 }
@@ -119,5 +129,27 @@ mod tests {
         assert_eq!(prefix.len(), 8);
         assert!(u64::from_str_radix(n, 16).is_ok(), "{a}");
         assert_eq!(a.header_value().to_str().unwrap(), a.as_str());
+        assert_eq!(b.header_value().to_str().unwrap(), b.as_str());
+    }
+
+    #[test]
+    fn ids_cut_from_several_slabs_stay_distinct_and_intact() {
+        let ids: Vec<RequestId> = (0..2 * SLAB_BYTES / 10)
+            .map(|_| RequestId::generate())
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        for id in &ids {
+            let (prefix, n) = id.as_str().split_once('-').unwrap();
+            assert_eq!(prefix.len(), 8, "{id}");
+            assert!(u64::from_str_radix(n, 16).is_ok(), "{id}");
+            assert!(seen.insert(id.as_str().to_owned()), "{id} twice");
+        }
+    }
+
+    #[test]
+    fn a_client_id_is_kept_as_sent() {
+        let id = RequestId::from_client(&HeaderValue::from_static("proxy-42")).unwrap();
+        assert_eq!(id.as_str(), "proxy-42");
+        assert_eq!(id.header_value(), "proxy-42");
     }
 }

@@ -10,16 +10,23 @@ use http::{HeaderMap, HeaderValue};
 use crate::config::SecurityConfig;
 use crate::error::BuildError;
 
-/// The headers, ready to copy into responses.
+/// The headers, ready to copy into responses: a prepared map, sized for
+/// the response's own headers too, whose clone (hashes and all) becomes
+/// the response's map. Values are static, so the clone touches no
+/// reference count.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SecurityHeaders(HeaderMap);
+
+/// Room in the prepared map for a response's own headers and the ones the
+/// core middleware adds (request id, `Vary`, `Set-Cookie`).
+const ROOM: usize = 7;
 
 impl SecurityHeaders {
     pub(crate) fn from_config(cfg: &SecurityConfig) -> Result<Self, Vec<BuildError>> {
         if !cfg.enabled {
             return Ok(Self::default());
         }
-        let mut headers = HeaderMap::new();
+        let mut headers = Vec::new();
         let mut errors = Vec::new();
         let mut add = |name: HeaderName, key: &str, value: &str| {
             if value.is_empty() {
@@ -32,10 +39,10 @@ impl SecurityHeaders {
                 // Static values are copied per response without touching a
                 // reference count: the few bytes are leaked once per app.
                 Ok(_) if visible => {
-                    headers.insert(
+                    headers.push((
                         name,
                         HeaderValue::from_static(Box::leak(value.to_owned().into_boxed_str())),
-                    );
+                    ));
                 }
                 _ => errors.push(BuildError::Config {
                     extension: "core".into(),
@@ -70,7 +77,9 @@ impl SecurityHeaders {
             );
         }
         if errors.is_empty() {
-            Ok(SecurityHeaders(headers))
+            let mut map = HeaderMap::with_capacity(headers.len() + ROOM);
+            map.extend(headers);
+            Ok(SecurityHeaders(map))
         } else {
             Err(errors)
         }
@@ -78,13 +87,51 @@ impl SecurityHeaders {
 
     /// Adds the headers the response does not already have.
     ///
-    /// Cloning the prepared map and moving the response's few headers over
-    /// it is cheaper than inserting each security header into the response.
+    /// Inserting each one into the response's map hashes and probes it,
+    /// every time; cloning the prepared map copies the hashes, and only the
+    /// response's own few headers (usually `content-type` and
+    /// `content-length`) are moved over it. Theirs replace ours.
     pub(crate) fn apply(&self, headers: &mut HeaderMap) {
-        for (name, value) in self.0.iter() {
-            if !headers.contains_key(name) {
-                headers.append(name.clone(), value.clone());
+        if self.0.is_empty() {
+            return;
+        }
+        let own = std::mem::replace(headers, self.0.clone());
+        let mut last: Option<HeaderName> = None;
+        for (name, value) in own {
+            match name {
+                Some(name) => {
+                    headers.insert(&name, value);
+                    last = Some(name);
+                }
+                // Further values of the same header.
+                None => {
+                    if let Some(name) = &last {
+                        headers.append(name, value);
+                    }
+                }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_response_own_headers_win_and_keep_every_value() {
+        let cfg = crate::config::CoreConfig::default().security;
+        let security = SecurityHeaders::from_config(&cfg).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+        headers.append("set-cookie", HeaderValue::from_static("a=1"));
+        headers.append("set-cookie", HeaderValue::from_static("b=2"));
+        security.apply(&mut headers);
+        assert_eq!(headers[X_FRAME_OPTIONS], "SAMEORIGIN");
+        assert_eq!(headers.get_all(X_FRAME_OPTIONS).iter().count(), 1);
+        let cookies: Vec<_> = headers.get_all("set-cookie").iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert_eq!(headers[X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert!(headers.contains_key(REFERRER_POLICY));
     }
 }

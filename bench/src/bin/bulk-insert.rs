@@ -1,10 +1,13 @@
-//! Run with: `cargo run --release -p phial-bench --bin bulk-insert [ROWS]`
+//! Run with: `cargo run --release -p phial-bench --bin bulk-insert [ROWS] [ROUNDS]`
 //!
 //! Inserts ROWS (default 100,000) rows three ways, on SQLite and (when
 //! reachable) PostgreSQL, and prints rows/s and ratios: Phial's chunked
-//! `insert_bulk`, raw multi-row sqlx inserts with the same chunking in one
-//! transaction (the floor), and a plain row-by-row loop of sea-orm inserts
-//! (what code without a bulk helper does).
+//! `insert_bulk`, raw multi-row sqlx inserts in one transaction (the floor:
+//! one statement per 32,766 bind parameters, the most SQLite takes), and a
+//! plain row-by-row loop of sea-orm inserts (what code without a bulk
+//! helper does; on ROWS / 20 rows, it is slow). Phial and raw sqlx run
+//! ROUNDS times (default 5), alternating; the figures are medians, the
+//! ratio the median of each round's ratio.
 
 #![expect(
     clippy::print_stdout,
@@ -77,7 +80,8 @@ async fn row_by_row(db: &Db, n: usize) {
 }
 
 async fn raw_sqlx(db: &Db, n: usize) {
-    let chunk = phial::orm::rows_per_chunk(db.conn().get_database_backend(), 3);
+    // A fixed floor, whatever chunking Phial picks.
+    let chunk = 32_766 / 3;
     let rows: Vec<(i32, i32, String)> = (0..n as i32)
         .map(|i| (i, i * 7, format!("row {i}")))
         .collect();
@@ -122,12 +126,26 @@ async fn timed<F: AsyncFnOnce(&Db, usize)>(db: &Db, n: usize, f: F) -> f64 {
     n as f64 / secs
 }
 
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
 #[tokio::main]
 async fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(100_000);
+    let arg = |i: usize, default: usize| {
+        std::env::args()
+            .nth(i)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(default)
+    };
+    let n = arg(1, 100_000);
+    let rounds = arg(2, 5).max(1);
     let dir = std::env::temp_dir().join(format!("phial-bulk-{}", std::process::id()));
     let mut targets = vec![(
         "SQLite",
@@ -142,7 +160,7 @@ async fn main() {
     {
         targets.push(("PostgreSQL", url));
     }
-    println!("{n} rows of (id, a, b) per run");
+    println!("{n} rows of (id, a, b) per run, median of {rounds} rounds");
     println!(
         "{:<11} {:>16} {:>16} {:>16} {:>12} {:>14}",
         "database", "phial rows/s", "raw sqlx rows/s", "row-by-row/s", "phial/raw", "phial/by-row"
@@ -155,12 +173,19 @@ async fn main() {
             .await
             .unwrap();
         let db = Db::from_state(app.state()).unwrap();
-        let phial = timed(&db, n, phial_bulk).await;
-        let raw = timed(&db, n, raw_sqlx).await;
-        let by_row = timed(&db, n, row_by_row).await;
+        let (mut phials, mut raws, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let phial = timed(&db, n, phial_bulk).await;
+            let raw = timed(&db, n, raw_sqlx).await;
+            phials.push(phial);
+            raws.push(raw);
+            ratios.push(phial / raw);
+        }
+        let (phial, raw) = (median(phials), median(raws));
+        let by_row = timed(&db, (n / 20).max(1), row_by_row).await;
         println!(
             "{name:<11} {phial:>16.0} {raw:>16.0} {by_row:>16.0} {:>12.3} {:>14.1}",
-            phial / raw,
+            median(ratios),
             phial / by_row
         );
         db.conn()

@@ -77,14 +77,24 @@ where
     best
 }
 
+fn bare_router() -> Router {
+    Router::new().route("/plaintext", get(|| async { "Hello, World!" }))
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let n: u32 = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(200_000);
-    // `layer-cost N security` profiles one stack alone (for perf).
+    // `layer-cost N security` profiles one stack alone (for perf);
+    // `bare`, `off` and `defaults` name the other rows.
     if let Some(only) = std::env::args().nth(2) {
+        if only == "bare" {
+            let ns = ns_per_request(bare_router(), n).await;
+            println!("bare: {ns:.0} ns/req");
+            return;
+        }
         let key = OFF
             .iter()
             .map(|(k, _)| *k)
@@ -96,8 +106,7 @@ async fn main() {
         println!("{only}: {:.0} ns/req", ns_per_request(router, n).await);
         return;
     }
-    let bare = Router::new().route("/plaintext", get(|| async { "Hello, World!" }));
-    let base = ns_per_request(bare, n).await;
+    let base = ns_per_request(bare_router(), n).await;
     let mut rows = vec![("bare axum".to_owned(), base)];
     rows.push((
         "phial, optional layers off".into(),

@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::HttpError;
+use crate::request_id::RequestId;
 use crate::state::AppState;
 
 use codec::CookieProblem;
@@ -50,10 +51,20 @@ struct SessionData {
     rejected: Option<CookieProblem>,
 }
 
-struct Inner {
-    app: AppState,
+/// The session's part of a request: the cookies it came with (parsed on
+/// first use) and the data.
+struct State {
     cookies: Vec<HeaderValue>,
     data: Mutex<SessionData>,
+}
+
+/// What the core middleware shares with the request's extractors, in one
+/// allocation: the app, the request id and, when sessions are on, the
+/// session.
+struct Shared {
+    app: AppState,
+    id: Option<RequestId>,
+    state: Option<State>,
 }
 
 /// The current request's session. Cheap to clone; loaded from the cookie on
@@ -63,7 +74,7 @@ struct Inner {
 /// expired) is ignored: the session starts empty and the bad cookie is
 /// removed, as Flask does; forms posted with it then fail the CSRF check.
 #[derive(Clone)]
-pub struct Session(Arc<Inner>);
+pub struct Session(Arc<Shared>);
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -81,18 +92,42 @@ pub(crate) fn now_secs() -> u64 {
 }
 
 impl Session {
-    /// A session for a request with these headers (nothing is parsed yet).
-    pub(crate) fn from_headers(app: AppState, headers: &HeaderMap) -> Self {
-        let cookies = headers.get_all(COOKIE).iter().cloned().collect();
-        Session(Arc::new(Inner {
-            app,
-            cookies,
+    /// A request's shared state: its id, and its session when `headers`
+    /// (the request's) are given; nothing is parsed yet. The middleware
+    /// keeps one handle, the request's extensions the other; it is a
+    /// session only when sessions are on ([`is_on`](Self::is_on)).
+    pub(crate) fn for_request(
+        app: AppState,
+        id: Option<RequestId>,
+        headers: Option<&HeaderMap>,
+    ) -> Self {
+        let state = headers.map(|h| State {
+            // No cookie, no allocation.
+            cookies: h.get_all(COOKIE).iter().cloned().collect(),
             data: Mutex::new(SessionData::default()),
-        }))
+        });
+        Session(Arc::new(Shared { app, id, state }))
+    }
+
+    /// Whether this is a session (sessions are on), not only the id.
+    pub(crate) fn is_on(&self) -> bool {
+        self.0.state.is_some()
+    }
+
+    /// The request's id, when request ids are on.
+    pub(crate) fn request_id(&self) -> Option<&RequestId> {
+        self.0.id.as_ref()
+    }
+
+    fn state(&self) -> &State {
+        self.0
+            .state
+            .as_ref()
+            .expect("a Session reaches users only while sessions are on")
     }
 
     fn lock(&self) -> MutexGuard<'_, SessionData> {
-        let mut guard = self.0.data.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.state().data.lock().unwrap_or_else(|p| p.into_inner());
         if !guard.loaded {
             guard.loaded = true;
             self.load(&mut guard);
@@ -105,7 +140,7 @@ impl Session {
         let core = self.0.app.core();
         let name = core.session.cookie_name.as_str();
         let raw = self
-            .0
+            .state()
             .cookies
             .iter()
             .filter_map(|h| h.to_str().ok())
@@ -196,7 +231,7 @@ impl Session {
     /// depends on who asked (`Vary: Cookie`) and must not be shared
     /// through a cache.
     pub fn accessed(&self) -> bool {
-        self.0
+        self.state()
             .data
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -207,7 +242,7 @@ impl Session {
     /// a bad one, and marks the response as varying by cookie when the
     /// session was read.
     pub(crate) fn finish(&self, headers: &mut HeaderMap) {
-        let state = self.0.data.lock().unwrap_or_else(|p| p.into_inner());
+        let state = self.state().data.lock().unwrap_or_else(|p| p.into_inner());
         if !state.accessed {
             return;
         }
