@@ -147,8 +147,7 @@ fn core_hazards(state: &AppState) -> Vec<DeployFinding> {
 /// development profile or the public development key.
 pub(crate) fn exposed_development(state: &AppState, bind: &str) -> bool {
     let development = state.profile() == crate::Profile::Development
-        || state.core().secret_key_problem() == Some("is the development default")
-        || state.core().secret_key.is_none();
+        || state.core().effective_secret_key() == crate::config::DEVELOPMENT_SECRET_KEY;
     development && !is_loopback(bind)
 }
 

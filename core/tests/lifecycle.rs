@@ -1,6 +1,8 @@
 //! The extension contract: phases, typed state, dependencies, collected
 //! errors, hooks, and two apps side by side.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -581,39 +583,14 @@ async fn change_listeners_get_the_app_state() {
     assert_eq!(*log.0.lock().unwrap(), ["Insert post"]);
 }
 
-/// Log lines written on this thread while `f` runs.
-async fn logs_of<F: std::future::Future>(f: F) -> (F::Output, String) {
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let out = f.await;
-    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-    (out, text)
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn a_contribution_nobody_collects_is_a_warning() {
-    struct Migration(&'static str);
+    struct Migration;
     fn contributes(app: &mut AppBuilder) -> Result<(), BoxError> {
-        app.contribute(Migration("create_audit"));
+        app.contribute(Migration);
         Ok(())
     }
-    let (app, logs) = logs_of(
+    let (app, logs) = common::logs_of(
         App::builder(Config::testing())
             .register(contributes)
             .build(),
@@ -624,5 +601,4 @@ async fn a_contribution_nobody_collects_is_a_warning() {
         logs.contains("WARN") && logs.contains("Migration") && logs.contains("not collected"),
         "{logs}"
     );
-    let _ = Migration("x").0;
 }

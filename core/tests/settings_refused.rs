@@ -2,8 +2,7 @@
 //! is built (or flagged), with the key at fault; user code that renders
 //! errors cannot take a request down.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
 
 use phial_core::routing::get;
 use phial_core::{App, Config, HttpError, Profile};
@@ -145,52 +144,27 @@ async fn debug_decides_whether_a_500_shows_its_reason() {
     );
 }
 
-/// Log lines written while the test runs on this thread.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn development_on_a_public_address_warns_loudly_and_fails_the_deploy_check() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let _guard = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(_guard);
     let app = App::builder(Config::for_profile(Profile::Development))
         .build()
         .await
         .unwrap();
-
-    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
-    app.clone()
-        .serve_with(listener, std::future::ready(()))
-        .await
-        .unwrap();
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let serve_on = |addr: &'static str| {
+        let app = app.clone();
+        async move {
+            let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+            app.serve_with(listener, std::future::ready(()))
+                .await
+                .unwrap();
+        }
+    };
+    let ((), text) = common::logs_of(serve_on("0.0.0.0:0")).await;
     assert!(
         text.contains("WARN") && text.contains("reachable beyond this machine"),
         "{text}"
     );
-
-    logs.0.lock().unwrap().clear();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    app.clone()
-        .serve_with(listener, std::future::ready(()))
-        .await
-        .unwrap();
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let ((), text) = common::logs_of(serve_on("127.0.0.1:0")).await;
     assert!(
         !text.contains("reachable beyond"),
         "loopback is fine: {text}"

@@ -5,6 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Invalidations a tiered node keeps for replay by default
+/// (`cache.max_pending`).
+pub const DEFAULT_MAX_PENDING: usize = 10_000;
+
 /// Which backend (`cache.type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -125,7 +129,7 @@ impl Default for CacheConfig {
             timeout_ms: 250,
             l2: SharedKind::Redis,
             l1_ttl_secs: 60,
-            max_pending: 10_000,
+            max_pending: DEFAULT_MAX_PENDING,
             metrics_path: None,
         }
     }

@@ -71,7 +71,7 @@ pub use moka;
 
 pub use backend::Backend;
 pub use cache::{Cache, Stats};
-pub use config::{BackendKind, CacheConfig, SharedKind};
+pub use config::{BackendKind, CacheConfig, DEFAULT_MAX_PENDING, SharedKind};
 pub use error::CacheError;
 pub use extension::Caching;
 pub use flight::{LOCK_TTL, LOCK_WAIT};

@@ -147,25 +147,22 @@ impl Backend for Memory {
             self.cache
                 .entry(Arc::from(key))
                 .and_compute_with(|current| {
-                    let parsed = match &current {
+                    let next = match &current {
                         Some(e) => std::str::from_utf8(&e.value().value)
                             .ok()
                             .and_then(|s| s.parse::<i64>().ok())
-                            .map(|n| (n, e.value().ttl))
+                            .map(|n| (n.saturating_add(by), e.value().ttl))
                             .ok_or_else(|| CacheError::NotAnInteger(key.to_owned())),
-                        None => Ok((0, ttl)),
+                        None => Ok((by, ttl)),
                     };
-                    let op = match &parsed {
-                        Ok((n, ttl)) => {
-                            let next = n.saturating_add(by);
-                            Op::Put(Entry {
-                                value: Bytes::from(next.to_string()),
-                                ttl: *ttl,
-                            })
-                        }
+                    let op = match &next {
+                        Ok((n, ttl)) => Op::Put(Entry {
+                            value: Bytes::from(n.to_string()),
+                            ttl: *ttl,
+                        }),
                         Err(_) => Op::Nop,
                     };
-                    outcome = parsed.map(|(n, _)| n.saturating_add(by));
+                    outcome = next.map(|(n, _)| n);
                     std::future::ready(op)
                 })
                 .await;

@@ -106,10 +106,7 @@ fn the_release_binary_alone_serves_pages_static_files_and_errors_and_makes_its_d
         std::fs::read_to_string(workspace().join("examples/blog/static/blog.css")).unwrap();
     assert!(css.starts_with("HTTP/1.1 200"), "{css}");
     assert!(css.to_ascii_lowercase().contains("etag:"), "{css}");
-    assert!(
-        css.ends_with(source.trim_end()) || css.contains(source.trim()),
-        "{css}"
-    );
+    assert!(css.contains(source.trim()), "the file's bytes: {css}");
     // A blueprint's own folders (`phial::folder!`) are compiled in too.
     let about = get(&addr, "/pages/about");
     assert!(

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 /// Entries kept at most (an overflow counts as one), unless [`Tiered::max_pending`](super::Tiered::max_pending) says otherwise.
-pub(crate) const DEFAULT_LIMIT: usize = 10_000;
+pub(crate) const DEFAULT_LIMIT: usize = crate::config::DEFAULT_MAX_PENDING;
 
 /// What to replay: listed keys (`*prefix` for a cleared prefix), or an
 /// overflow that covers everything under `prefix`.
