@@ -61,6 +61,14 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
         });
         http::HeaderName::from_static("x-request-id")
     });
+    // Nearly every response has these on top of ours (axum sets the
+    // length of a body of known size).
+    let mut security_headers = security_headers
+        .with_slot(http::header::CONTENT_TYPE)
+        .with_slot(http::header::CONTENT_LENGTH);
+    if b.core.request_id.enabled {
+        security_headers = security_headers.with_slot(request_id_header.clone());
+    }
     let config_value = match b.config.effective(&b.sections) {
         Ok(v) => v,
         Err(e) => {

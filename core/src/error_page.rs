@@ -119,11 +119,12 @@ impl RequestFacts {
     }
 }
 
+/// Whether the client asked for HTML (a browser) rather than JSON. Runs
+/// on every request, so it searches the bytes without decoding them.
 pub(crate) fn wants_html(headers: &http::HeaderMap) -> bool {
     headers
         .get(http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"))
+        .is_some_and(|v| v.as_bytes().windows(9).any(|w| w == b"text/html"))
 }
 
 /// Largest framework error body read back to become the reason.
@@ -191,7 +192,7 @@ pub(crate) async fn finalize(
     };
     let mut rendered = match app.0.error_pages.handlers.get(&status) {
         Some(handler) => handler(&ctx),
-        None if facts.wants_html => html_page(&ctx),
+        None if ctx.wants_html => html_page(&ctx),
         None => (status, axum::Json(error.to_json())).into_response(),
     };
     // Keep what the original response said beyond its body (Allow, Retry-After...).

@@ -293,17 +293,14 @@ impl Post {
 
     fn finish(self, mut res: Response) -> Response {
         let headers = res.headers_mut();
-        // First: it may give the response a new, larger map.
-        self.app.0.security_headers.apply(headers);
-        if let Some(context) = &self.context {
-            // `Vary`, `Set-Cookie` and the id: the map grows once at most.
-            headers.reserve(3);
-            if context.is_on() {
-                context.finish(headers);
-            }
-            if let Some(id) = context.request_id() {
-                headers.insert(&self.app.0.request_id_header, id.header_value().clone());
-            }
+        let id = self.context.as_ref().and_then(Session::request_id);
+        // First: it gives the response a new map.
+        self.app.0.security_headers.apply(
+            headers,
+            id.map(|id| (&self.app.0.request_id_header, id.header_value())),
+        );
+        if let Some(context) = self.context.as_ref().filter(|c| c.is_on()) {
+            context.finish(headers);
         }
         if let Some((span, start)) = self.span.map(|b| *b) {
             let status = res.status().as_u16();
