@@ -30,6 +30,7 @@ mod config;
 mod connect;
 mod db;
 mod error;
+pub mod meta;
 mod pagination;
 mod request_tx;
 mod write;
