@@ -32,6 +32,7 @@ mod db;
 mod error;
 pub mod meta;
 mod pagination;
+pub mod policy;
 mod request_tx;
 mod write;
 
