@@ -21,7 +21,7 @@
 //! ```
 //!
 //! Extensions are modules behind cargo features of the same name (`orm`,
-//! `migrate`, `cache`, `cache-redis`); `full` turns all of them on.
+//! `migrate`, `cache`, `cache-redis`, `rest`); `full` turns all of them on.
 
 pub use phial_core::*;
 
@@ -36,6 +36,11 @@ pub use phial_migrate as migrate;
 /// The cache: typed values, stampede protection, tags that follow writes.
 #[cfg(feature = "cache")]
 pub use phial_cache as cache;
+
+/// REST resources generated from entities: pagination, filters,
+/// validation, ETags, the model's policy, problem+json errors.
+#[cfg(feature = "rest")]
+pub use phial_rest as rest;
 
 /// The app's `templates/` and `static/` folders (beside its `Cargo.toml`)
 /// for [`AppBuilder::assets`]: read from the source tree in debug builds
@@ -150,4 +155,6 @@ pub mod prelude {
     pub use phial_migrate::Migrate;
     #[cfg(feature = "orm")]
     pub use phial_orm::prelude::*;
+    #[cfg(feature = "rest")]
+    pub use phial_rest::prelude::*;
 }

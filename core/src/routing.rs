@@ -164,6 +164,35 @@ impl From<MethodRouter<AppState>> for MethodRoutes {
     }
 }
 
+impl MethodRoutes {
+    /// Handlers of a JSON API, without the CSRF check forms get: for
+    /// handlers that refuse every request body that is not
+    /// `application/json` (a content type a browser cannot send to another
+    /// site without a CORS preflight) and that answer `PUT`, `PATCH` and
+    /// `DELETE` (which always need one). `methods` are listed by `routes`.
+    ///
+    /// ```
+    /// use phial_core::routing::MethodRoutes;
+    /// use phial_core::http::Method;
+    /// async fn create() -> &'static str { "made" }
+    /// let routes = MethodRoutes::json_api(axum::routing::post(create), [Method::POST])
+    ///     .name("api_create");
+    /// assert_eq!(routes.methods(), &[Method::POST]);
+    /// ```
+    pub fn json_api(
+        router: MethodRouter<AppState>,
+        methods: impl IntoIterator<Item = Method>,
+    ) -> Self {
+        MethodRoutes {
+            router,
+            methods: methods.into_iter().collect(),
+            name: None,
+            csrf_wrapped: true,
+            extractors: Vec::new(),
+        }
+    }
+}
+
 /// One route as the `routes` command lists it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RouteInfo {

@@ -273,14 +273,15 @@ impl Policy {
 
     /// Who may create, change and delete.
     pub fn writes(self, rule: Rule) -> Self {
-        self.create(rule.clone())
-            .change(rule.clone())
-            .delete(rule)
+        self.create(rule.clone()).change(rule.clone()).delete(rule)
     }
 
     /// Narrows the rows a caller may see, change or delete: `None` for
     /// every row. Rows outside it do not exist for that caller (a 404).
-    pub fn rows(mut self, f: impl Fn(&Caller) -> Option<Condition> + Send + Sync + 'static) -> Self {
+    pub fn rows(
+        mut self,
+        f: impl Fn(&Caller) -> Option<Condition> + Send + Sync + 'static,
+    ) -> Self {
         self.rows = Some(Arc::new(f));
         self
     }

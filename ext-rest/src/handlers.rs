@@ -1,0 +1,561 @@
+//! The generated handlers: list, get, create, replace, update, delete and
+//! bulk create, generic over the entity. Each one recognises the caller
+//! (guard), asks the policy, and answers problems as problem+json.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LOCATION};
+use http::request::Parts;
+use http::{HeaderValue, StatusCode};
+use phial_core::AppState;
+use phial_orm::Db;
+use phial_orm::meta::json::{self, WriteMode};
+use phial_orm::policy::{Action, Caller};
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::{Map, Value as Json, json};
+
+use crate::etag;
+use crate::list::{self, ListQuery};
+use crate::problem::{Problem, ProblemField};
+use crate::resource::{RestEntity, Shared};
+
+/// A write to one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Write {
+    Replace,
+    Update,
+    Delete,
+}
+
+type Result<T> = std::result::Result<T, Problem>;
+
+fn db(app: &AppState) -> Result<Db> {
+    Db::from_state(app).ok_or_else(|| Problem::internal(&"phial-rest needs the `Orm` extension"))
+}
+
+/// The caller, or the 401/403 that refuses them.
+fn authorize(s: &Shared, parts: &Parts, app: &AppState, action: Action) -> Result<Caller> {
+    let guard = if action.writes() {
+        &s.write_guard
+    } else {
+        &s.read_guard
+    };
+    let refuse_anonymous = |detail: String| {
+        let mut p = Problem::new(StatusCode::UNAUTHORIZED, detail);
+        if guard.bearer {
+            p = p.with_bearer_challenge();
+        }
+        p
+    };
+    let Some(caller) = guard.check(parts, app) else {
+        return Err(refuse_anonymous(format!(
+            "sign in or send a bearer token to {action} `{}` rows",
+            s.meta.table
+        )));
+    };
+    if s.policy.allows(action, &caller) {
+        return Ok(caller);
+    }
+    if caller.is_authenticated() {
+        Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            format!("you may not {action} `{}` rows", s.meta.table),
+        ))
+    } else {
+        Err(refuse_anonymous(format!(
+            "sign in or send a bearer token to {action} `{}` rows",
+            s.meta.table
+        )))
+    }
+}
+
+/// The JSON body of a write: `application/json` only (a form or plain
+/// text is what another site could make a browser send).
+async fn json_body(s: &Shared, body: Body, limit: usize, parts: &Parts) -> Result<Json> {
+    let json = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|t| {
+            t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
+        });
+    if !json {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "send `{}` rows as JSON, with `Content-Type: application/json`",
+                s.meta.table
+            ),
+        ));
+    }
+    let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {limit} bytes (config key `body_limit`)"),
+        )
+    })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Problem::bad_request(format!("the body is not valid JSON: {e}")))
+}
+
+/// The caller, the database and the JSON body of a write.
+async fn write_input(
+    s: &Shared,
+    app: &AppState,
+    parts: &Parts,
+    body: Body,
+    action: Action,
+) -> Result<(Caller, Db, Json)> {
+    let caller = authorize(s, parts, app, action)?;
+    let db = db(app)?;
+    let body = json_body(s, body, app.core().body_limit, parts).await?;
+    Ok((caller, db, body))
+}
+
+/// A JSON response with a strong ETag, or a 304 when the client has it.
+fn tagged(status: StatusCode, body: &Json, if_none_match: Option<&HeaderValue>) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let tag = etag::of(&bytes);
+    if status == StatusCode::OK && etag::none_match(if_none_match, &tag) {
+        return (StatusCode::NOT_MODIFIED, [(ETAG, tag)]).into_response();
+    }
+    let mut res = (status, bytes).into_response();
+    let headers = res.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(ETAG, tag);
+    res
+}
+
+/// The row `id` names (a composite key is comma-separated, in key order),
+/// as a condition on the key columns.
+fn key_condition<E: EntityTrait>(s: &Shared, id: &str) -> Result<Condition> {
+    let parts: Vec<&str> = if s.meta.primary_key.len() == 1 {
+        vec![id]
+    } else {
+        id.split(',').collect()
+    };
+    if parts.len() != s.meta.primary_key.len() {
+        return Err(Problem::not_found(&s.meta.table));
+    }
+    let mut cond = Condition::all();
+    for (name, raw) in s.meta.primary_key.iter().zip(parts) {
+        let field = s
+            .meta
+            .field(name)
+            .ok_or_else(|| Problem::internal(&format!("primary key `{name}` is not a field")))?;
+        let typed = match field.kind {
+            phial_orm::meta::FieldKind::Integer => match raw.parse::<i64>() {
+                Ok(n) => Json::from(n),
+                Err(_) => return Err(Problem::not_found(&s.meta.table)),
+            },
+            _ => Json::String(raw.to_owned()),
+        };
+        let (col, value) =
+            list::value_for::<E>(field, &typed).map_err(|_| Problem::not_found(&s.meta.table))?;
+        cond = cond.add(col.eq(value));
+    }
+    Ok(cond)
+}
+
+fn item_id(parts: &Parts, s: &Shared) -> String {
+    let path = parts.uri.path();
+    let tail = path
+        .strip_prefix(s.collection.as_str())
+        .unwrap_or(path)
+        .trim_start_matches('/');
+    percent_decode(tail)
+}
+
+fn percent_decode(s: &str) -> String {
+    form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Finds one row the caller may reach.
+async fn find<E: EntityTrait>(s: &Shared, db: &Db, caller: &Caller, id: &str) -> Result<E::Model> {
+    let mut cond = key_condition::<E>(s, id)?;
+    if let Some(rows) = s.policy.row_filter(caller) {
+        cond = cond.add(rows);
+    }
+    E::find()
+        .filter(cond)
+        .one(db.conn())
+        .await
+        .map_err(|e| Problem::from_db(&s.meta, e.into()))?
+        .ok_or_else(|| Problem::not_found(&s.meta.table))
+}
+
+fn item_json<E: EntityTrait>(s: &Shared, model: &E::Model) -> Json {
+    Json::Object(json::to_json::<E>(&s.meta, model))
+}
+
+fn key_text(key: &Json) -> String {
+    match key {
+        Json::Array(values) => values.iter().map(key_text).collect::<Vec<_>>().join(","),
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn link(path: &str, pairs: &[(String, String)], set: &[(&str, String)], drop: &[&str]) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if !drop.contains(&k.as_str()) && !set.iter().any(|(s, _)| s == k) {
+            out.append_pair(k, v);
+        }
+    }
+    for (k, v) in set {
+        out.append_pair(k, v);
+    }
+    let query = out.finish();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+pub(crate) async fn list<E>(s: Arc<Shared>, app: AppState, req: Request) -> Response
+where
+    E: RestEntity,
+{
+    let (parts, _) = req.into_parts();
+    match list_inner::<E>(&s, &app, &parts).await {
+        Ok(res) => res,
+        Err(p) => p.into_response(),
+    }
+}
+
+async fn list_inner<E>(s: &Shared, app: &AppState, parts: &Parts) -> Result<Response>
+where
+    E: RestEntity,
+{
+    let caller = authorize(s, parts, app, Action::List)?;
+    let db = db(app)?;
+    let query: ListQuery = list::parse(parts.uri.query().unwrap_or(""), &s.meta, &s.rules)?;
+    let mut cond = list::condition::<E>(&s.meta, &query, &s.rules)?;
+    if let Some(rows) = s.policy.row_filter(&caller) {
+        cond = cond.add(rows);
+    }
+    let total = E::find()
+        .filter(cond.clone())
+        .count(db.conn())
+        .await
+        .map_err(|e| Problem::from_db(&s.meta, e.into()))?;
+    let per_page = query.per_page;
+    let mut select = E::find().filter(cond);
+    if let Some(cursor) = &query.cursor {
+        select = select.filter(list::after_cursor::<E>(&s.meta, &query, cursor)?);
+    }
+    for (name, order) in &query.sort {
+        let col = list::column::<E>(name)
+            .ok_or_else(|| Problem::bad_request(format!("cannot sort on `{name}`")))?;
+        select = select.order_by(col, order.clone());
+    }
+    let page = query.page.unwrap_or(1);
+    let pages = total.div_ceil(per_page).max(1);
+    if query.cursor.is_none() {
+        if page > pages {
+            return Err(Problem::bad_request(format!(
+                "`page` {page} is past the last page: pages go from 1 to {pages}"
+            )));
+        }
+        let offset = (page - 1)
+            .checked_mul(per_page)
+            .ok_or_else(|| Problem::bad_request("`page` is too large"))?;
+        select = select.offset(offset);
+    }
+    // One row more than the page says whether another page follows.
+    let mut rows = select
+        .limit(per_page + 1)
+        .all(db.conn())
+        .await
+        .map_err(|e| Problem::from_db(&s.meta, e.into()))?;
+    let more = rows.len() as u64 > per_page;
+    rows.truncate(per_page as usize);
+    let next_cursor = match (more, rows.last()) {
+        (true, Some(last))
+            if query
+                .sort
+                .iter()
+                .all(|(n, _)| s.meta.field(n).is_some_and(|f| !f.nullable)) =>
+        {
+            let values: Vec<Json> = query
+                .sort
+                .iter()
+                .map(|(n, _)| {
+                    json::to_json::<E>(&s.meta, last)
+                        .get(n)
+                        .cloned()
+                        .unwrap_or(Json::Null)
+                })
+                .collect();
+            Some(list::encode_cursor(&values))
+        }
+        _ => None,
+    };
+    let items: Vec<Json> = rows.iter().map(|m| item_json::<E>(s, m)).collect();
+    let path = parts.uri.path();
+    let mut links = Map::new();
+    links.insert("self".into(), link(path, &query.pairs, &[], &[]).into());
+    if query.cursor.is_none() {
+        links.insert(
+            "first".into(),
+            link(path, &query.pairs, &[("page", "1".into())], &["cursor"]).into(),
+        );
+        links.insert(
+            "last".into(),
+            link(
+                path,
+                &query.pairs,
+                &[("page", pages.to_string())],
+                &["cursor"],
+            )
+            .into(),
+        );
+        if page > 1 {
+            links.insert(
+                "prev".into(),
+                link(
+                    path,
+                    &query.pairs,
+                    &[("page", (page - 1).to_string())],
+                    &["cursor"],
+                )
+                .into(),
+            );
+        }
+        if more {
+            links.insert(
+                "next".into(),
+                link(
+                    path,
+                    &query.pairs,
+                    &[("page", (page + 1).to_string())],
+                    &["cursor"],
+                )
+                .into(),
+            );
+        }
+    } else if let Some(c) = &next_cursor {
+        links.insert(
+            "next".into(),
+            link(path, &query.pairs, &[("cursor", c.clone())], &["page"]).into(),
+        );
+    }
+    let mut body = json!({
+        "items": items,
+        "total": total,
+        "per_page": per_page,
+        "next_cursor": next_cursor,
+        "links": links,
+    });
+    if query.cursor.is_none() {
+        body["page"] = page.into();
+        body["pages"] = pages.into();
+    }
+    Ok(tagged(
+        StatusCode::OK,
+        &body,
+        parts.headers.get(IF_NONE_MATCH),
+    ))
+}
+
+pub(crate) async fn get<E: RestEntity>(s: Arc<Shared>, app: AppState, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let result = async {
+        let caller = authorize(&s, &parts, &app, Action::Read)?;
+        let db = db(&app)?;
+        let model = find::<E>(&s, &db, &caller, &item_id(&parts, &s)).await?;
+        Ok::<_, Problem>(tagged(
+            StatusCode::OK,
+            &item_json::<E>(&s, &model),
+            parts.headers.get(IF_NONE_MATCH),
+        ))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+pub(crate) async fn create<E>(s: Arc<Shared>, app: AppState, req: Request) -> Response
+where
+    E: RestEntity,
+{
+    let (parts, body) = req.into_parts();
+    let result = async {
+        let (_, db, body) = write_input(&s, &app, &parts, body, Action::Create).await?;
+        let mut model = <E::ActiveModel as ActiveModelTrait>::default();
+        json::apply::<E>(&s.meta, &mut model, &body, WriteMode::Create)
+            .map_err(|errors| Problem::invalid(errors.into_iter().map(ProblemField::from)))?;
+        let saved = db
+            .insert(model)
+            .await
+            .map_err(|e| Problem::from_db(&s.meta, e))?;
+        let key = json::key_of::<E>(&s.meta, &saved);
+        let mut res = tagged(StatusCode::CREATED, &item_json::<E>(&s, &saved), None);
+        let location = format!("{}/{}", s.collection, key_text(&key));
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            res.headers_mut().insert(LOCATION, v);
+        }
+        Ok::<_, Problem>(res)
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+pub(crate) async fn write<E>(s: Arc<Shared>, app: AppState, req: Request, write: Write) -> Response
+where
+    E: RestEntity,
+{
+    let (parts, body) = req.into_parts();
+    let result = async {
+        let action = if write == Write::Delete {
+            Action::Delete
+        } else {
+            Action::Change
+        };
+        let caller = authorize(&s, &parts, &app, action)?;
+        let db = db(&app)?;
+        let body = match write {
+            Write::Delete => None,
+            _ => Some(json_body(&s, body, app.core().body_limit, &parts).await?),
+        };
+        let current = find::<E>(&s, &db, &caller, &item_id(&parts, &s)).await?;
+        let current_tag = etag::of(&serde_json::to_vec(&item_json::<E>(&s, &current)).unwrap_or_default());
+        if !etag::match_allows(parts.headers.get(IF_MATCH), &current_tag) {
+            return Err(Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                format!(
+                    "the `{}` row changed since you read it (its ETag is now {}): read it again and retry",
+                    s.meta.table,
+                    current_tag.to_str().unwrap_or_default()
+                ),
+            ));
+        }
+        let Some(body) = body else {
+            db.delete(current.into_active_model())
+                .await
+                .map_err(|e| Problem::from_db(&s.meta, e))?;
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        };
+        let mode = if write == Write::Replace {
+            WriteMode::Replace
+        } else {
+            WriteMode::Patch
+        };
+        let mut model = current.clone().into_active_model();
+        json::apply::<E>(&s.meta, &mut model, &body, mode)
+            .map_err(|errors| Problem::invalid(errors.into_iter().map(ProblemField::from)))?;
+        let saved = if model.is_changed() {
+            db.update(model)
+                .await
+                .map_err(|e| Problem::from_db(&s.meta, e))?
+        } else {
+            current
+        };
+        Ok(tagged(StatusCode::OK, &item_json::<E>(&s, &saved), None))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+pub(crate) async fn bulk<E>(s: Arc<Shared>, app: AppState, req: Request) -> Response
+where
+    E: RestEntity,
+{
+    let (parts, body) = req.into_parts();
+    let result = async {
+        let (_, db, body) = write_input(&s, &app, &parts, body, Action::Create).await?;
+        let Json::Array(rows) = body else {
+            return Err(Problem::bad_request("a bulk create's body is a JSON array of rows"));
+        };
+        if rows.len() > s.bulk_limit {
+            return Err(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "{} rows in one bulk create; at most {} (config key `rest.bulk_limit`)",
+                    rows.len(),
+                    s.bulk_limit
+                ),
+            ));
+        }
+        // Every row sets the same columns: those any row gives, nulls
+        // where a nullable one is left out.
+        let given: std::collections::BTreeSet<&str> = rows
+            .iter()
+            .filter_map(Json::as_object)
+            .flat_map(|o| o.keys().map(String::as_str))
+            .collect();
+        let mut models = Vec::with_capacity(rows.len());
+        let mut errors = Vec::new();
+        for (index, row) in rows.iter().enumerate() {
+            let mut row = row.clone();
+            if let Some(object) = row.as_object_mut() {
+                for name in &given {
+                    let Some(field) = s.meta.field(name) else { continue };
+                    if field.writable() && !object.contains_key(*name) {
+                        if field.nullable {
+                            object.insert((*name).to_owned(), Json::Null);
+                        } else if !field.required() {
+                            errors.push(ProblemField {
+                                index: Some(index),
+                                field: (*name).to_owned(),
+                                code: "required".into(),
+                                message: format!(
+                                    "`{name}` is given in other rows: give it in every row or in none"
+                                ),
+                            });
+                        }
+                    }
+                }
+            }
+            let mut model = <E::ActiveModel as ActiveModelTrait>::default();
+            match json::apply::<E>(&s.meta, &mut model, &row, WriteMode::Create) {
+                Ok(()) => models.push(model),
+                Err(row_errors) => errors.extend(row_errors.into_iter().map(|e| ProblemField {
+                    index: Some(index),
+                    ..ProblemField::from(e)
+                })),
+            }
+        }
+        if !errors.is_empty() {
+            let mut p = Problem::invalid(errors);
+            p = p.with_detail("no row was created: fix the rows listed in `errors` and send the batch again");
+            return Err(p);
+        }
+        // A multi-row insert skips the model's `before_save`; run it here
+        // so rows get what a single create would (timestamps, slugs).
+        let mut prepared = Vec::with_capacity(models.len());
+        for model in models {
+            prepared.push(
+                model
+                    .before_save(db.conn(), true)
+                    .await
+                    .map_err(|e| Problem::from_db(&s.meta, e.into()))?,
+            );
+        }
+        let created = db
+            .insert_bulk(prepared)
+            .await
+            .map_err(|e| Problem::from_db(&s.meta, e))?;
+        Ok((StatusCode::CREATED, axum::Json(json!({ "created": created }))).into_response())
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}

@@ -1,0 +1,422 @@
+//! A resource: one entity served as REST, with what it allows.
+
+use std::collections::BTreeSet;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::routing::MethodRouter;
+use http::Method;
+use phial_core::routing::MethodRoutes;
+use phial_core::{AppBuilder, AppState};
+use phial_orm::meta::{FieldNames, ModelMeta};
+use phial_orm::policy::Policy;
+use sea_orm::{ActiveModelBehavior, ActiveModelTrait, EntityTrait, IntoActiveModel};
+
+use crate::config::RestConfig;
+use crate::guard::Guard;
+use crate::handlers;
+use crate::list::ListRules;
+
+/// An entity REST can serve: any sea-orm entity (its models clone, and
+/// its active model has the default behaviour or your own hooks).
+pub trait RestEntity:
+    EntityTrait<
+        Model: IntoActiveModel<<Self as EntityTrait>::ActiveModel> + Clone + Send + Sync,
+        ActiveModel: ActiveModelTrait<Entity = Self> + ActiveModelBehavior + Send + Sync,
+    > + Sync
+{
+}
+
+impl<E> RestEntity for E where
+    E: EntityTrait<
+            Model: IntoActiveModel<<E as EntityTrait>::ActiveModel> + Clone + Send + Sync,
+            ActiveModel: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + Sync,
+        > + Sync
+{
+}
+
+/// The operations a resource can serve; each can be switched off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Operation {
+    /// `GET /api/posts`
+    List,
+    /// `GET /api/posts/{id}`
+    Get,
+    /// `POST /api/posts`
+    Create,
+    /// `PUT /api/posts/{id}`
+    Replace,
+    /// `PATCH /api/posts/{id}`
+    Update,
+    /// `DELETE /api/posts/{id}`
+    Delete,
+    /// `POST /api/posts/bulk`
+    BulkCreate,
+}
+
+impl Operation {
+    /// Every operation.
+    pub const ALL: [Operation; 7] = [
+        Operation::List,
+        Operation::Get,
+        Operation::Create,
+        Operation::Replace,
+        Operation::Update,
+        Operation::Delete,
+        Operation::BulkCreate,
+    ];
+}
+
+/// One entity as a REST resource (see the crate docs).
+///
+/// ```
+/// use phial_rest::{Guard, Operation, Resource};
+/// # mod author {
+/// #     use sea_orm::entity::prelude::*;
+/// #     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+/// #     #[sea_orm(table_name = "author")]
+/// #     pub struct Model {
+/// #         #[sea_orm(primary_key)]
+/// #         pub id: i32,
+/// #         pub name: String,
+/// #         pub password_hash: String,
+/// #     }
+/// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+/// #     pub enum Relation {}
+/// #     impl ActiveModelBehavior for ActiveModel {}
+/// # }
+/// let authors = Resource::<author::Entity>::new()
+///     .path("authors")
+///     .hidden("password_hash")
+///     .filterable(["name"])
+///     .sortable(["name"])
+///     .without(Operation::BulkCreate);
+/// # let _ = authors;
+/// ```
+pub struct Resource<E> {
+    pub(crate) meta: ModelMeta,
+    path: Option<String>,
+    ops: BTreeSet<Operation>,
+    filterable: Vec<String>,
+    sortable: Vec<String>,
+    searchable: Vec<String>,
+    per_page: Option<u64>,
+    max_per_page: Option<u64>,
+    read_guard: Option<Guard>,
+    write_guard: Option<Guard>,
+    policy: Policy,
+    _entity: PhantomData<fn() -> E>,
+}
+
+impl<E: EntityTrait> std::fmt::Debug for Resource<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resource")
+            .field("table", &self.meta.table)
+            .field("path", &self.path)
+            .field("ops", &self.ops)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E> Default for Resource<E>
+where
+    E: RestEntity,
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E> Resource<E>
+where
+    E: RestEntity,
+{
+    /// Every operation, at the table's name, sortable by the primary key,
+    /// no filters, the default [`Policy`].
+    pub fn new() -> Self {
+        let meta = ModelMeta::of::<E>();
+        let sortable = meta.primary_key.clone();
+        Resource {
+            meta,
+            path: None,
+            ops: Operation::ALL.into_iter().collect(),
+            filterable: Vec::new(),
+            sortable,
+            searchable: Vec::new(),
+            per_page: None,
+            max_per_page: None,
+            read_guard: None,
+            write_guard: None,
+            policy: Policy::new(),
+            _entity: PhantomData,
+        }
+    }
+
+    /// The path under the prefix (default: the table's name).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into().trim_matches('/').to_owned());
+        self
+    }
+
+    /// Fields never sent (and never written from a client).
+    ///
+    /// # Panics
+    /// When a name is not a column.
+    pub fn hidden(mut self, names: impl FieldNames) -> Self {
+        self.meta = self.meta.hidden(names);
+        self
+    }
+
+    /// Fields never written from a client (the key and other defaults).
+    ///
+    /// # Panics
+    /// When a name is not a column.
+    pub fn read_only(mut self, names: impl FieldNames) -> Self {
+        self.meta = self.meta.read_only(names);
+        self
+    }
+
+    /// Fields a list may filter on (`title=..`, `rank__ge=..`).
+    pub fn filterable(mut self, names: impl FieldNames) -> Self {
+        self.filterable = names.names().into_iter().map(str::to_owned).collect();
+        self
+    }
+
+    /// Fields a list may sort on (the primary key always may).
+    pub fn sortable(mut self, names: impl FieldNames) -> Self {
+        for name in names.names() {
+            if !self.sortable.iter().any(|s| s == name) {
+                self.sortable.push(name.to_owned());
+            }
+        }
+        self
+    }
+
+    /// Text fields `q=..` searches (contains, ignoring case).
+    pub fn searchable(mut self, names: impl FieldNames) -> Self {
+        self.searchable = names.names().into_iter().map(str::to_owned).collect();
+        self
+    }
+
+    /// Rows per page when a list does not say.
+    pub fn per_page(mut self, n: u64) -> Self {
+        self.per_page = Some(n);
+        self
+    }
+
+    /// Most rows a page may ask for.
+    pub fn max_per_page(mut self, n: u64) -> Self {
+        self.max_per_page = Some(n);
+        self
+    }
+
+    /// Who may call `list` and `get` (default: the Rest's guard or else
+    /// anyone, as anonymous).
+    pub fn read_guard(mut self, guard: Guard) -> Self {
+        self.read_guard = Some(guard);
+        self
+    }
+
+    /// Who may call the writes (default: the Rest's guard, or anyone for
+    /// the policy to judge).
+    pub fn write_guard(mut self, guard: Guard) -> Self {
+        self.write_guard = Some(guard);
+        self
+    }
+
+    /// Who may do what, and which rows they reach.
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Switches an operation off.
+    pub fn without(mut self, op: Operation) -> Self {
+        self.ops.remove(&op);
+        self
+    }
+
+    /// Serves only these operations.
+    pub fn only(mut self, ops: impl IntoIterator<Item = Operation>) -> Self {
+        self.ops = ops.into_iter().collect();
+        self
+    }
+
+    /// The resource's metadata.
+    pub fn meta(&self) -> &ModelMeta {
+        &self.meta
+    }
+
+    fn check(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let table = &self.meta.table;
+        let mut known = |list: &[String], what: &str| {
+            for name in list {
+                match self.meta.field(name) {
+                    None => problems.push(format!(
+                        "resource `{table}`: {what} field `{name}` is not a column"
+                    )),
+                    Some(f) if f.hidden => problems.push(format!(
+                        "resource `{table}`: {what} field `{name}` is hidden; a client could probe its values"
+                    )),
+                    Some(_) => {}
+                }
+            }
+        };
+        known(&self.filterable, "filterable");
+        known(&self.sortable, "sortable");
+        known(&self.searchable, "searchable");
+        if self.meta.primary_key.is_empty() {
+            problems.push(format!("resource `{table}` has no primary key"));
+        }
+        problems
+    }
+}
+
+/// What every handler of one resource shares.
+pub(crate) struct Shared {
+    pub(crate) meta: ModelMeta,
+    pub(crate) rules: ListRules,
+    pub(crate) policy: Policy,
+    pub(crate) read_guard: Guard,
+    pub(crate) write_guard: Guard,
+    /// `/api/posts`
+    pub(crate) collection: String,
+    pub(crate) bulk_limit: usize,
+}
+
+/// A resource with its entity type erased, for the extension's list.
+pub(crate) trait Mount: Send + Sync {
+    fn table(&self) -> &str;
+    fn mount(
+        self: Box<Self>,
+        app: &mut AppBuilder,
+        cfg: &RestConfig,
+        guard: Option<&Guard>,
+    ) -> Result<(), Vec<String>>;
+}
+
+impl<E> Mount for Resource<E>
+where
+    E: RestEntity,
+{
+    fn table(&self) -> &str {
+        &self.meta.table
+    }
+
+    fn mount(
+        self: Box<Self>,
+        app: &mut AppBuilder,
+        cfg: &RestConfig,
+        guard: Option<&Guard>,
+    ) -> Result<(), Vec<String>> {
+        let problems = self.check();
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let path = self.path.clone().unwrap_or_else(|| self.meta.table.clone());
+        let collection = format!("{}/{path}", cfg.prefix.trim_end_matches('/'));
+        let name = path.replace(['/', '-'], "_");
+        let read_guard = self
+            .read_guard
+            .clone()
+            .or_else(|| guard.map(|g| g.clone().or_anonymous()))
+            .unwrap_or_else(Guard::anyone);
+        let write_guard = self
+            .write_guard
+            .clone()
+            .or_else(|| guard.cloned())
+            .unwrap_or_else(Guard::anyone);
+        let shared = Arc::new(Shared {
+            rules: ListRules {
+                filterable: self.filterable.clone(),
+                sortable: self.sortable.clone(),
+                searchable: self.searchable.clone(),
+                per_page: self.per_page.unwrap_or(cfg.per_page),
+                max_per_page: self.max_per_page.unwrap_or(cfg.max_per_page),
+            },
+            meta: self.meta.clone(),
+            policy: self.policy.clone(),
+            read_guard,
+            write_guard,
+            collection: collection.clone(),
+            bulk_limit: cfg.bulk_limit,
+        });
+        let ops = &self.ops;
+
+        let mut methods = Vec::new();
+        let mut router: MethodRouter<AppState> = MethodRouter::new();
+        if ops.contains(&Operation::List) {
+            let s = shared.clone();
+            router = router.get(move |State(app): State<AppState>, req: Request| {
+                handlers::list::<E>(s.clone(), app, req)
+            });
+            methods.push(Method::GET);
+        }
+        if ops.contains(&Operation::Create) {
+            let s = shared.clone();
+            router = router.post(move |State(app): State<AppState>, req: Request| {
+                handlers::create::<E>(s.clone(), app, req)
+            });
+            methods.push(Method::POST);
+        }
+        if !methods.is_empty() {
+            app.route(
+                &collection,
+                MethodRoutes::json_api(router, methods).name(format!("{name}_list")),
+            );
+        }
+
+        let item = format!("{collection}/{{id}}");
+        let mut methods = Vec::new();
+        let mut router: MethodRouter<AppState> = MethodRouter::new();
+        if ops.contains(&Operation::Get) {
+            let s = shared.clone();
+            router = router.get(move |State(app): State<AppState>, req: Request| {
+                handlers::get::<E>(s.clone(), app, req)
+            });
+            methods.push(Method::GET);
+        }
+        if ops.contains(&Operation::Replace) {
+            let s = shared.clone();
+            router = router.put(move |State(app): State<AppState>, req: Request| {
+                handlers::write::<E>(s.clone(), app, req, handlers::Write::Replace)
+            });
+            methods.push(Method::PUT);
+        }
+        if ops.contains(&Operation::Update) {
+            let s = shared.clone();
+            router = router.patch(move |State(app): State<AppState>, req: Request| {
+                handlers::write::<E>(s.clone(), app, req, handlers::Write::Update)
+            });
+            methods.push(Method::PATCH);
+        }
+        if ops.contains(&Operation::Delete) {
+            let s = shared.clone();
+            router = router.delete(move |State(app): State<AppState>, req: Request| {
+                handlers::write::<E>(s.clone(), app, req, handlers::Write::Delete)
+            });
+            methods.push(Method::DELETE);
+        }
+        if !methods.is_empty() {
+            app.route(
+                &item,
+                MethodRoutes::json_api(router, methods).name(format!("{name}_item")),
+            );
+        }
+
+        if ops.contains(&Operation::BulkCreate) {
+            let s = shared.clone();
+            let router: MethodRouter<AppState> =
+                axum::routing::post(move |State(app): State<AppState>, req: Request| {
+                    handlers::bulk::<E>(s.clone(), app, req)
+                });
+            app.route(
+                &format!("{collection}/bulk"),
+                MethodRoutes::json_api(router, [Method::POST]).name(format!("{name}_bulk")),
+            );
+        }
+        Ok(())
+    }
+}
