@@ -70,6 +70,37 @@ pub async fn service_url(name: &str, env_var: &str, default: &str) -> Option<Str
     None
 }
 
+/// An external program a test drives (a fuzzer, a validator): `name` from
+/// the virtualenv `scripts/python-tools.sh` fills (`PHIAL_VENV`, default
+/// `~/.cache/phial-venv`), else from `PATH`. When missing it prints
+/// `SKIPPED` and returns `None`, or panics when services are required.
+pub fn tool(name: &str) -> Option<std::path::PathBuf> {
+    let venv = std::env::var_os("PHIAL_VENV")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache/phial-venv"))
+        });
+    let in_venv = venv
+        .map(|v| v.join("bin").join(name))
+        .filter(|p| p.is_file());
+    let on_path = || {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(name))
+                .find(|p| p.is_file())
+        })
+    };
+    if let Some(found) = in_venv.or_else(on_path) {
+        return Some(found);
+    }
+    let message = format!("`{name}` is not installed (run scripts/python-tools.sh)");
+    if services_required() {
+        panic!("PHIAL_REQUIRE_SERVICES=1 and {message}");
+    }
+    eprintln!("\n*** SKIPPED: {message} ***\n");
+    None
+}
+
 /// The SQL databases a database test runs against: SQLite (always; `None`
 /// means the app's default file) and then PostgreSQL and MariaDB/MySQL
 /// when reachable (`PHIAL_TEST_POSTGRES_URL`, `PHIAL_TEST_MYSQL_URL`, else

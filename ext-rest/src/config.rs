@@ -1,5 +1,6 @@
 //! The `[rest]` section. Stable keys: `rest.prefix`, `rest.per_page`,
-//! `rest.max_per_page`, `rest.bulk_limit`.
+//! `rest.max_per_page`, `rest.bulk_limit`, `rest.docs`, `rest.title`,
+//! `rest.version`.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,13 @@ pub struct RestConfig {
     pub max_per_page: u64,
     /// Most rows one bulk create may carry.
     pub bulk_limit: usize,
+    /// Serve the OpenAPI document (`{prefix}/openapi.json`) and Swagger UI
+    /// (`{prefix}/docs/`).
+    pub docs: bool,
+    /// The document's title (default: the app's name and "API").
+    pub title: Option<String>,
+    /// The API's version in the document.
+    pub version: String,
 }
 
 impl Default for RestConfig {
@@ -24,6 +32,9 @@ impl Default for RestConfig {
             per_page: 20,
             max_per_page: 100,
             bulk_limit: 10_000,
+            docs: true,
+            title: None,
+            version: "1.0.0".into(),
         }
     }
 }

@@ -271,14 +271,16 @@ where
     let page = query.page.unwrap_or(1);
     let pages = total.div_ceil(per_page).max(1);
     if query.cursor.is_none() {
-        if page > pages {
-            return Err(Problem::bad_request(format!(
-                "`page` {page} is past the last page: pages go from 1 to {pages}"
-            )));
-        }
+        // A page past the last is empty (its `last` link says where the
+        // rows end); one past any table a database can count is a 400.
         let offset = (page - 1)
             .checked_mul(per_page)
-            .ok_or_else(|| Problem::bad_request("`page` is too large"))?;
+            .filter(|o| *o <= phial_orm::MAX_OFFSET)
+            .ok_or_else(|| {
+                Problem::bad_request(format!(
+                    "`page` {page} starts beyond any table: pages go from 1 to {pages}"
+                ))
+            })?;
         select = select.offset(offset);
     }
     // One row more than the page says whether another page follows.
@@ -451,7 +453,7 @@ where
         let Some(body) = body else {
             db.delete(current.into_active_model())
                 .await
-                .map_err(|e| Problem::from_db(&s.meta, e))?;
+                .map_err(|e| Problem::from_db_delete(&s.meta, e))?;
             return Ok(StatusCode::NO_CONTENT.into_response());
         };
         let mode = if write == Write::Replace {
@@ -486,14 +488,17 @@ where
             return Err(Problem::bad_request("a bulk create's body is a JSON array of rows"));
         };
         if rows.len() > s.bulk_limit {
-            return Err(Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "{} rows in one bulk create; at most {} (config key `rest.bulk_limit`)",
-                    rows.len(),
-                    s.bulk_limit
-                ),
-            ));
+            let message = format!(
+                "{} rows in one bulk create; at most {} (config key `rest.bulk_limit`)",
+                rows.len(),
+                s.bulk_limit
+            );
+            return Err(Problem::invalid([ProblemField {
+                index: None,
+                field: String::new(),
+                code: "too_many_rows".into(),
+                message,
+            }]));
         }
         // Every row sets the same columns: those any row gives, nulls
         // where a nullable one is left out.

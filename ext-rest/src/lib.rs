@@ -53,10 +53,12 @@
 //! ```
 
 mod config;
+mod docs;
 mod etag;
 mod guard;
 mod handlers;
 mod list;
+mod openapi;
 mod problem;
 mod resource;
 
@@ -69,6 +71,7 @@ pub use config::RestConfig;
 pub use guard::Guard;
 pub use problem::{PROBLEM_JSON, Problem, ProblemField};
 pub use resource::{Operation, Resource, RestEntity};
+pub use utoipa;
 
 /// The config section this extension reads.
 pub const SECTION: &str = "rest";
@@ -84,6 +87,7 @@ pub mod prelude {
 pub struct Rest {
     resources: Mutex<Vec<Box<dyn resource::Mount>>>,
     guard: Option<Guard>,
+    documents: Vec<serde_json::Value>,
 }
 
 impl std::fmt::Debug for Rest {
@@ -115,6 +119,32 @@ impl Rest {
         self
     }
 
+    /// Adds the app's own endpoints to the API's document: handlers
+    /// annotated with `#[utoipa::path]`, gathered by `#[derive(OpenApi)]`.
+    ///
+    /// ```
+    /// use phial_rest::Rest;
+    /// use phial_rest::utoipa::{self, OpenApi};
+    ///
+    /// /// How many posts there are.
+    /// #[utoipa::path(get, path = "/api/stats", responses((status = 200, description = "counts", body = u64)))]
+    /// async fn stats() -> String { "0".into() }
+    ///
+    /// #[derive(OpenApi)]
+    /// #[openapi(paths(stats))]
+    /// struct ApiDoc;
+    ///
+    /// let rest = Rest::new().document(ApiDoc::openapi());
+    /// # let _ = rest;
+    /// ```
+    pub fn document(mut self, doc: utoipa::openapi::OpenApi) -> Self {
+        match serde_json::to_value(&doc) {
+            Ok(v) => self.documents.push(v),
+            Err(e) => tracing::error!("an OpenAPI document could not be read: {e}"),
+        }
+        self
+    }
+
     /// How callers are recognised on every resource that does not set its
     /// own guards: writes need it to pass; reads let anyone else through as
     /// anonymous (the policy decides what they see).
@@ -142,15 +172,25 @@ impl Extension for Rest {
         let resources =
             std::mem::take(&mut *self.resources.lock().unwrap_or_else(|p| p.into_inner()));
         let mut problems = Vec::new();
+        let mut docs = Vec::new();
         for resource in resources {
-            if let Err(p) = resource.mount(app, &cfg, self.guard.as_ref()) {
-                problems.extend(p);
+            match resource.mount(app, &cfg, self.guard.as_ref()) {
+                Ok(doc) => docs.push(doc),
+                Err(p) => problems.extend(p),
             }
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems.join("; ").into())
+        if !problems.is_empty() {
+            return Err(problems.join("; ").into());
         }
+        if cfg.docs {
+            let title = cfg
+                .title
+                .clone()
+                .unwrap_or_else(|| format!("{} API", app.core_config().app_name()));
+            let document = openapi::document(&title, &cfg.version, &docs, &self.documents);
+            let bytes = serde_json::to_vec(&document)?;
+            docs::mount(app, &cfg.prefix, bytes.into());
+        }
+        Ok(())
     }
 }

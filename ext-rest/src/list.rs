@@ -17,6 +17,9 @@ use crate::problem::Problem;
 /// Query parameters that are not filters.
 pub(crate) const RESERVED: [&str; 5] = ["page", "per_page", "cursor", "sort", "q"];
 
+/// The highest page number (so an offset always fits the database).
+pub(crate) const MAX_PAGE: u64 = 1_000_000_000;
+
 /// Filter operators, as `field__op=value`.
 pub(crate) const OPERATORS: [&str; 9] = [
     "eq", "ne", "lt", "le", "gt", "ge", "contains", "in", "is_null",
@@ -123,6 +126,11 @@ pub(crate) fn parse(
                 if page == 0 {
                     return Err(Problem::bad_request("`page` counts from 1"));
                 }
+                if page > MAX_PAGE {
+                    return Err(Problem::bad_request(format!(
+                        "`page` goes up to {MAX_PAGE}: use `cursor` to walk further"
+                    )));
+                }
                 out.page = Some(page);
             }
             "per_page" => {
@@ -152,10 +160,10 @@ pub(crate) fn parse(
                             listing(&rules.sortable)
                         )));
                     }
-                    if out.sort.iter().any(|(n, _)| n == name) {
-                        return Err(Problem::bad_request(format!("`sort` names `{name}` twice")));
+                    // A field named again adds nothing: the first wins.
+                    if !out.sort.iter().any(|(n, _)| n == name) {
+                        out.sort.push((name.to_owned(), order));
                     }
-                    out.sort.push((name.to_owned(), order));
                 }
             }
             "q" => {
@@ -264,8 +272,8 @@ fn typed(field: &FieldMeta, raw: &str) -> Result<Json, Problem> {
 
 fn parse_bool(raw: &str) -> Option<bool> {
     match raw {
-        "true" | "1" => Some(true),
-        "false" | "0" => Some(false),
+        "true" => Some(true),
+        "false" => Some(false),
         _ => None,
     }
 }

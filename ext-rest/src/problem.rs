@@ -122,6 +122,34 @@ impl Problem {
         &self.errors
     }
 
+    /// A database error on a delete from `meta`'s table: a row other rows
+    /// still refer to is a 409 naming them; otherwise as [`from_db`](Self::from_db).
+    pub fn from_db_delete(meta: &ModelMeta, e: OrmError) -> Self {
+        let referenced = matches!(&e, OrmError::Db(db)
+            if matches!(db.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_))));
+        if !referenced {
+            return Problem::from_db(meta, e);
+        }
+        let by: Vec<&str> = meta
+            .relations
+            .iter()
+            .filter(|r| r.kind != phial_orm::meta::RelationKind::BelongsTo)
+            .map(|r| r.table.as_str())
+            .collect();
+        Problem::new(
+            StatusCode::CONFLICT,
+            format!(
+                "the `{}` row is still referred to{}: delete or change those rows first",
+                meta.table,
+                if by.is_empty() {
+                    String::new()
+                } else {
+                    format!(" by `{}` rows", by.join("`, `"))
+                }
+            ),
+        )
+    }
+
     /// A database error on a write to `meta`'s table: unique values 409,
     /// references to missing rows 422 naming the foreign keys, an
     /// unavailable database 503, anything else a logged 500.

@@ -17,6 +17,7 @@ use crate::config::RestConfig;
 use crate::guard::Guard;
 use crate::handlers;
 use crate::list::ListRules;
+use crate::openapi::ResourceDoc;
 
 /// An entity REST can serve: any sea-orm entity (its models clone, and
 /// its active model has the default behaviour or your own hooks).
@@ -294,7 +295,7 @@ pub(crate) trait Mount: Send + Sync {
         app: &mut AppBuilder,
         cfg: &RestConfig,
         guard: Option<&Guard>,
-    ) -> Result<(), Vec<String>>;
+    ) -> Result<ResourceDoc, Vec<String>>;
 }
 
 impl<E> Mount for Resource<E>
@@ -310,7 +311,7 @@ where
         app: &mut AppBuilder,
         cfg: &RestConfig,
         guard: Option<&Guard>,
-    ) -> Result<(), Vec<String>> {
+    ) -> Result<ResourceDoc, Vec<String>> {
         let problems = self.check();
         if !problems.is_empty() {
             return Err(problems);
@@ -417,6 +418,11 @@ where
                 MethodRoutes::json_api(router, [Method::POST]).name(format!("{name}_bulk")),
             );
         }
-        Ok(())
+        Ok(ResourceDoc {
+            bearer: shared.read_guard.bearer || shared.write_guard.bearer,
+            shared,
+            ops: self.ops.iter().copied().collect(),
+            name: path,
+        })
     }
 }

@@ -171,6 +171,9 @@ async fn lists_page_sort_filter_search_and_walk_cursors() {
         assert_eq!(page["links"]["next"], "/api/posts?per_page=10&page=3");
         assert_eq!(page["links"]["prev"], "/api/posts?per_page=10&page=1");
         assert_eq!(page["links"]["last"], "/api/posts?per_page=10&page=3");
+        let past: Value = api.client.get("/api/posts?per_page=10&page=9").send().await.json();
+        assert_eq!(past["items"], json!([]), "{name}: a page past the last is empty");
+        assert_eq!(past["links"]["last"], "/api/posts?per_page=10&page=3");
 
         let sorted: Value = api
             .client

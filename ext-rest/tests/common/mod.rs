@@ -98,6 +98,7 @@ use phial_core::test_client::TestClient;
 use phial_core::{App, Config, Session, routing::get};
 use phial_orm::policy::{Policy, Rule};
 use phial_orm::{Db, Orm};
+use phial_rest::utoipa;
 use phial_rest::{Guard, Resource, Rest};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, Schema};
 
@@ -123,8 +124,38 @@ async fn login(
     "signed in"
 }
 
+/// How many authors there are: a hand-written endpoint in the same
+/// document as the generated ones.
+#[utoipa::path(
+    get,
+    path = "/api/stats",
+    tag = "stats",
+    responses((status = 200, description = "row counts", body = Stats))
+)]
+async fn stats(db: Db) -> Result<axum::Json<Stats>, phial_core::HttpError> {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let authors = author::Entity::find()
+        .count(db.conn())
+        .await
+        .map_err(phial_orm::OrmError::from)?;
+    Ok(axum::Json(Stats { authors }))
+}
+
+/// Row counts.
+#[derive(serde::Serialize, phial_rest::utoipa::ToSchema)]
+pub(crate) struct Stats {
+    /// Authors.
+    authors: u64,
+}
+
+#[derive(phial_rest::utoipa::OpenApi)]
+#[openapi(paths(stats), components(schemas(Stats)))]
+struct ApiDoc;
+
 pub(crate) fn rest() -> Rest {
+    use phial_rest::utoipa::OpenApi as _;
     Rest::new()
+        .document(ApiDoc::openapi())
         .guard(Guard::session_user("user_id").or(Guard::bearer_from_config("test.api_token")))
         .resource(
             Resource::<author::Entity>::new()
@@ -165,6 +196,7 @@ pub(crate) async fn api(
         .register(Orm::new())
         .register(rest())
         .route("/login/{id}", get(login))
+        .route("/api/stats", get(stats))
         .build()
         .await
         .unwrap();
