@@ -1,7 +1,10 @@
 //! The `blog` example: authors, posts and comments in a database (SQLite
 //! in `instance/` by default, PostgreSQL or MySQL by `database.url`),
 //! created by migrations that run on startup in development; the post list
-//! is served from the response cache and dropped when posts change.
+//! is served from the response cache and dropped when posts change. The
+//! same models are a REST API at `/api/posts`, `/api/authors` and
+//! `/api/comments` (docs at `/api/docs/`), beside a hand-written
+//! `/api/stats` in the same document.
 
 pub mod entities;
 pub mod migrations;
@@ -12,7 +15,10 @@ use phial::cache::{Caching, cached};
 use phial::migrate::Migrate;
 use phial::orm::{Db, Orm, OrmError};
 use phial::prelude::*;
+use phial::rest::utoipa::{self, OpenApi};
+use phial::rest::{Guard, Resource, Rest};
 use sea_orm::{ActiveValue::Set, EntityTrait, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, Condition};
 
 use entities::{author, comment, post};
 
@@ -24,6 +30,8 @@ pub async fn create_app(config: Config) -> phial::Result<App> {
         .register(Migrate::new().migrator::<migrations::Migrator>())
         .register(demo_data)
         .register(Caching::new())
+        .register(api())
+        .route("/api/stats", get(stats).name("api_stats"))
         // The post list comes from the response cache until a post, an
         // author or a comment is written (on any node sharing the cache).
         .route(
@@ -40,9 +48,87 @@ pub async fn create_app(config: Config) -> phial::Result<App> {
         .await?)
 }
 
+/// The REST API: writes need a signed-in user (session key `user_id`) or
+/// `Authorization: Bearer <blog.api_token>` (PHIAL_BLOG__API_TOKEN); with
+/// neither, they are refused. Anonymous readers see published posts only.
+fn api() -> Rest {
+    let published_only = Policy::new().rows(|caller| {
+        (!caller.is_authenticated()).then(|| Condition::all().add(post::Column::Published.eq(true)))
+    });
+    Rest::new()
+        .guard(Guard::session_user("user_id").or(Guard::bearer_from_config("blog.api_token")))
+        .document(ApiDoc::openapi())
+        .resource(
+            Resource::<post::Entity>::new()
+                .path("posts")
+                .read_only("created_at")
+                .filterable(["author_id", "published", "created_at", "title"])
+                .sortable(["created_at", "title"])
+                .searchable(["title", "body"])
+                .policy(published_only),
+        )
+        .resource(
+            Resource::<author::Entity>::new()
+                .path("authors")
+                .filterable(["name", "email"])
+                .sortable(["name"]),
+        )
+        .resource(
+            Resource::<comment::Entity>::new()
+                .path("comments")
+                .read_only("created_at")
+                .filterable(["post_id", "author_name"])
+                .sortable(["created_at"]),
+        )
+}
+
+/// Row counts, for a dashboard.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Stats {
+    /// Published posts.
+    pub published_posts: u64,
+    /// Authors.
+    pub authors: u64,
+    /// Comments.
+    pub comments: u64,
+}
+
+/// How much there is: a hand-written endpoint documented beside the
+/// generated ones.
+#[utoipa::path(
+    get,
+    path = "/api/stats",
+    tag = "stats",
+    responses((status = 200, description = "row counts", body = Stats))
+)]
+async fn stats(db: Db) -> Result<Json<Stats>, HttpError> {
+    let published_posts = post::Entity::find()
+        .filter(post::Column::Published.eq(true))
+        .count(db.conn())
+        .await
+        .map_err(OrmError::from)?;
+    let authors = author::Entity::find()
+        .count(db.conn())
+        .await
+        .map_err(OrmError::from)?;
+    let comments = comment::Entity::find()
+        .count(db.conn())
+        .await
+        .map_err(OrmError::from)?;
+    Ok(Json(Stats {
+        published_posts,
+        authors,
+        comments,
+    }))
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(stats), components(schemas(Stats)))]
+struct ApiDoc;
+
 async fn index(tpl: Templates, db: Db) -> Result<Html<String>, HttpError> {
     let posts = post::Entity::find()
-        .filter(sea_orm::ColumnTrait::eq(&post::Column::Published, true))
+        .filter(post::Column::Published.eq(true))
         .order_by_desc(post::Column::CreatedAt)
         .find_also_related(author::Entity)
         .all(db.conn())

@@ -50,4 +50,18 @@ impl Related<super::comment::Entity> for Entity {
     }
 }
 
-impl ActiveModelBehavior for ActiveModel {}
+/// New rows get their creation time here, so every way in (the API, the
+/// import, a handler) stamps them the same.
+#[async_trait::async_trait]
+impl ActiveModelBehavior for ActiveModel {
+    async fn before_save<C: ConnectionTrait>(
+        mut self,
+        _db: &C,
+        insert: bool,
+    ) -> Result<Self, DbErr> {
+        if insert && self.created_at.is_not_set() {
+            self.created_at = sea_orm::ActiveValue::Set(chrono::Utc::now());
+        }
+        Ok(self)
+    }
+}

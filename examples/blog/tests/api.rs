@@ -1,0 +1,120 @@
+//! The blog's REST API as a client uses it: reads for anyone (published
+//! posts only), writes with the API token, one document with the
+//! hand-written `/api/stats` beside the generated resources.
+
+use phial::{App, Config};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "blog-test-token";
+
+async fn app(dir: &tempfile::TempDir) -> App {
+    let url = format!("sqlite://{}", dir.path().join("blog.sqlite").display());
+    blog::create_app(
+        Config::testing()
+            .set("database.url", url)
+            .set("blog.api_token", TOKEN),
+    )
+    .await
+    .expect("the blog builds")
+}
+
+#[tokio::test]
+async fn writes_need_the_token_and_reads_page_and_sort() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(&dir).await;
+    let client = app.test_client();
+    let auth = format!("Bearer {TOKEN}");
+
+    let refused = client
+        .post("/api/authors")
+        .json(&json!({"name": "Eve", "email": "eve@example.com"}))
+        .send()
+        .await;
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.header("content-type"),
+        Some("application/problem+json")
+    );
+
+    let ada: Value = client
+        .post("/api/authors")
+        .header("authorization", &auth)
+        .json(&json!({"name": "Ada", "email": "ada@example.com"}))
+        .send()
+        .await
+        .json();
+    for (title, published) in [("b", true), ("a", true), ("draft", false)] {
+        let res = client
+            .post("/api/posts")
+            .header("authorization", &auth)
+            .json(&json!({"author_id": ada["id"], "title": title, "body": "text", "published": published}))
+            .send()
+            .await;
+        assert_eq!(res.status(), 201, "{}", res.text());
+        let post: Value = res.json();
+        assert!(
+            post["created_at"].is_string(),
+            "stamped by the model: {post}"
+        );
+    }
+    let res = client
+        .post("/api/comments")
+        .header("authorization", &auth)
+        .json(&json!({"post_id": 1, "author_name": "Grace", "body": "Nice", "created_at": "1999-01-01T00:00:00Z"}))
+        .send()
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text());
+    assert_ne!(
+        res.json::<Value>()["created_at"],
+        "1999-01-01T00:00:00Z",
+        "read-only"
+    );
+
+    // Anonymous: published posts only, sorted as asked, one page at a time.
+    let page: Value = client
+        .get("/api/posts?sort=-created_at,title&per_page=1&page=2")
+        .send()
+        .await
+        .json();
+    assert_eq!(page["total"], 2);
+    assert_eq!(page["pages"], 2);
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    let titles: Vec<String> = client
+        .get("/api/posts?sort=title")
+        .send()
+        .await
+        .json::<Value>()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["title"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(titles, ["a", "b"]);
+    // With the token, drafts too.
+    let all: Value = client
+        .get("/api/posts")
+        .header("authorization", &auth)
+        .send()
+        .await
+        .json();
+    assert_eq!(all["total"], 3);
+
+    let stats: Value = client.get("/api/stats").send().await.json();
+    assert_eq!(
+        stats,
+        json!({"published_posts": 2, "authors": 1, "comments": 1})
+    );
+
+    let doc: Value = client.get("/api/openapi.json").send().await.json();
+    for path in [
+        "/api/posts",
+        "/api/posts/{id}",
+        "/api/authors",
+        "/api/comments",
+        "/api/stats",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path}");
+    }
+    assert_eq!(client.get("/api/docs/").send().await.status(), 200);
+    app.shutdown().await;
+}
