@@ -21,6 +21,7 @@ use sea_orm::{
 };
 use serde_json::{Map, Value as Json, json};
 
+use crate::cached::{self, Stored};
 use crate::etag;
 use crate::list::{self, ListQuery};
 use crate::problem::{Problem, ProblemField};
@@ -126,18 +127,56 @@ async fn write_input(
     Ok((caller, db, body))
 }
 
-/// A JSON response with a strong ETag, or a 304 when the client has it.
-fn tagged(status: StatusCode, body: &Json, if_none_match: Option<&HeaderValue>) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let tag = etag::of(&bytes);
+/// A body ready to send or keep: its JSON text and strong ETag.
+fn stored(body: &Json) -> Stored {
+    let text = serde_json::to_string(body).unwrap_or_default();
+    let etag = etag::of(text.as_bytes())
+        .to_str()
+        .unwrap_or_default()
+        .to_owned();
+    Stored { etag, body: text }
+}
+
+/// A JSON response with its ETag, or a 304 when the client has it.
+fn respond(status: StatusCode, stored: Stored, if_none_match: Option<&HeaderValue>) -> Response {
+    let Ok(tag) = HeaderValue::from_str(&stored.etag) else {
+        return Problem::internal(&"an ETag that is not a header value").into_response();
+    };
     if status == StatusCode::OK && etag::none_match(if_none_match, &tag) {
         return (StatusCode::NOT_MODIFIED, [(ETAG, tag)]).into_response();
     }
-    let mut res = (status, bytes).into_response();
+    let mut res = (status, stored.body).into_response();
     let headers = res.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(ETAG, tag);
     res
+}
+
+fn tagged(status: StatusCode, body: &Json, if_none_match: Option<&HeaderValue>) -> Response {
+    respond(status, stored(body), if_none_match)
+}
+
+/// The key text of a row's URL in one spelling (`007` is `7`), so the
+/// cache and the change feed name a row alike; `None` when it cannot be
+/// a key.
+fn canonical_id(s: &Shared, id: &str) -> Option<String> {
+    let parts: Vec<&str> = if s.meta.primary_key.len() == 1 {
+        vec![id]
+    } else {
+        id.split(',').collect()
+    };
+    if parts.len() != s.meta.primary_key.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(parts.len());
+    for (name, raw) in s.meta.primary_key.iter().zip(parts) {
+        let field = s.meta.field(name)?;
+        out.push(match field.kind {
+            phial_orm::meta::FieldKind::Integer => raw.parse::<i64>().ok()?.to_string(),
+            _ => raw.to_owned(),
+        });
+    }
+    Some(out.join(","))
 }
 
 /// The row `id` names (a composite key is comma-separated, in key order),
@@ -205,7 +244,7 @@ fn item_json<E: EntityTrait>(s: &Shared, model: &E::Model) -> Json {
     Json::Object(json::to_json::<E>(&s.meta, model))
 }
 
-fn key_text(key: &Json) -> String {
+pub(crate) fn key_text(key: &Json) -> String {
     match key {
         Json::Array(values) => values.iter().map(key_text).collect::<Vec<_>>().join(","),
         Json::String(s) => s.clone(),
@@ -247,10 +286,32 @@ where
     E: RestEntity,
 {
     let caller = authorize(s, parts, app, Action::List)?;
+    let raw_query = parts.uri.query().unwrap_or("");
+    let query: ListQuery = list::parse(raw_query, &s.meta, &s.rules)?;
+    let stored = cached::read(s, app, &caller, cached::Read::List(raw_query), || {
+        load_list::<E>(s, app, &caller, parts.uri.path(), &query)
+    })
+    .await?;
+    Ok(respond(
+        StatusCode::OK,
+        stored,
+        parts.headers.get(IF_NONE_MATCH),
+    ))
+}
+
+async fn load_list<E>(
+    s: &Shared,
+    app: &AppState,
+    caller: &Caller,
+    path: &str,
+    query: &ListQuery,
+) -> Result<Stored>
+where
+    E: RestEntity,
+{
     let db = db(app)?;
-    let query: ListQuery = list::parse(parts.uri.query().unwrap_or(""), &s.meta, &s.rules)?;
-    let mut cond = list::condition::<E>(&s.meta, &query, &s.rules)?;
-    if let Some(rows) = s.policy.row_filter(&caller) {
+    let mut cond = list::condition::<E>(&s.meta, query, &s.rules)?;
+    if let Some(rows) = s.policy.row_filter(caller) {
         cond = cond.add(rows);
     }
     let total = E::find()
@@ -261,7 +322,7 @@ where
     let per_page = query.per_page;
     let mut select = E::find().filter(cond);
     if let Some(cursor) = &query.cursor {
-        select = select.filter(list::after_cursor::<E>(&s.meta, &query, cursor)?);
+        select = select.filter(list::after_cursor::<E>(&s.meta, query, cursor)?);
     }
     for (name, order) in &query.sort {
         let col = list::column::<E>(name)
@@ -313,7 +374,6 @@ where
         _ => None,
     };
     let items: Vec<Json> = rows.iter().map(|m| item_json::<E>(s, m)).collect();
-    let path = parts.uri.path();
     let mut links = Map::new();
     links.insert("self".into(), link(path, &query.pairs, &[], &[]).into());
     if query.cursor.is_none() {
@@ -372,22 +432,24 @@ where
         body["page"] = page.into();
         body["pages"] = pages.into();
     }
-    Ok(tagged(
-        StatusCode::OK,
-        &body,
-        parts.headers.get(IF_NONE_MATCH),
-    ))
+    Ok(stored(&body))
 }
 
 pub(crate) async fn get<E: RestEntity>(s: Arc<Shared>, app: AppState, req: Request) -> Response {
     let (parts, _) = req.into_parts();
     let result = async {
         let caller = authorize(&s, &parts, &app, Action::Read)?;
-        let db = db(&app)?;
-        let model = find::<E>(&s, &db, &caller, &item_id(&parts, &s)).await?;
-        Ok::<_, Problem>(tagged(
+        let id = canonical_id(&s, &item_id(&parts, &s))
+            .ok_or_else(|| Problem::not_found(&s.meta.table))?;
+        let stored = cached::read(&s, &app, &caller, cached::Read::Item(&id), || async {
+            let db = db(&app)?;
+            let model = find::<E>(&s, &db, &caller, &id).await?;
+            Ok(stored(&item_json::<E>(&s, &model)))
+        })
+        .await?;
+        Ok::<_, Problem>(respond(
             StatusCode::OK,
-            &item_json::<E>(&s, &model),
+            stored,
             parts.headers.get(IF_NONE_MATCH),
         ))
     }

@@ -52,6 +52,7 @@
 //! # }
 //! ```
 
+mod cached;
 mod config;
 mod docs;
 mod etag;
@@ -169,6 +170,9 @@ impl Extension for Rest {
             )
             .into());
         }
+        // Writes drop the cached reads of the rows they touched.
+        #[cfg(feature = "cache")]
+        app.on_change("rest", cached::on_change);
         let resources =
             std::mem::take(&mut *self.resources.lock().unwrap_or_else(|p| p.into_inner()));
         let mut problems = Vec::new();

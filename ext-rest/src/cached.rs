@@ -1,0 +1,110 @@
+//! Reads served from the app's cache when the cache extension is
+//! registered (feature `cache`): a `get` or `list` answer is kept with its
+//! ETag, so the same request again — and an `If-None-Match` that matches —
+//! is answered without a query. Writes invalidate through the change feed:
+//! a row's entries when its key is in the event, every row's when the
+//! event names none, and the table's lists on any write (the cache's own
+//! table tag). Entries are kept per caller when the policy narrows rows by
+//! caller, so no one is served another caller's rows.
+
+use std::future::Future;
+
+use phial_core::AppState;
+#[cfg(feature = "cache")]
+use phial_core::changes::Change;
+use phial_orm::policy::Caller;
+use serde::{Deserialize, Serialize};
+
+use crate::problem::Problem;
+use crate::resource::Shared;
+
+/// A cached answer: its ETag and its JSON body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Stored {
+    pub(crate) etag: String,
+    pub(crate) body: String,
+}
+
+/// The tag of one row's entries.
+#[cfg(feature = "cache")]
+fn row_tag(table: &str, key: &str) -> String {
+    format!("rest:{table}#{key}")
+}
+
+/// The tag every row entry of a table carries, for changes without keys.
+#[cfg(feature = "cache")]
+fn rows_tag(table: &str) -> String {
+    format!("rest:{table}#*")
+}
+
+/// The part of a cache key that depends on who asks: nothing when the
+/// policy shows everyone the same rows.
+#[cfg(feature = "cache")]
+fn scope(s: &Shared, caller: &Caller) -> String {
+    if s.policy.row_filter(caller).is_none() && s.policy.row_filter(&Caller::anonymous()).is_none()
+    {
+        return "all".into();
+    }
+    let mut roles = caller.roles().to_vec();
+    roles.sort();
+    format!("{}|{}", caller.id().unwrap_or("-"), roles.join(","))
+}
+
+/// What a read is: one row (its key text) or a list (its query string).
+#[cfg_attr(
+    not(feature = "cache"),
+    expect(dead_code, reason = "what is read names the cache entry")
+)]
+pub(crate) enum Read<'a> {
+    Item(&'a str),
+    List(&'a str),
+}
+
+/// The answer to a read: from the cache when it holds one, else from
+/// `load` (once for concurrent misses), kept for the next time.
+pub(crate) async fn read<F, Fut>(
+    s: &Shared,
+    app: &AppState,
+    caller: &Caller,
+    what: Read<'_>,
+    load: F,
+) -> Result<Stored, Problem>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Stored, Problem>>,
+{
+    #[cfg(feature = "cache")]
+    if let Some(cache) = app.get::<phial_cache::Cache>() {
+        let table = s.meta.table.as_str();
+        let scope = scope(s, caller);
+        let (key, tags) = match what {
+            Read::Item(id) => (
+                format!("rest:{}:{scope}:item:{id}", s.collection),
+                vec![row_tag(table, id), rows_tag(table)],
+            ),
+            Read::List(query) => (
+                format!("rest:{}:{scope}:list:{query}", s.collection),
+                vec![table.to_owned()],
+            ),
+        };
+        let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+        return cache.get_or_set_tagged_with(&key, None, &tags, load).await;
+    }
+    let _ = (s, app, caller, what);
+    load().await
+}
+
+/// Drops the cached rows a change touched (the cache drops the table's
+/// lists itself).
+#[cfg(feature = "cache")]
+pub(crate) async fn on_change(app: AppState, change: std::sync::Arc<Change>) {
+    if let Some(cache) = app.get::<phial_cache::Cache>() {
+        if change.keys.is_empty() {
+            cache.invalidate_tag(&rows_tag(&change.table)).await;
+        }
+        for key in &change.keys {
+            let text = crate::handlers::key_text(key);
+            cache.invalidate_tag(&row_tag(&change.table, &text)).await;
+        }
+    }
+}
