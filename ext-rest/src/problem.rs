@@ -195,6 +195,14 @@ impl Problem {
                     "the row refers to a row that does not exist (or is still referred to)".into();
                 p
             }
+            // A column narrower in the database than in the entity (the
+            // entity should say its length; this keeps it a client error).
+            _ if too_long(&e) => Problem::invalid([ProblemField {
+                index: None,
+                field: String::new(),
+                code: "too_long".into(),
+                message: format!("a value is longer than its `{}` column allows", meta.table),
+            }]),
             _ if e.is_unavailable() => {
                 tracing::warn!("database unavailable: {e}");
                 Problem::new(
@@ -214,6 +222,12 @@ impl Problem {
             "the server could not complete the request; the error is logged",
         )
     }
+}
+
+/// PostgreSQL's `value too long` (22001) and MySQL's `Data too long`.
+fn too_long(e: &OrmError) -> bool {
+    let text = e.to_string();
+    text.contains("value too long") || text.contains("Data too long")
 }
 
 impl IntoResponse for Problem {

@@ -42,6 +42,8 @@ pub async fn create_app(config: Config) -> phial::Result<App> {
             .name("index"),
         )
         .route("/posts/{id}", get(show).name("post"))
+        .route("/login", get(login_page).post(login).name("login"))
+        .route("/logout", post(logout).name("logout"))
         .route("/import", post(import).name("import"))
         .blueprint(pages())
         .build()
@@ -70,6 +72,7 @@ fn api() -> Rest {
         .resource(
             Resource::<author::Entity>::new()
                 .path("authors")
+                .hidden("password_hash")
                 .filterable(["name", "email"])
                 .sortable(["name"]),
         )
@@ -80,6 +83,58 @@ fn api() -> Rest {
                 .filterable(["post_id", "author_name"])
                 .sortable(["created_at"]),
         )
+}
+
+/// The sign-in form.
+#[derive(Debug, serde::Deserialize)]
+pub struct LoginForm {
+    /// The author's email.
+    pub email: String,
+    /// Their password.
+    pub password: String,
+}
+
+async fn login_page(tpl: Templates) -> Result<Html<String>, HttpError> {
+    tpl.render("login.html", context! {})
+}
+
+/// Signs an author in: the session's `user_id` is what the API's guard
+/// recognises, so the browser may then write through `/api/...`.
+async fn login(
+    tpl: Templates,
+    session: Session,
+    db: Db,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, HttpError> {
+    let found = author::Entity::find()
+        .filter(author::Column::Email.eq(form.email.as_str()))
+        .one(db.conn())
+        .await
+        .map_err(OrmError::from)?;
+    let signed_in = match &found {
+        Some(a) if !a.password_hash.is_empty() => {
+            phial::password::verify(&form.password, &a.password_hash)
+                .await
+                .unwrap_or(false)
+        }
+        _ => false,
+    };
+    let Some(author) = found.filter(|_| signed_in) else {
+        let page = tpl.render(
+            "login.html",
+            context! { error => "wrong email or password", email => form.email },
+        )?;
+        return Ok((StatusCode::UNAUTHORIZED, page).into_response());
+    };
+    session
+        .insert("user_id", author.id)
+        .map_err(|e| HttpError::internal(e.to_string()))?;
+    Ok(Redirect::to("/").into_response())
+}
+
+async fn logout(session: Session) -> Redirect {
+    session.clear();
+    Redirect::to("/")
 }
 
 /// Row counts, for a dashboard.
@@ -223,10 +278,13 @@ fn demo_data(app: &mut AppBuilder) -> Result<(), BoxError> {
             return Ok(());
         }
         let now = chrono::Utc::now();
+        // Ada signs in at /login with `ada@example.com` / `ada` (in
+        // development only).
         let ada = db
             .insert(author::ActiveModel {
                 name: Set("Ada".into()),
                 email: Set("ada@example.com".into()),
+                password_hash: Set(phial::password::hash("ada").await?),
                 ..Default::default()
             })
             .await?;

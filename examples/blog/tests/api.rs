@@ -36,13 +36,14 @@ async fn writes_need_the_token_and_reads_page_and_sort() {
         Some("application/problem+json")
     );
 
-    let ada: Value = client
+    let res = client
         .post("/api/authors")
         .header("authorization", &auth)
         .json(&json!({"name": "Ada", "email": "ada@example.com"}))
         .send()
-        .await
-        .json();
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text());
+    let ada: Value = res.json();
     for (title, published) in [("b", true), ("a", true), ("draft", false)] {
         let res = client
             .post("/api/posts")
@@ -116,5 +117,85 @@ async fn writes_need_the_token_and_reads_page_and_sort() {
         assert!(doc["paths"].get(path).is_some(), "{path}");
     }
     assert_eq!(client.get("/api/docs/").send().await.status(), 200);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_signed_in_author_writes_through_the_api_with_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(&dir).await;
+    let db = phial::orm::Db::from_state(app.state()).unwrap();
+    let ada = db
+        .insert(blog::entities::author::ActiveModel {
+            name: sea_orm::ActiveValue::Set("Ada".into()),
+            email: sea_orm::ActiveValue::Set("ada@example.com".into()),
+            password_hash: sea_orm::ActiveValue::Set(
+                phial::password::hash("s3cret").await.unwrap(),
+            ),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let client = app.test_client();
+    let new_post = json!({"author_id": ada.id, "title": "t", "body": "b"});
+    assert_eq!(
+        client
+            .post("/api/posts")
+            .json(&new_post)
+            .send()
+            .await
+            .status(),
+        401
+    );
+
+    let page = client.get("/login").send().await;
+    let token = page.csrf_token().expect("the form carries a CSRF token");
+    let wrong = client
+        .post("/login")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "ada@example.com"),
+            ("password", "nope"),
+        ])
+        .send()
+        .await;
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong.text().contains("wrong email or password"));
+    let res = client
+        .post("/login")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "ada@example.com"),
+            ("password", "s3cret"),
+        ])
+        .send()
+        .await;
+    assert!(res.status().is_redirection(), "{}", res.status());
+
+    let created = client.post("/api/posts").json(&new_post).send().await;
+    assert_eq!(created.status(), 201, "{}", created.text());
+    // The hash is hidden: never sent, never written.
+    let author: Value = client
+        .get(&format!("/api/authors/{}", ada.id))
+        .send()
+        .await
+        .json();
+    assert!(author.get("password_hash").is_none(), "{author}");
+    let res = client
+        .patch(&format!("/api/authors/{}", ada.id))
+        .json(&json!({"password_hash": "x"}))
+        .send()
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text());
+    let stored = <blog::entities::author::Entity as sea_orm::EntityTrait>::find_by_id(ada.id)
+        .one(db.conn())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored.password_hash.starts_with("$scrypt$"),
+        "{}",
+        stored.password_hash
+    );
     app.shutdown().await;
 }

@@ -13,6 +13,7 @@ pub struct Model {
     /// The post.
     pub post_id: i32,
     /// Who wrote it.
+    #[sea_orm(column_type = "String(StringLen::N(100))")]
     pub author_name: String,
     /// Text.
     #[sea_orm(column_type = "Text")]

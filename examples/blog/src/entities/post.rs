@@ -13,11 +13,13 @@ pub struct Model {
     /// The author.
     pub author_id: i32,
     /// Title.
+    #[sea_orm(column_type = "String(StringLen::N(200))")]
     pub title: String,
     /// Text.
     #[sea_orm(column_type = "Text")]
     pub body: String,
     /// Shown on the index.
+    #[sea_orm(default_value = false)]
     pub published: bool,
     /// When written.
     pub created_at: DateTimeUtc,

@@ -6,6 +6,7 @@ use phial::migrate::sea_orm_migration::{MigrationTrait, MigratorTrait};
 mod m20261123_000001_create_author;
 mod m20261123_000002_create_post;
 mod m20261123_000003_create_comment;
+mod m20261202_000004_author_password;
 
 /// Every migration of the blog.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_author::Migration),
             Box::new(m20261123_000002_create_post::Migration),
             Box::new(m20261123_000003_create_comment::Migration),
+            Box::new(m20261202_000004_author_password::Migration),
         ]
     }
 }
