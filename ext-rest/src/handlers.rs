@@ -80,6 +80,13 @@ fn authorize(s: &Shared, parts: &Parts, app: &AppState, action: Action) -> Resul
 /// The JSON body of a write: `application/json` only (a form or plain
 /// text is what another site could make a browser send).
 async fn json_body(s: &Shared, body: Body, limit: usize, parts: &Parts) -> Result<Json> {
+    let bytes = body_bytes(s, body, limit, parts).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Problem::bad_request(format!("the body is not valid JSON: {e}")))
+}
+
+/// The bytes of a JSON body (see [`json_body`]).
+async fn body_bytes(s: &Shared, body: Body, limit: usize, parts: &Parts) -> Result<Bytes> {
     let json = parts
         .headers
         .get(CONTENT_TYPE)
@@ -103,14 +110,12 @@ async fn json_body(s: &Shared, body: Body, limit: usize, parts: &Parts) -> Resul
             ),
         ));
     }
-    let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
         Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the body is larger than {limit} bytes (config key `body_limit`)"),
         )
-    })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| Problem::bad_request(format!("the body is not valid JSON: {e}")))
+    })
 }
 
 /// The caller, the database and the JSON body of a write.
@@ -128,13 +133,18 @@ async fn write_input(
 }
 
 /// A body ready to send or keep: its JSON text and strong ETag.
-fn stored(body: &Json) -> Stored {
-    let text = serde_json::to_string(body).unwrap_or_default();
-    let etag = etag::of(text.as_bytes())
-        .to_str()
-        .unwrap_or_default()
-        .to_owned();
-    Stored { etag, body: text }
+fn stored_bytes(bytes: Vec<u8>) -> Stored {
+    let etag = etag::of(&bytes).to_str().unwrap_or_default().to_owned();
+    // serde_json writes UTF-8.
+    let body = String::from_utf8(bytes).unwrap_or_default();
+    Stored { etag, body }
+}
+
+/// One row as the JSON text clients get.
+fn item_bytes<E: EntityTrait>(s: &Shared, model: &E::Model) -> Stored {
+    let mut out = Vec::with_capacity(256);
+    json::write_json::<E>(&s.meta, model, &mut out);
+    stored_bytes(out)
 }
 
 /// A JSON response with its ETag, or a 304 when the client has it.
@@ -150,10 +160,6 @@ fn respond(status: StatusCode, stored: Stored, if_none_match: Option<&HeaderValu
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(ETAG, tag);
     res
-}
-
-fn tagged(status: StatusCode, body: &Json, if_none_match: Option<&HeaderValue>) -> Response {
-    respond(status, stored(body), if_none_match)
 }
 
 /// The key text of a row's URL in one spelling (`007` is `7`), so the
@@ -240,10 +246,6 @@ async fn find<E: EntityTrait>(s: &Shared, db: &Db, caller: &Caller, id: &str) ->
         .ok_or_else(|| Problem::not_found(&s.meta.table))
 }
 
-fn item_json<E: EntityTrait>(s: &Shared, model: &E::Model) -> Json {
-    Json::Object(json::to_json::<E>(&s.meta, model))
-}
-
 pub(crate) fn key_text(key: &Json) -> String {
     match key {
         Json::Array(values) => values.iter().map(key_text).collect::<Vec<_>>().join(","),
@@ -314,13 +316,22 @@ where
     if let Some(rows) = s.policy.row_filter(caller) {
         cond = cond.add(rows);
     }
-    let total = E::find()
-        .filter(cond.clone())
+    // No filter, no WHERE: `WHERE TRUE` keeps SQLite from counting the
+    // table without reading its rows.
+    let filtered = || {
+        let select = E::find();
+        if cond.is_empty() {
+            select
+        } else {
+            select.filter(cond.clone())
+        }
+    };
+    let total = filtered()
         .count(db.conn())
         .await
         .map_err(|e| Problem::from_db(&s.meta, e.into()))?;
     let per_page = query.per_page;
-    let mut select = E::find().filter(cond);
+    let mut select = filtered();
     if let Some(cursor) = &query.cursor {
         select = select.filter(list::after_cursor::<E>(&s.meta, query, cursor)?);
     }
@@ -373,7 +384,6 @@ where
         }
         _ => None,
     };
-    let items: Vec<Json> = rows.iter().map(|m| item_json::<E>(s, m)).collect();
     let mut links = Map::new();
     links.insert("self".into(), link(path, &query.pairs, &[], &[]).into());
     if query.cursor.is_none() {
@@ -421,18 +431,34 @@ where
             link(path, &query.pairs, &[("cursor", c.clone())], &["page"]).into(),
         );
     }
-    let mut body = json!({
-        "items": items,
+    // The rows are written straight into the body; the rest is small.
+    let mut out = Vec::with_capacity(64 + rows.len() * 256);
+    out.extend_from_slice(b"{\"items\":[");
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json::write_json::<E>(&s.meta, row, &mut out);
+    }
+    out.push(b']');
+    let mut rest = json!({
         "total": total,
         "per_page": per_page,
         "next_cursor": next_cursor,
         "links": links,
     });
     if query.cursor.is_none() {
-        body["page"] = page.into();
-        body["pages"] = pages.into();
+        rest["page"] = page.into();
+        rest["pages"] = pages.into();
     }
-    Ok(stored(&body))
+    for (key, value) in rest.as_object().into_iter().flatten() {
+        out.push(b',');
+        let _ = serde_json::to_writer(&mut out, key);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut out, value);
+    }
+    out.push(b'}');
+    Ok(stored_bytes(out))
 }
 
 pub(crate) async fn get<E: RestEntity>(s: Arc<Shared>, app: AppState, req: Request) -> Response {
@@ -444,7 +470,7 @@ pub(crate) async fn get<E: RestEntity>(s: Arc<Shared>, app: AppState, req: Reque
         let stored = cached::read(&s, &app, &caller, cached::Read::Item(&id), || async {
             let db = db(&app)?;
             let model = find::<E>(&s, &db, &caller, &id).await?;
-            Ok(stored(&item_json::<E>(&s, &model)))
+            Ok(item_bytes::<E>(&s, &model))
         })
         .await?;
         Ok::<_, Problem>(respond(
@@ -472,7 +498,7 @@ where
             .await
             .map_err(|e| Problem::from_db(&s.meta, e))?;
         let key = json::key_of::<E>(&s.meta, &saved);
-        let mut res = tagged(StatusCode::CREATED, &item_json::<E>(&s, &saved), None);
+        let mut res = respond(StatusCode::CREATED, item_bytes::<E>(&s, &saved), None);
         let location = format!("{}/{}", s.collection, key_text(&key));
         if let Ok(v) = HeaderValue::from_str(&location) {
             res.headers_mut().insert(LOCATION, v);
@@ -501,7 +527,7 @@ where
             _ => Some(json_body(&s, body, app.core().body_limit, &parts).await?),
         };
         let current = find::<E>(&s, &db, &caller, &item_id(&parts, &s)).await?;
-        let current_tag = etag::of(&serde_json::to_vec(&item_json::<E>(&s, &current)).unwrap_or_default());
+        let current_tag = HeaderValue::from_str(&item_bytes::<E>(&s, &current).etag).map_err(|e| Problem::internal(&e))?;
         if !etag::match_allows(parts.headers.get(IF_MATCH), &current_tag) {
             return Err(Problem::new(
                 StatusCode::PRECONDITION_FAILED,
@@ -533,7 +559,7 @@ where
         } else {
             current
         };
-        Ok(tagged(StatusCode::OK, &item_json::<E>(&s, &saved), None))
+        Ok(respond(StatusCode::OK, item_bytes::<E>(&s, &saved), None))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -545,65 +571,39 @@ where
 {
     let (parts, body) = req.into_parts();
     let result = async {
-        let (_, db, body) = write_input(&s, &app, &parts, body, Action::Create).await?;
-        let Json::Array(rows) = body else {
-            return Err(Problem::bad_request("a bulk create's body is a JSON array of rows"));
+        authorize(&s, &parts, &app, Action::Create)?;
+        let db = db(&app)?;
+        let bytes = body_bytes(&s, body, app.core().body_limit, &parts).await?;
+        // Rows go straight from the JSON text into models (no value tree).
+        let plan = json::Plan::<E>::new(&s.meta);
+        let read = match phial_orm::meta::bulk::read_rows(&plan, &bytes, s.bulk_limit) {
+            Ok(read) => read,
+            Err(phial_orm::meta::bulk::BulkError::TooMany { limit }) => {
+                return Err(Problem::invalid([ProblemField {
+                    index: None,
+                    field: String::new(),
+                    code: "too_many_rows".into(),
+                    message: format!(
+                        "more than {limit} rows in one bulk create (config key `rest.bulk_limit`)"
+                    ),
+                }]));
+            }
+            Err(e) => return Err(Problem::bad_request(e.to_string())),
         };
-        if rows.len() > s.bulk_limit {
-            let message = format!(
-                "{} rows in one bulk create; at most {} (config key `rest.bulk_limit`)",
-                rows.len(),
-                s.bulk_limit
-            );
-            return Err(Problem::invalid([ProblemField {
-                index: None,
-                field: String::new(),
-                code: "too_many_rows".into(),
-                message,
-            }]));
-        }
-        // Every row sets the same columns: those any row gives, nulls
-        // where a nullable one is left out.
-        let given: std::collections::BTreeSet<&str> = rows
-            .iter()
-            .filter_map(Json::as_object)
-            .flat_map(|o| o.keys().map(String::as_str))
+        let models = read.models;
+        let errors: Vec<ProblemField> = read
+            .errors
+            .into_iter()
+            .map(|(index, e)| ProblemField {
+                index: Some(index),
+                ..ProblemField::from(e)
+            })
             .collect();
-        let mut models = Vec::with_capacity(rows.len());
-        let mut errors = Vec::new();
-        for (index, row) in rows.iter().enumerate() {
-            let mut row = row.clone();
-            if let Some(object) = row.as_object_mut() {
-                for name in &given {
-                    let Some(field) = s.meta.field(name) else { continue };
-                    if field.writable() && !object.contains_key(*name) {
-                        if field.nullable {
-                            object.insert((*name).to_owned(), Json::Null);
-                        } else if !field.required() {
-                            errors.push(ProblemField {
-                                index: Some(index),
-                                field: (*name).to_owned(),
-                                code: "required".into(),
-                                message: format!(
-                                    "`{name}` is given in other rows: give it in every row or in none"
-                                ),
-                            });
-                        }
-                    }
-                }
-            }
-            let mut model = <E::ActiveModel as ActiveModelTrait>::default();
-            match json::apply::<E>(&s.meta, &mut model, &row, WriteMode::Create) {
-                Ok(()) => models.push(model),
-                Err(row_errors) => errors.extend(row_errors.into_iter().map(|e| ProblemField {
-                    index: Some(index),
-                    ..ProblemField::from(e)
-                })),
-            }
-        }
         if !errors.is_empty() {
             let mut p = Problem::invalid(errors);
-            p = p.with_detail("no row was created: fix the rows listed in `errors` and send the batch again");
+            p = p.with_detail(
+                "no row was created: fix the rows listed in `errors` and send the batch again",
+            );
             return Err(p);
         }
         // A multi-row insert skips the model's `before_save`; run it here
@@ -621,7 +621,11 @@ where
             .insert_bulk(prepared)
             .await
             .map_err(|e| Problem::from_db(&s.meta, e))?;
-        Ok((StatusCode::CREATED, axum::Json(json!({ "created": created }))).into_response())
+        Ok((
+            StatusCode::CREATED,
+            axum::Json(json!({ "created": created })),
+        )
+            .into_response())
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)

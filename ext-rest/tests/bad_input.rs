@@ -284,7 +284,7 @@ async fn bulk_creates_are_all_or_nothing() {
         let rows: Vec<Value> = (0..10_001).map(row).collect();
         let (status, detail, errors) = problem(bulk(rows).await).await;
         assert_eq!(status, 422, "{name}");
-        assert!(detail.contains("at most 10000"), "{detail}");
+        assert!(detail.contains("more than 10000"), "{detail}");
         assert_eq!(errors, [(None, String::new(), "too_many_rows".to_owned())]);
 
         // Ten thousand rows in one request.

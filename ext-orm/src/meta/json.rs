@@ -103,6 +103,38 @@ pub fn to_json<E: EntityTrait>(meta: &ModelMeta, model: &E::Model) -> Map<String
     out
 }
 
+/// A model's visible fields written as a JSON object into `out`, in
+/// column order: the same text as serialising [`to_json`]'s map would
+/// give (keys in column order rather than sorted), without building it —
+/// what a list of many rows is made of.
+pub fn write_json<E: EntityTrait>(meta: &ModelMeta, model: &E::Model, out: &mut Vec<u8>) {
+    out.push(b'{');
+    let mut first = true;
+    for col in E::Column::iter() {
+        let name = col.as_str();
+        if meta.field(name).is_none_or(|f| f.hidden) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        // Writing JSON into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, name);
+        out.push(b':');
+        let value = model.get(col);
+        let _ = match &value {
+            Value::Int(Some(n)) => serde_json::to_writer(&mut *out, n),
+            Value::BigInt(Some(n)) => serde_json::to_writer(&mut *out, n),
+            Value::SmallInt(Some(n)) => serde_json::to_writer(&mut *out, n),
+            Value::Bool(Some(b)) => serde_json::to_writer(&mut *out, b),
+            Value::String(Some(s)) => serde_json::to_writer(&mut *out, s),
+            other => serde_json::to_writer(&mut *out, &value_to_json(other)),
+        };
+    }
+    out.push(b'}');
+}
+
 /// The primary key of a model as JSON: the value, or an array of values
 /// for a composite key (as in change-feed events).
 pub fn key_of<E: EntityTrait>(meta: &ModelMeta, model: &E::Model) -> Json {
@@ -166,23 +198,7 @@ pub fn json_to_value(
         )),
         FieldKind::String | FieldKind::Text | FieldKind::Enum => {
             let s = json.as_str().ok_or_else(|| expected("a string"))?;
-            if let Some(max) = field.max_length {
-                let chars = s.chars().count();
-                if chars > max as usize {
-                    return Err(err(
-                        "too_long",
-                        format!("`{name}` is {chars} characters long; at most {max} fit"),
-                    ));
-                }
-            }
-            if let Some(values) = &field.enum_values
-                && !values.iter().any(|v| v == s)
-            {
-                return Err(err(
-                    "not_allowed",
-                    format!("`{name}` must be one of: {}", values.join(", ")),
-                ));
-            }
+            check_text(field, s)?;
             Value::String(Some(s.to_owned()))
         }
         FieldKind::Date => Value::ChronoDate(Some(parse(json, name, "a date, 2026-12-02")?)),
@@ -213,6 +229,53 @@ pub fn json_to_value(
             return Err(err("not_allowed", format!("`{name}` cannot be written")));
         }
     })
+}
+
+/// [`json_to_value`] taking the value, so text moves into the column's
+/// value instead of being copied (many rows in a bulk write).
+pub fn json_to_value_owned(
+    field: &FieldMeta,
+    column_type: &ColumnType,
+    json: Json,
+) -> Result<Value, FieldError> {
+    match json {
+        Json::String(s)
+            if matches!(
+                field.kind,
+                FieldKind::String | FieldKind::Text | FieldKind::Enum
+            ) =>
+        {
+            // A string for a text field: only its length and values to check.
+            check_text(field, &s)?;
+            Ok(Value::String(Some(s)))
+        }
+        other => json_to_value(field, column_type, &other),
+    }
+}
+
+/// Length and enum checks of a text value.
+fn check_text(field: &FieldMeta, s: &str) -> Result<(), FieldError> {
+    let name = field.name.as_str();
+    if let Some(max) = field.max_length {
+        let chars = s.chars().count();
+        if chars > max as usize {
+            return Err(FieldError::new(
+                name,
+                "too_long",
+                format!("`{name}` is {chars} characters long; at most {max} fit"),
+            ));
+        }
+    }
+    if let Some(values) = &field.enum_values
+        && !values.iter().any(|v| v == s)
+    {
+        return Err(FieldError::new(
+            name,
+            "not_allowed",
+            format!("`{name}` must be one of: {}", values.join(", ")),
+        ));
+    }
+    Ok(())
 }
 
 fn parse<T: std::str::FromStr>(json: &Json, name: &str, what: &str) -> Result<T, FieldError> {
@@ -299,18 +362,21 @@ pub fn set_column<E: EntityTrait>(
 where
     E::ActiveModel: ActiveModelTrait<Entity = E>,
 {
-    let first = match model.try_set(column, value.clone()) {
+    // Numbers and dates are cheap to keep for a retry; text is not, and
+    // has no other shape.
+    let retry = (!matches!(value, Value::String(_) | Value::Bytes(_) | Value::Json(_)))
+        .then(|| value.clone());
+    let first = match model.try_set(column, value) {
         Ok(()) => return Ok(()),
         Err(e) => e,
     };
-    for alt in alternatives(&value) {
+    for alt in retry.iter().flat_map(alternatives) {
         if model.try_set(column, alt).is_ok() {
             return Ok(());
         }
     }
     tracing::error!(
         column = column.as_str(),
-        ?value,
         "the model's field type does not take this column's values: {first}"
     );
     Err(FieldError::new(
@@ -321,6 +387,28 @@ where
             column.as_str()
         ),
     ))
+}
+
+/// The writable columns of a model with their SQL types, worked out once
+/// for many rows (a bulk create) instead of once per row.
+pub struct Plan<'m, E: EntityTrait> {
+    pub(crate) meta: &'m ModelMeta,
+    pub(crate) columns: Vec<(E::Column, &'m FieldMeta, ColumnType)>,
+}
+
+impl<'m, E: EntityTrait> Plan<'m, E> {
+    /// The plan for `meta`'s entity.
+    pub fn new(meta: &'m ModelMeta) -> Self {
+        let columns = E::Column::iter()
+            .filter_map(|column| {
+                let field = meta.field(column.as_str())?;
+                field
+                    .writable()
+                    .then(|| (column, field, column.def().get_column_type().clone()))
+            })
+            .collect();
+        Plan { meta, columns }
+    }
 }
 
 /// Applies a client's JSON object to `model` (see [`WriteMode`]): unknown
@@ -335,6 +423,20 @@ pub fn apply<E: EntityTrait>(
 where
     E::ActiveModel: ActiveModelTrait<Entity = E>,
 {
+    apply_with(&Plan::<E>::new(meta), model, body, mode)
+}
+
+/// [`apply`] with a plan made once for many rows.
+pub fn apply_with<E: EntityTrait>(
+    plan: &Plan<'_, E>,
+    model: &mut E::ActiveModel,
+    body: &Json,
+    mode: WriteMode,
+) -> Result<(), Vec<FieldError>>
+where
+    E::ActiveModel: ActiveModelTrait<Entity = E>,
+{
+    let meta = plan.meta;
     let Some(object) = body.as_object() else {
         return Err(vec![FieldError::new(
             "",
@@ -359,16 +461,10 @@ where
             ));
         }
     }
-    for column in E::Column::iter() {
-        let Some(field) = meta.field(column.as_str()) else {
-            continue;
-        };
-        if !field.writable() {
-            continue;
-        }
-        let column_type = column.def().get_column_type().clone();
+    for (column, field, column_type) in &plan.columns {
+        let (column, field) = (*column, *field);
         let value = match object.get(&field.name) {
-            Some(json) => match json_to_value(field, &column_type, json) {
+            Some(json) => match json_to_value(field, column_type, json) {
                 Ok(v) => v,
                 Err(e) => {
                     errors.push(e);
@@ -383,7 +479,7 @@ where
                 ));
                 continue;
             }
-            None if mode == WriteMode::Replace && field.nullable => null_of(&column_type),
+            None if mode == WriteMode::Replace && field.nullable => null_of(column_type),
             None => continue,
         };
         if let Err(e) = set_column::<E>(model, column, value) {

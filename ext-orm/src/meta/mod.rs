@@ -32,6 +32,7 @@
 //! assert!(meta.field("secret").unwrap().hidden);
 //! ```
 
+pub mod bulk;
 mod field;
 pub mod json;
 
