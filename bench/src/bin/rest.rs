@@ -10,6 +10,9 @@
 //!   and the way a hand-written endpoint would (the same JSON body into
 //!   typed rows by serde, raw multi-row sqlx inserts in one transaction),
 //!   alternating, and prints rows/s and the median ratio.
+//! - `rest inproc URL [N] [phial|axum]`: one request N times through the
+//!   generated or the hand-written router in-process, no sockets: the
+//!   server side alone, steady enough to profile.
 
 #![expect(
     clippy::print_stdout,
@@ -218,6 +221,50 @@ async fn raw_insert(conn: &DatabaseConnection, body: &[u8]) {
     tx.commit().await.unwrap();
 }
 
+/// `rest inproc URL N [phial|axum]`: the same request N times through the
+/// service, no sockets (for profiling the server side alone).
+async fn inproc(url: &str, n: u32, which: &str) {
+    use tower::ServiceExt;
+    let dir = std::env::temp_dir().join(format!("phial-rest-inproc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let app = app(&dir, false).await;
+    let db = Db::from_state(app.state()).unwrap();
+    reset(db.conn()).await;
+    let res = app
+        .test_client()
+        .post("/api/posts/bulk")
+        .json(&rows(1000))
+        .send()
+        .await;
+    assert_eq!(res.status(), 201);
+    let hand = Router::new()
+        .route("/api/posts", axum::routing::get(hand_list))
+        .route("/api/posts/{id}", axum::routing::get(hand_get))
+        .with_state(db.conn().clone());
+    let phial = app.router();
+    let start = Instant::now();
+    for _ in 0..n {
+        let req = axum::http::Request::get(url)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let router = if which == "axum" {
+            hand.clone()
+        } else {
+            phial.clone()
+        };
+        let res = router.oneshot(req).await.unwrap();
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        std::hint::black_box(body);
+    }
+    println!(
+        "{which} {url}: {:.1} us/req",
+        start.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -276,6 +323,13 @@ async fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("serve") => serve(arg(2, 1_000)).await,
         Some("bulk") => bulk(arg(2, 100_000), arg(3, 5).max(1)).await,
+        Some("inproc") => {
+            let url = std::env::args()
+                .nth(2)
+                .unwrap_or_else(|| "/api/posts?per_page=20".into());
+            let which = std::env::args().nth(4).unwrap_or_else(|| "phial".into());
+            inproc(&url, arg(3, 2000) as u32, &which).await;
+        }
         _ => eprintln!("usage: rest serve [ROWS] | rest bulk [ROWS] [ROUNDS]"),
     }
 }
