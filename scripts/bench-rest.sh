@@ -7,6 +7,7 @@
 #
 #   scripts/bench-rest.sh                  # 3 rounds of 10 s per case
 #   ROUNDS=5 DURATION=5s scripts/bench-rest.sh
+#   PHIAL_BENCH_LAYERS=off scripts/bench-rest.sh   # the core's optional layers off
 #
 # Server and wrk are pinned to different cores (taskset); the variants are
 # interleaved within each round so drift hits all of them.

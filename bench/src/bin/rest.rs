@@ -62,7 +62,20 @@ mod post {
 }
 
 fn config(dir: &std::path::Path) -> Config {
-    Config::for_profile(Profile::Production)
+    let mut config = Config::for_profile(Profile::Production);
+    // `PHIAL_BENCH_LAYERS=off`: the core's optional layers off, to tell
+    // what the resource costs from what the defaults add to every response.
+    if std::env::var("PHIAL_BENCH_LAYERS").is_ok_and(|v| v == "off") {
+        for key in [
+            "request_id.enabled",
+            "security.enabled",
+            "session.enabled",
+            "csrf.enabled",
+        ] {
+            config = config.set(key, false);
+        }
+    }
+    config
         .set("secret_key", "b".repeat(48))
         .set(
             "database.url",
