@@ -370,15 +370,11 @@ where
                 .iter()
                 .all(|(n, _)| s.meta.field(n).is_some_and(|f| !f.nullable)) =>
         {
+            let mut last = json::to_json::<E>(&s.meta, last);
             let values: Vec<Json> = query
                 .sort
                 .iter()
-                .map(|(n, _)| {
-                    json::to_json::<E>(&s.meta, last)
-                        .get(n)
-                        .cloned()
-                        .unwrap_or(Json::Null)
-                })
+                .map(|(n, _)| last.remove(n).unwrap_or(Json::Null))
                 .collect();
             Some(list::encode_cursor(&values))
         }

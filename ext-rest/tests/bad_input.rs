@@ -41,7 +41,11 @@ async fn problem(
                 .collect()
         })
         .unwrap_or_default();
-    assert_eq!(body["status"], body["status"].as_u64().unwrap(), "{body}");
+    assert_eq!(
+        body["status"].as_u64(),
+        Some(u64::from(res.status().as_u16())),
+        "{body}"
+    );
     (
         body["status"].as_u64().unwrap() as u16,
         body["detail"].as_str().unwrap().to_owned(),

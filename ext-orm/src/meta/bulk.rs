@@ -78,6 +78,14 @@ where
     E: EntityTrait,
     E::ActiveModel: ActiveModelTrait<Entity = E>,
 {
+    // Columns seen are kept as bits of a u128.
+    if plan.columns.len() > 128 {
+        return Err(BulkError::Shape(format!(
+            "`{}` has {} writable columns; bulk writes take at most 128",
+            plan.meta.table,
+            plan.columns.len()
+        )));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let read = RowsSeed { plan, limit }
         .deserialize(&mut de)

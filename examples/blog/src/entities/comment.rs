@@ -40,8 +40,7 @@ impl Related<super::post::Entity> for Entity {
     }
 }
 
-/// New rows get their creation time here, so every way in (the API, the
-/// import, a handler) stamps them the same.
+/// New rows get their creation time (see `stamp_created`).
 #[async_trait::async_trait]
 impl ActiveModelBehavior for ActiveModel {
     async fn before_save<C: ConnectionTrait>(
@@ -49,9 +48,7 @@ impl ActiveModelBehavior for ActiveModel {
         _db: &C,
         insert: bool,
     ) -> Result<Self, DbErr> {
-        if insert && self.created_at.is_not_set() {
-            self.created_at = sea_orm::ActiveValue::Set(chrono::Utc::now());
-        }
+        super::stamp_created(&mut self.created_at, insert);
         Ok(self)
     }
 }
