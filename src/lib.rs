@@ -21,7 +21,7 @@
 //! ```
 //!
 //! Extensions are modules behind cargo features of the same name (`orm`,
-//! `migrate`, `cache`, `cache-redis`, `rest`); `full` turns all of them on.
+//! `migrate`, `cache`, `cache-redis`, `rest`, `socket`); `full` turns all of them on.
 
 pub use phial_core::*;
 
@@ -41,6 +41,11 @@ pub use phial_cache as cache;
 /// validation, ETags, the model's policy, problem+json errors.
 #[cfg(feature = "rest")]
 pub use phial_rest as rest;
+
+/// Socket.IO: namespaces, rooms, acks, emits from HTTP handlers, session
+/// auth at connect, many nodes over Redis, an in-process test client.
+#[cfg(feature = "socket")]
+pub use phial_socket as socket;
 
 /// The app's `templates/` and `static/` folders (beside its `Cargo.toml`)
 /// for [`AppBuilder::assets`]: read from the source tree in debug builds

@@ -9,7 +9,7 @@ use axum::Router;
 use crate::builder::AppBuilder;
 use crate::cli::CliCommand;
 use crate::config::Config;
-use crate::lifecycle::ShutdownHook;
+use crate::lifecycle::{ShutdownHook, StopHooks};
 use crate::middleware::{CoreLayer, CoreService};
 
 /// The whole app as one tower service: the core middleware around the
@@ -20,6 +20,7 @@ use crate::test_client::TestClient;
 use tower::Layer;
 
 struct Lifecycle {
+    drain: Mutex<Option<Vec<ShutdownHook>>>,
     shutdown: Mutex<Option<Vec<ShutdownHook>>>,
     commands: Vec<CliCommand>,
 }
@@ -61,7 +62,7 @@ impl App {
     pub(crate) fn new(
         state: AppState,
         router: Router,
-        shutdown: Vec<ShutdownHook>,
+        hooks: StopHooks,
         commands: Vec<CliCommand>,
     ) -> Self {
         let service = CoreLayer(state.clone()).layer(router);
@@ -69,7 +70,8 @@ impl App {
             state,
             service,
             lifecycle: Arc::new(Lifecycle {
-                shutdown: Mutex::new(Some(shutdown)),
+                drain: Mutex::new(Some(hooks.drain)),
+                shutdown: Mutex::new(Some(hooks.shutdown)),
                 commands,
             }),
         }
@@ -102,13 +104,14 @@ impl App {
         &self.lifecycle.commands
     }
 
-    /// Runs the shutdown hooks (reverse order, each bounded by
-    /// `shutdown_timeout_secs`) once; later calls do nothing. Returns the
+    /// Runs the drain hooks (see [`AppBuilder::on_drain`]) once; later
+    /// calls do nothing. [`App::serve`] calls it when the shutdown signal
+    /// fires; [`App::shutdown`] calls it first if nobody did. Returns the
     /// problems met, which are also logged.
-    pub async fn shutdown(&self) -> Vec<String> {
+    pub async fn drain(&self) -> Vec<String> {
         let hooks = self
             .lifecycle
-            .shutdown
+            .drain
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
@@ -117,5 +120,24 @@ impl App {
         };
         let limit = Duration::from_secs(self.state.core().shutdown_timeout_secs);
         crate::lifecycle::run_shutdown(hooks, &self.state, limit).await
+    }
+
+    /// Runs the drain hooks if nobody did, then the shutdown hooks (reverse
+    /// order, each bounded by `shutdown_timeout_secs`) once; later calls do
+    /// nothing. Returns the problems met, which are also logged.
+    pub async fn shutdown(&self) -> Vec<String> {
+        let mut problems = self.drain().await;
+        let hooks = self
+            .lifecycle
+            .shutdown
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let Some(hooks) = hooks else {
+            return problems;
+        };
+        let limit = Duration::from_secs(self.state.core().shutdown_timeout_secs);
+        problems.extend(crate::lifecycle::run_shutdown(hooks, &self.state, limit).await);
+        problems
     }
 }

@@ -150,7 +150,7 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
         return Ok(App::new(
             state,
             router,
-            Vec::new(),
+            Default::default(),
             std::mem::take(&mut b.commands),
         ));
     }
@@ -163,7 +163,10 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
     Ok(App::new(
         state,
         router,
-        std::mem::take(&mut b.shutdown),
+        crate::lifecycle::StopHooks {
+            drain: std::mem::take(&mut b.drain),
+            shutdown: std::mem::take(&mut b.shutdown),
+        },
         std::mem::take(&mut b.commands),
     ))
 }

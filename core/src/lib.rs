@@ -74,7 +74,7 @@ pub use request_id::RequestId;
 pub use sentinel::Sentinel;
 pub use server::shutdown_signal;
 pub use session::{Flash, Session, SessionError};
-pub use state::{AppState, Dep, missing_state};
+pub use state::{AppState, Dep, WeakAppState, missing_state};
 pub use submission::{FormErrors, Submission};
 pub use templates::{TemplateEngine, Templates};
 pub use urls::Urls;

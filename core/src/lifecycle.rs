@@ -19,6 +19,14 @@ pub(crate) struct ShutdownHook {
     pub(crate) run: HookFn,
 }
 
+/// What runs when the app stops: drain hooks as soon as shutdown begins,
+/// shutdown hooks once requests are done.
+#[derive(Default)]
+pub(crate) struct StopHooks {
+    pub(crate) drain: Vec<ShutdownHook>,
+    pub(crate) shutdown: Vec<ShutdownHook>,
+}
+
 /// Runs startup hooks in order; a failure or a timeout is a build error.
 pub(crate) async fn run_startup(
     hooks: Vec<StartupHook>,

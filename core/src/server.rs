@@ -73,9 +73,12 @@ impl App {
             );
         }
         let (fired_tx, mut fired_rx) = tokio::sync::watch::channel(false);
+        let draining = self.clone();
         let signal = async move {
             signal.await;
             let _ = fired_tx.send(true);
+            // Long-lived connections close while requests drain.
+            tokio::spawn(async move { draining.drain().await });
         };
         let server = axum::serve(
             listener,

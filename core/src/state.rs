@@ -162,6 +162,31 @@ impl AppState {
     pub fn extensions(&self) -> &[String] {
         &self.0.extensions
     }
+
+    /// A handle that does not keep the app alive: for values the state
+    /// itself holds (a strong one would make a cycle and leak the app).
+    ///
+    /// ```
+    /// # async fn doc() {
+    /// let app = phial_core::App::builder(phial_core::Config::testing()).build().await.unwrap();
+    /// let weak = app.state().downgrade();
+    /// assert!(weak.upgrade().is_some());
+    /// # }
+    /// ```
+    pub fn downgrade(&self) -> WeakAppState {
+        WeakAppState(Arc::downgrade(&self.0))
+    }
+}
+
+/// An [`AppState`] that does not keep the app alive ([`AppState::downgrade`]).
+#[derive(Clone, Debug)]
+pub struct WeakAppState(std::sync::Weak<AppInner>);
+
+impl WeakAppState {
+    /// The app, while it is alive.
+    pub fn upgrade(&self) -> Option<AppState> {
+        self.0.upgrade().map(AppState)
+    }
 }
 
 /// Extracts a value the app or an extension provided, by type.

@@ -182,6 +182,32 @@ impl AppBuilder {
         self
     }
 
+    /// Runs `f` as soon as a graceful shutdown begins, while in-flight
+    /// requests are still finishing: close what the server cannot wait
+    /// for (WebSockets and long polls never finish on their own). Hooks run
+    /// in reverse order of registration, each bounded by
+    /// `shutdown_timeout_secs`, before the shutdown hooks.
+    ///
+    /// ```
+    /// # fn doc(app: &mut phial_core::AppBuilder) {
+    /// app.on_drain(|_state| async {
+    ///     // e.g. tell every WebSocket client to reconnect elsewhere
+    ///     Ok(())
+    /// });
+    /// # }
+    /// ```
+    pub fn on_drain<F, Fut>(&mut self, f: F) -> &mut Self
+    where
+        F: FnOnce(AppState) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+    {
+        self.drain.push(ShutdownHook {
+            source: self.current.clone(),
+            run: Box::new(move |s| Box::pin(f(s))),
+        });
+        self
+    }
+
     /// Renders errors with this status yourself (Flask's `errorhandler`).
     ///
     /// ```

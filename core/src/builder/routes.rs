@@ -86,6 +86,22 @@ impl AppBuilder {
     /// Nests a plain axum router under a path; its routes are listed as one
     /// `*` entry.
     pub fn nest(&mut self, path: &str, router: Router<AppState>) -> &mut Self {
+        let router = if router.has_routes() {
+            router.route_layer(crate::csrf_layer::CsrfLayer)
+        } else {
+            router
+        };
+        self.mount(path, "nested router", |r| r.nest(path, router))
+    }
+
+    /// Adds what `add` puts under `path` (a nested router or service),
+    /// listed as one `*` entry; a bad path or a clash is a build error.
+    fn mount(
+        &mut self,
+        path: &str,
+        what: &str,
+        add: impl FnOnce(Router<AppState>) -> Router<AppState>,
+    ) -> &mut Self {
         if let Err(message) = check_path(path) {
             self.errors.push(BuildError::Extension {
                 extension: self.current.clone(),
@@ -99,20 +115,13 @@ impl AppBuilder {
             self.errors.push(e);
             return self;
         }
-        let router = if router.has_routes() {
-            router.route_layer(crate::csrf_layer::CsrfLayer)
-        } else {
-            router
-        };
-        match crate::route_table::guarded_route(std::mem::take(&mut self.router), |r| {
-            r.nest(path, router)
-        }) {
+        match crate::route_table::guarded_route(std::mem::take(&mut self.router), add) {
             Ok(router) => self.router = router,
             Err(reason) => {
                 self.errors.push(BuildError::Extension {
                     extension: self.current.clone(),
                     phase: "routing",
-                    source: format!("nested router at {path}: {reason}").into(),
+                    source: format!("{what} at {path}: {reason}").into(),
                 });
                 return self;
             }
@@ -125,6 +134,35 @@ impl AppBuilder {
             extractors: Vec::new(),
         });
         self
+    }
+
+    /// Mounts a tower service at a path and everything below it (axum's
+    /// `nest_service`: the service sees the path without the prefix), for
+    /// protocols that are not routes: a Socket.IO server, a gRPC bridge.
+    /// The core middleware (request id, session, security headers, body
+    /// limit) runs around it; the form CSRF check does not (the service
+    /// speaks its own protocol and must check its own origins).
+    ///
+    /// ```
+    /// # fn doc(app: &mut phial_core::AppBuilder) {
+    /// use axum::response::IntoResponse;
+    /// let echo = tower::service_fn(|req: axum::extract::Request| async move {
+    ///     Ok::<_, std::convert::Infallible>(req.uri().path().to_owned().into_response())
+    /// });
+    /// app.nest_service("/echo", echo);
+    /// # }
+    /// ```
+    pub fn nest_service<T>(&mut self, path: &str, service: T) -> &mut Self
+    where
+        T: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        T::Response: axum::response::IntoResponse,
+        T::Future: Send + 'static,
+    {
+        self.mount(path, "service", |r| r.nest_service(path, service))
     }
 
     /// Adds a blueprint: its routes under its prefix, its endpoint names

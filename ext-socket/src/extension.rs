@@ -1,0 +1,294 @@
+//! The `Socket` extension: a Socket.IO server (socketioxide) mounted at
+//! `socket.path`, its namespaces registered in the app factory, connect-time
+//! auth from the HTTP session, origins checked, many nodes over Redis.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use phial_core::{AppBuilder, AppState, BoxError, Session, WeakAppState};
+use socketioxide::TransportType;
+use socketioxide::handler::ConnectHandler;
+
+use crate::adapter::{Adapter, AdapterState};
+use crate::config::{AdapterKind, SocketConfig};
+use crate::driver::PubSub;
+use crate::extract::{Connected, ConnectedInner, SocketIo, SocketRef};
+use crate::origin::{OriginLayer, Origins};
+
+type Register = Arc<
+    dyn Fn(&socketioxide::SocketIo<Adapter>, ConnectStep) -> crate::adapter::InitRes + Send + Sync,
+>;
+
+#[derive(Clone)]
+struct Namespace {
+    path: String,
+    register: Register,
+}
+
+/// Socket.IO for the app: Flask-SocketIO's `SocketIO(app)`, with
+/// namespaces and their handlers declared in the factory.
+///
+/// ```
+/// use phial_core::{App, Config};
+/// use phial_socket::{AckSender, Data, Socket, SocketRef};
+///
+/// async fn on_connect(socket: SocketRef) {
+///     socket.on("ping", async |ack: AckSender, Data(n): Data<u32>| {
+///         let _ = ack.send(&(n + 1));
+///     });
+/// }
+///
+/// async fn create_app(config: Config) -> phial_core::Result<App> {
+///     Ok(App::builder(config)
+///         .register(Socket::new().ns("/", on_connect))
+///         .build()
+///         .await?)
+/// }
+/// ```
+#[derive(Default)]
+pub struct Socket {
+    namespaces: Vec<Namespace>,
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field(
+                "namespaces",
+                &self.namespaces.iter().map(|n| &n.path).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Socket {
+    /// A server with no namespace yet.
+    pub fn new() -> Socket {
+        Socket::default()
+    }
+
+    /// A namespace anyone may connect to; `on_connect` runs for each
+    /// socket (register its events there with `socket.on`).
+    pub fn ns<C, T>(self, path: &str, on_connect: C) -> Socket
+    where
+        C: ConnectHandler<Adapter, T>,
+        T: Send + Sync + 'static,
+    {
+        self.add(path, false, on_connect)
+    }
+
+    /// A namespace for signed-in users only: a client whose session cookie
+    /// holds no user (`socket.user_key`) is refused at connect, and is told
+    /// why (`connect_error` with a message). Handlers can take
+    /// [`User`](crate::User).
+    pub fn protected_ns<C, T>(self, path: &str, on_connect: C) -> Socket
+    where
+        C: ConnectHandler<Adapter, T>,
+        T: Send + Sync + 'static,
+    {
+        self.add(path, true, on_connect)
+    }
+
+    fn add<C, T>(mut self, path: &str, protected: bool, on_connect: C) -> Socket
+    where
+        C: ConnectHandler<Adapter, T>,
+        T: Send + Sync + 'static,
+    {
+        let owned = path.to_owned();
+        self.namespaces.push(Namespace {
+            path: path.to_owned(),
+            register: Arc::new(move |io, mut step| {
+                step.protected = protected;
+                let step = Arc::new(step);
+                let middleware = move |s: SocketRef| {
+                    let step = step.clone();
+                    async move { step.connect(&s) }
+                };
+                io.ns(owned.clone(), on_connect.clone().with(middleware))
+            }),
+        });
+        self
+    }
+}
+
+/// Why a connection was refused (sent to the client as `connect_error`).
+#[derive(Debug)]
+pub enum Refused {
+    /// The namespace needs a signed-in user and the session has none.
+    SignInRequired,
+    /// The app is shutting down.
+    ShuttingDown,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refused::SignInRequired => {
+                write!(f, "sign in first: this namespace is for signed-in users")
+            }
+            Refused::ShuttingDown => {
+                write!(f, "the server is shutting down: connect again shortly")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Phial's step before every namespace's own handler: who connected.
+#[derive(Clone)]
+pub(crate) struct ConnectStep {
+    app: WeakAppState,
+    protected: bool,
+}
+
+impl ConnectStep {
+    fn connect(&self, s: &SocketRef) -> Result<(), Refused> {
+        let app = self.app.upgrade().ok_or(Refused::ShuttingDown)?;
+        let sessions_on = app.core().session.enabled;
+        let session = sessions_on
+            .then(|| Session::from_extensions(&s.req_parts().extensions))
+            .flatten();
+        let key = app
+            .get::<Settings>()
+            .map(|c| c.user_key.as_str())
+            .unwrap_or("user_id");
+        let user = session
+            .as_ref()
+            .and_then(|se| se.get::<serde_json::Value>(key))
+            .filter(|v| !v.is_null());
+        if self.protected && user.is_none() {
+            return Err(Refused::SignInRequired);
+        }
+        s.extensions.insert(Connected(Arc::new(ConnectedInner {
+            app: self.app.clone(),
+            user,
+            session,
+        })));
+        Ok(())
+    }
+}
+
+/// The settings handlers need at run time.
+pub(crate) struct Settings {
+    pub(crate) user_key: String,
+}
+
+/// The Redis driver, when the adapter uses one (for the health check).
+#[derive(Clone)]
+pub(crate) struct Driver(pub(crate) PubSub);
+
+fn transports(names: &[String]) -> Vec<TransportType> {
+    let mut out = Vec::new();
+    for n in names {
+        let t = if n == "websocket" {
+            TransportType::Websocket
+        } else {
+            TransportType::Polling
+        };
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+fn builder(cfg: &SocketConfig, adapter: AdapterState) -> socketioxide::SocketIoBuilder<Adapter> {
+    let b = socketioxide::SocketIo::builder()
+        // Mounted at `socket.path` with the prefix taken off.
+        .req_path("/")
+        .ping_interval(cfg.ping_interval())
+        .ping_timeout(cfg.ping_timeout())
+        .max_payload(cfg.max_payload)
+        .max_buffer_size(cfg.max_buffer_size)
+        .ack_timeout(Duration::from_secs(5));
+    let b = match transports(&cfg.transports).as_slice() {
+        [TransportType::Polling] => b.transports([TransportType::Polling]),
+        [TransportType::Websocket] => b.transports([TransportType::Websocket]),
+        _ => b,
+    };
+    b.with_adapter::<Adapter>(adapter)
+}
+
+impl phial_core::Extension for Socket {
+    fn name(&self) -> &str {
+        "socket"
+    }
+
+    fn init_app(&self, app: &mut AppBuilder) -> Result<(), BoxError> {
+        let cfg: SocketConfig = app.section(crate::SECTION)?;
+        let problems = cfg.check();
+        if let Some((key, message)) = problems.first() {
+            return Err(format!("config key `socket.{key}` {message}").into());
+        }
+        let prefix = cfg
+            .channel_prefix
+            .clone()
+            .unwrap_or_else(|| format!("{}-socket.io", app.core_config().app_name()));
+        let request_timeout = Duration::from_millis(cfg.request_timeout_ms);
+        let (adapter, driver) = match cfg.adapter {
+            AdapterKind::Local => (AdapterState::local(), None),
+            kind => {
+                let url = cfg.redis_url.clone().unwrap_or_default();
+                let driver = if kind == AdapterKind::RedisCluster {
+                    let seeds: Vec<String> = url
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                    PubSub::cluster(&seeds)?
+                } else {
+                    PubSub::single(&url)?
+                };
+                (
+                    AdapterState::remote(driver.clone(), prefix, request_timeout),
+                    Some(driver),
+                )
+            }
+        };
+        let (svc, io) = builder(&cfg, adapter).build_svc();
+        let origins = Arc::new(Origins::new(&cfg.allowed_origins));
+        let svc = tower::Layer::layer(&OriginLayer { origins }, svc);
+        app.nest_service(&cfg.path, svc);
+        app.insert(SocketIo(io.clone()));
+        app.insert(Settings {
+            user_key: cfg.user_key.clone(),
+        });
+        if let Some(driver) = driver {
+            app.insert(Driver(driver));
+            // Without Redis, clients on this node are still served.
+            app.health_check_optional("socket", |state: AppState| async move {
+                let driver = state
+                    .get::<Driver>()
+                    .ok_or("no socket driver in the state")?;
+                driver.0.ping().await.map_err(BoxError::from)
+            });
+        }
+        // Namespaces are set up once the state exists (their handlers reach
+        // the app through it); a namespace's Redis channels are subscribed
+        // then, and a bad path fails the start.
+        let namespaces = self.namespaces.clone();
+        let startup_io = io.clone();
+        app.on_startup(move |state| async move {
+            for ns in namespaces {
+                let step = ConnectStep {
+                    app: state.downgrade(),
+                    protected: false,
+                };
+                (ns.register)(&startup_io, step)
+                    .await
+                    .map_err(|e| format!("Socket.IO namespace `{}`: {e}", ns.path))?;
+            }
+            Ok(())
+        });
+        // WebSockets and long polls never end by themselves: close them as
+        // soon as shutdown begins, so in-flight requests can finish.
+        app.on_drain(move |_state| async move {
+            io.close().await;
+            Ok(())
+        });
+        Ok(())
+    }
+}

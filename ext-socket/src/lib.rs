@@ -1,0 +1,36 @@
+//! # phial-socket
+//!
+//! Socket.IO for Phial apps, on socketioxide: Flask-SocketIO's ideas
+//! (`@socketio.on`, `emit`, rooms, namespaces, `message_queue='redis://'`)
+//! with handlers that are async functions taking extractors.
+//!
+//! - [`Socket`]: the extension; namespaces and their connect handlers are
+//!   declared in the app factory, `protected_ns` ones refuse anonymous
+//!   clients with a reason.
+//! - [`SocketIo`]: an HTTP extractor to emit from any view.
+//! - [`App`], [`Dep`], [`User`], [`SocketSession`]: the app and who
+//!   connected, in socket handlers.
+//! - `[socket] adapter = "redis"` (or `"redis-cluster"`) and a
+//!   `redis_url`: a broadcast on any node reaches clients on every node;
+//!   Redis going away degrades to this node's clients and recovers.
+//! - [`testing::SocketClient`]: a Socket.IO client that drives the app
+//!   in-process (Flask-SocketIO's `socketio.test_client(app)`).
+
+mod adapter;
+pub mod config;
+mod driver;
+mod extension;
+mod extract;
+mod origin;
+pub mod testing;
+
+pub use adapter::Adapter;
+pub use config::{AdapterKind, SocketConfig};
+pub use driver::{DriverError, PubSub};
+pub use extension::{Refused, Socket};
+pub use extract::{AckSender, App, Dep, ExtractError, SocketIo, SocketRef, SocketSession, User};
+pub use socketioxide;
+pub use socketioxide::extract::{Data, TryData};
+
+/// The config section: `[socket]`.
+pub const SECTION: &str = "socket";

@@ -1,0 +1,204 @@
+//! The Origin check socketioxide lacks. A browser sends `Origin` with every
+//! cross-site request and with every WebSocket handshake, and a WebSocket is
+//! not covered by CORS: without a check, any page a signed-in user visits
+//! could open a socket with the user's cookie (cross-site WebSocket
+//! hijacking). Pages of the app's own origin may connect, and those listed
+//! in `socket.allowed_origins`; clients that send no `Origin` (servers,
+//! test clients) are not browsers and are let through.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use futures_util::future::{BoxFuture, FutureExt};
+use http::{HeaderValue, Method, StatusCode, header};
+
+/// `scheme://host[:port]` split, lower-cased; `None` when it is not an
+/// origin.
+pub(crate) fn parse_origin(origin: &str) -> Option<(String, String)> {
+    let (scheme, rest) = origin.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if !matches!(scheme.as_str(), "http" | "https") || rest.is_empty() || rest.contains('/') {
+        return None;
+    }
+    Some((scheme, rest.to_ascii_lowercase()))
+}
+
+/// Which origins may connect.
+#[derive(Clone, Debug)]
+pub(crate) struct Origins {
+    any: bool,
+    listed: Vec<String>,
+}
+
+impl Origins {
+    pub(crate) fn new(allowed: &[String]) -> Origins {
+        Origins {
+            any: allowed.iter().any(|o| o == "*"),
+            listed: allowed
+                .iter()
+                .filter(|o| *o != "*")
+                .filter_map(|o| parse_origin(o).map(|(s, h)| format!("{s}://{h}")))
+                .collect(),
+        }
+    }
+
+    /// Whether a request with this `Origin` and `Host` may go on; `Err`
+    /// carries the reason for the refusal.
+    fn check(&self, origin: &str, host: Option<&str>) -> Result<Cross, String> {
+        let Some((scheme, authority)) = parse_origin(origin) else {
+            return Err(format!("`Origin: {origin}` is not an origin"));
+        };
+        if host.is_some_and(|h| h.eq_ignore_ascii_case(&authority)) {
+            return Ok(Cross::No);
+        }
+        if self.any || self.listed.contains(&format!("{scheme}://{authority}")) {
+            return Ok(Cross::Yes);
+        }
+        Err(format!(
+            "pages on {origin} may not connect: add it to `socket.allowed_origins` (env \
+             PHIAL_SOCKET__ALLOWED_ORIGINS) if they should"
+        ))
+    }
+}
+
+/// Whether an allowed request came from another origin (it then needs CORS
+/// headers on its answer).
+#[derive(PartialEq)]
+enum Cross {
+    No,
+    Yes,
+}
+
+/// Guards the Socket.IO service (mounted at its path alone).
+#[derive(Clone)]
+pub(crate) struct OriginLayer {
+    pub(crate) origins: Arc<Origins>,
+}
+
+impl<S> tower::Layer<S> for OriginLayer {
+    type Service = OriginService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        OriginService {
+            inner,
+            origins: self.origins.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct OriginService<S> {
+    inner: S,
+    origins: Arc<Origins>,
+}
+
+impl<S> tower::Service<Request> for OriginService<S>
+where
+    S: tower::Service<Request, Error = Infallible> + Send + 'static,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
+            let fut = self.inner.call(req);
+            return async move { Ok(fut.await?.into_response()) }.boxed();
+        };
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().authority().map(|a| a.as_str()));
+        let verdict = origin
+            .to_str()
+            .map_err(|_| "the Origin header is not text".to_owned())
+            .and_then(|o| self.origins.check(o, host));
+        match verdict {
+            Err(reason) => {
+                tracing::info!(origin = ?origin, "Socket.IO connection refused: {reason}");
+                std::future::ready(Ok((StatusCode::FORBIDDEN, reason).into_response())).boxed()
+            }
+            Ok(Cross::Yes) if req.method() == Method::OPTIONS => {
+                let mut res = Response::new(Body::empty());
+                *res.status_mut() = StatusCode::NO_CONTENT;
+                let h = res.headers_mut();
+                cors(h, origin);
+                h.insert(
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    HeaderValue::from_static("GET, POST"),
+                );
+                h.insert(
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    HeaderValue::from_static("content-type"),
+                );
+                h.insert(
+                    header::ACCESS_CONTROL_MAX_AGE,
+                    HeaderValue::from_static("600"),
+                );
+                std::future::ready(Ok(res)).boxed()
+            }
+            Ok(cross) => {
+                let fut = self.inner.call(req);
+                async move {
+                    let mut res = fut.await?.into_response();
+                    if cross == Cross::Yes {
+                        cors(res.headers_mut(), origin);
+                    }
+                    Ok(res)
+                }
+                .boxed()
+            }
+        }
+    }
+}
+
+/// What a browser needs to hand a cross-origin answer (with cookies) to
+/// the page.
+fn cors(h: &mut http::HeaderMap, origin: HeaderValue) {
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
+    h.append(header::VARY, HeaderValue::from_static("origin"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_origin_listed_and_refused() {
+        let o = Origins::new(&["https://app.example.com".into()]);
+        assert!(matches!(
+            o.check("http://localhost:5000", Some("localhost:5000")),
+            Ok(Cross::No)
+        ));
+        assert!(matches!(
+            o.check("https://APP.example.com", Some("api:1")),
+            Ok(Cross::Yes)
+        ));
+        let err = o
+            .check("https://evil.example", Some("localhost:5000"))
+            .err()
+            .unwrap();
+        assert!(err.contains("socket.allowed_origins"), "{err}");
+        assert!(o.check("null", Some("localhost")).is_err());
+        assert!(
+            Origins::new(&["*".into()])
+                .check("https://x.y", None)
+                .is_ok()
+        );
+    }
+}
