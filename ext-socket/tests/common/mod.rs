@@ -1,7 +1,7 @@
 //! The app the one-node tests drive, in-process (`local.rs`) and over a
 //! real port with the official JavaScript client (`js_client.rs`).
 
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test file uses part of the shared app")]
 
 use phial_core::routing::get;
 use phial_core::{App, Config, Session};
