@@ -61,15 +61,42 @@ pub const SECTION: &str = "database";
 
 /// The database extension. Register it in the app factory:
 /// `App::builder(config).register(Orm::new())`.
+///
+/// Each model's access is declared here, once
+/// ([`policy`](Orm::policy)); REST, the admin and Socket.IO rooms enforce it.
 #[derive(Debug, Clone, Default)]
 pub struct Orm {
-    _private: (),
+    policies: policy::Policies,
 }
 
 impl Orm {
     /// The extension, reading `[database]`.
     pub fn new() -> Self {
         Orm::default()
+    }
+
+    /// Who may list, read, create, change and delete `E`'s rows, and which
+    /// rows each caller sees: declared once for every way in (a REST
+    /// resource without a policy of its own, the admin, socket rooms).
+    ///
+    /// ```
+    /// use phial_orm::Orm;
+    /// use phial_orm::policy::{Policy, Rule};
+    /// # mod post {
+    /// #     use sea_orm::entity::prelude::*;
+    /// #     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    /// #     #[sea_orm(table_name = "post")]
+    /// #     pub struct Model { #[sea_orm(primary_key)] pub id: i32 }
+    /// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    /// #     pub enum Relation {}
+    /// #     impl ActiveModelBehavior for ActiveModel {}
+    /// # }
+    /// let orm = Orm::new().policy::<post::Entity>(Policy::new().delete(Rule::role("editor")));
+    /// ```
+    pub fn policy<E: sea_orm::EntityTrait>(mut self, policy: policy::Policy) -> Self {
+        let table = sea_orm::EntityName::table_name(&E::default()).to_owned();
+        self.policies = self.policies.with(table, policy);
+        self
     }
 }
 
@@ -80,6 +107,7 @@ impl Extension for Orm {
 
     fn init_app(&self, app: &mut AppBuilder) -> Result<(), BoxError> {
         let cfg = DatabaseConfig::from_builder(app, SECTION)?;
+        app.insert(self.policies.clone());
         app.provide(move |p| async move {
             let instance = p.instance_path().to_path_buf();
             let url = connect::resolve_url(&cfg.default, &instance, "app");

@@ -296,3 +296,37 @@ impl Policy {
         self.rows.as_ref().and_then(|f| f(caller))
     }
 }
+
+/// Each model's policy, declared once on the [`Orm`](crate::Orm)
+/// extension (`Orm::new().policy::<post::Entity>(p)`) and read by whatever
+/// reaches the model: REST resources without a policy of their own, the
+/// admin, Socket.IO rooms. In the app's state.
+///
+/// ```
+/// use phial_orm::policy::{Action, Caller, Policies, Policy, Rule};
+/// let policies = Policies::default().with("post", Policy::new().list(Rule::authenticated()));
+/// assert!(!policies.get("post").allows(Action::List, &Caller::anonymous()));
+/// // A model nobody declared gets the default policy.
+/// assert!(policies.get("comment").allows(Action::List, &Caller::anonymous()));
+/// ```
+#[derive(Clone, Default, Debug)]
+pub struct Policies(std::collections::HashMap<String, Policy>);
+
+impl Policies {
+    /// `table`'s policy is `policy`.
+    pub fn with(mut self, table: impl Into<String>, policy: Policy) -> Self {
+        self.0.insert(table.into(), policy);
+        self
+    }
+
+    /// The policy declared for `table`, if any.
+    pub fn declared(&self, table: &str) -> Option<&Policy> {
+        self.0.get(table)
+    }
+
+    /// The policy for `table`: the declared one, else [`Policy::new`].
+    pub fn get(&self, table: &str) -> &Policy {
+        static DEFAULT: std::sync::LazyLock<Policy> = std::sync::LazyLock::new(Policy::new);
+        self.0.get(table).unwrap_or(&DEFAULT)
+    }
+}

@@ -40,9 +40,9 @@ fn rows_tag(table: &str) -> String {
 /// The part of a cache key that depends on who asks: nothing when the
 /// policy shows everyone the same rows.
 #[cfg(feature = "cache")]
-fn scope(s: &Shared, caller: &Caller) -> String {
-    if s.policy.row_filter(caller).is_none() && s.policy.row_filter(&Caller::anonymous()).is_none()
-    {
+fn scope(s: &Shared, app: &AppState, caller: &Caller) -> String {
+    let policy = s.policy(app);
+    if policy.row_filter(caller).is_none() && policy.row_filter(&Caller::anonymous()).is_none() {
         return "all".into();
     }
     let mut roles = caller.roles().to_vec();
@@ -76,7 +76,7 @@ where
     #[cfg(feature = "cache")]
     if let Some(cache) = app.get::<phial_cache::Cache>() {
         let table = s.meta.table.as_str();
-        let scope = scope(s, caller);
+        let scope = scope(s, app, caller);
         let (key, tags) = match what {
             Read::Item(id) => (
                 format!("rest:{}:{scope}:item:{id}", s.collection),

@@ -61,7 +61,7 @@ fn authorize(s: &Shared, parts: &Parts, app: &AppState, action: Action) -> Resul
             s.meta.table
         )));
     };
-    if s.policy.allows(action, &caller) {
+    if s.policy(app).allows(action, &caller) {
         return Ok(caller);
     }
     if caller.is_authenticated() {
@@ -233,9 +233,15 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Finds one row the caller may reach.
-async fn find<E: EntityTrait>(s: &Shared, db: &Db, caller: &Caller, id: &str) -> Result<E::Model> {
+async fn find<E: EntityTrait>(
+    s: &Shared,
+    app: &AppState,
+    db: &Db,
+    caller: &Caller,
+    id: &str,
+) -> Result<E::Model> {
     let mut cond = key_condition::<E>(s, id)?;
-    if let Some(rows) = s.policy.row_filter(caller) {
+    if let Some(rows) = s.policy(app).row_filter(caller) {
         cond = cond.add(rows);
     }
     E::find()
@@ -313,7 +319,7 @@ where
 {
     let db = db(app)?;
     let mut cond = list::condition::<E>(&s.meta, query, &s.rules)?;
-    if let Some(rows) = s.policy.row_filter(caller) {
+    if let Some(rows) = s.policy(app).row_filter(caller) {
         cond = cond.add(rows);
     }
     // No filter, no WHERE: `WHERE TRUE` keeps SQLite from counting the
@@ -465,7 +471,7 @@ pub(crate) async fn get<E: RestEntity>(s: Arc<Shared>, app: AppState, req: Reque
             .ok_or_else(|| Problem::not_found(&s.meta.table))?;
         let stored = cached::read(&s, &app, &caller, cached::Read::Item(&id), || async {
             let db = db(&app)?;
-            let model = find::<E>(&s, &db, &caller, &id).await?;
+            let model = find::<E>(&s, &app, &db, &caller, &id).await?;
             Ok(item_bytes::<E>(&s, &model))
         })
         .await?;
@@ -522,7 +528,7 @@ where
             Write::Delete => None,
             _ => Some(json_body(&s, body, app.core().body_limit, &parts).await?),
         };
-        let current = find::<E>(&s, &db, &caller, &item_id(&parts, &s)).await?;
+        let current = find::<E>(&s, &app, &db, &caller, &item_id(&parts, &s)).await?;
         let current_tag = HeaderValue::from_str(&item_bytes::<E>(&s, &current).etag).map_err(|e| Problem::internal(&e))?;
         if !etag::match_allows(parts.headers.get(IF_MATCH), &current_tag) {
             return Err(Problem::new(

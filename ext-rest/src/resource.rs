@@ -106,7 +106,7 @@ pub struct Resource<E> {
     max_per_page: Option<u64>,
     read_guard: Option<Guard>,
     write_guard: Option<Guard>,
-    policy: Policy,
+    policy: Option<Policy>,
     _entity: PhantomData<fn() -> E>,
 }
 
@@ -149,7 +149,7 @@ where
             max_per_page: None,
             read_guard: None,
             write_guard: None,
-            policy: Policy::new(),
+            policy: None,
             _entity: PhantomData,
         }
     }
@@ -226,9 +226,12 @@ where
         self
     }
 
-    /// Who may do what, and which rows they reach.
+    /// Who may do what, and which rows they reach, for this resource only.
+    /// Without it the resource enforces the model's policy declared on the
+    /// `Orm` extension (`Orm::new().policy::<E>(...)`, shared with the admin
+    /// and socket rooms), else [`Policy::new`].
     pub fn policy(mut self, policy: Policy) -> Self {
-        self.policy = policy;
+        self.policy = Some(policy);
         self
     }
 
@@ -279,12 +282,25 @@ where
 pub(crate) struct Shared {
     pub(crate) meta: ModelMeta,
     pub(crate) rules: ListRules,
-    pub(crate) policy: Policy,
+    /// The resource's own policy; `None`: the one declared on `Orm`.
+    pub(crate) policy: Option<Policy>,
     pub(crate) read_guard: Guard,
     pub(crate) write_guard: Guard,
     /// `/api/posts`
     pub(crate) collection: String,
     pub(crate) bulk_limit: usize,
+}
+
+impl Shared {
+    /// The policy this resource enforces (see [`Resource::policy`]).
+    pub(crate) fn policy<'a>(&'a self, app: &'a phial_core::AppState) -> &'a Policy {
+        if let Some(own) = &self.policy {
+            return own;
+        }
+        static DEFAULT: std::sync::LazyLock<Policy> = std::sync::LazyLock::new(Policy::new);
+        app.get::<phial_orm::policy::Policies>()
+            .map_or(&*DEFAULT, |p| p.get(&self.meta.table))
+    }
 }
 
 /// A resource with its entity type erased, for the extension's list.

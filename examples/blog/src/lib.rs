@@ -26,7 +26,7 @@ use entities::{author, comment, post};
 pub async fn create_app(config: Config) -> phial::Result<App> {
     Ok(App::builder(config)
         .assets(phial::assets!())
-        .register(Orm::new())
+        .register(Orm::new().policy::<post::Entity>(published_only()))
         .register(Migrate::new().migrator::<migrations::Migrator>())
         .register(demo_data)
         .register(Caching::new())
@@ -50,13 +50,20 @@ pub async fn create_app(config: Config) -> phial::Result<App> {
         .await?)
 }
 
+/// Posts, for everyone who reaches them (the API, socket rooms): anyone
+/// reads, signed-in authors write, anonymous readers see published posts
+/// only.
+fn published_only() -> Policy {
+    Policy::new().rows(|caller| {
+        (!caller.is_authenticated()).then(|| Condition::all().add(post::Column::Published.eq(true)))
+    })
+}
+
 /// The REST API: writes need a signed-in user (session key `user_id`) or
 /// `Authorization: Bearer <blog.api_token>` (PHIAL_BLOG__API_TOKEN); with
-/// neither, they are refused. Anonymous readers see published posts only.
+/// neither, they are refused. Posts follow their model's policy (declared
+/// on `Orm`).
 fn api() -> Rest {
-    let published_only = Policy::new().rows(|caller| {
-        (!caller.is_authenticated()).then(|| Condition::all().add(post::Column::Published.eq(true)))
-    });
     Rest::new()
         .guard(Guard::session_user("user_id").or(Guard::bearer_from_config("blog.api_token")))
         .document(ApiDoc::openapi())
@@ -66,8 +73,7 @@ fn api() -> Rest {
                 .read_only("created_at")
                 .filterable(["author_id", "published", "created_at", "title"])
                 .sortable(["created_at", "title"])
-                .searchable(["title", "body"])
-                .policy(published_only),
+                .searchable(["title", "body"]),
         )
         .resource(
             Resource::<author::Entity>::new()
