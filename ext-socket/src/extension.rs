@@ -49,6 +49,8 @@ struct Namespace {
 #[derive(Default)]
 pub struct Socket {
     namespaces: Vec<Namespace>,
+    #[cfg(feature = "orm")]
+    feeds: Vec<crate::feed::Feed>,
 }
 
 impl fmt::Debug for Socket {
@@ -88,6 +90,30 @@ impl Socket {
         T: Send + Sync + 'static,
     {
         self.add(path, true, on_connect)
+    }
+
+    /// Opens the change feed in namespace `ns` for `tables`: a client emits
+    /// `watch` with a table's name and, when the table's policy (declared on
+    /// `Orm`) lets it list rows, receives a `changed` event for every write
+    /// to it (see [`crate::feed`]). Tables not listed cannot be watched.
+    ///
+    /// ```
+    /// use phial_socket::{Socket, SocketRef};
+    /// let socket = Socket::new()
+    ///     .ns("/live", async |_s: SocketRef| {})
+    ///     .feed("/live", ["post", "comment"]);
+    /// ```
+    #[cfg(feature = "orm")]
+    pub fn feed<I, S>(mut self, ns: &str, tables: I) -> Socket
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.feeds.push(crate::feed::Feed {
+            ns: ns.to_owned(),
+            tables: Arc::new(tables.into_iter().map(Into::into).collect()),
+        });
+        self
     }
 
     fn add<C, T>(mut self, path: &str, protected: bool, on_connect: C) -> Socket
@@ -141,6 +167,8 @@ impl std::error::Error for Refused {}
 pub(crate) struct ConnectStep {
     app: WeakAppState,
     protected: bool,
+    #[cfg(feature = "orm")]
+    feed: Option<crate::feed::Feed>,
 }
 
 impl ConnectStep {
@@ -166,6 +194,10 @@ impl ConnectStep {
             user,
             session,
         })));
+        #[cfg(feature = "orm")]
+        if let Some(feed) = &self.feed {
+            feed.attach(s, &app);
+        }
         Ok(())
     }
 }
@@ -270,12 +302,41 @@ impl phial_core::Extension for Socket {
         // the app through it); a namespace's Redis channels are subscribed
         // then, and a bad path fails the start.
         let namespaces = self.namespaces.clone();
+        #[cfg(feature = "orm")]
+        let feeds = self.feeds.clone();
+        #[cfg(feature = "orm")]
+        for feed in &self.feeds {
+            if !self.namespaces.iter().any(|n| n.path == feed.ns) {
+                return Err(format!(
+                    "a feed on `{0}`, which is no namespace: add `.ns(\"{0}\", on_connect)` first",
+                    feed.ns
+                )
+                .into());
+            }
+        }
+        #[cfg(feature = "orm")]
+        if !self.feeds.is_empty() {
+            let feeds = self.feeds.clone();
+            app.on_change("socket-feed", move |state, change| {
+                let feeds = feeds.clone();
+                async move {
+                    let Some(io) = SocketIo::from_state(&state) else {
+                        return;
+                    };
+                    for feed in &feeds {
+                        feed.publish(&io, &change).await;
+                    }
+                }
+            });
+        }
         let startup_io = io.clone();
         app.on_startup(move |state| async move {
             for ns in namespaces {
                 let step = ConnectStep {
                     app: state.downgrade(),
                     protected: false,
+                    #[cfg(feature = "orm")]
+                    feed: feeds.iter().find(|f| f.ns == ns.path).cloned(),
                 };
                 (ns.register)(&startup_io, step)
                     .await

@@ -138,6 +138,15 @@ fn connected(s: &Socket<Adapter>) -> Result<Connected, ExtractError> {
     s.extensions.get::<Connected>().ok_or(ExtractError::AppGone)
 }
 
+/// The session's user the socket connected with, as stored.
+#[cfg_attr(
+    not(feature = "orm"),
+    expect(dead_code, reason = "the feed's policy check reads it")
+)]
+pub(crate) fn user_value(s: &Socket<Adapter>) -> Option<serde_json::Value> {
+    connected(s).ok()?.0.user.clone()
+}
+
 fn app(s: &Socket<Adapter>) -> Result<AppState, ExtractError> {
     connected(s)?.0.app.upgrade().ok_or(ExtractError::AppGone)
 }

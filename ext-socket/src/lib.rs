@@ -21,6 +21,8 @@ pub mod config;
 mod driver;
 mod extension;
 mod extract;
+#[cfg(feature = "orm")]
+pub mod feed;
 mod origin;
 pub mod testing;
 

@@ -1,0 +1,123 @@
+//! The change feed in the browser: in a namespace opened with
+//! [`Socket::feed`](crate::Socket::feed), a client emits `watch` with a
+//! table's name and, if the model's policy lets it list that table, joins
+//! the table's room; every write to the table (through `Db`, REST, the
+//! admin, on this node) then reaches it as a `changed` event:
+//! `{"table": "post", "op": "insert", "keys": [12]}`, on every node when
+//! the Redis adapter is on.
+//!
+//! The policy is the one declared on `Orm` (`Orm::new().policy::<E>(..)`)
+//! that REST and the admin enforce. A caller whose rows the policy narrows
+//! (anonymous readers of published posts only) gets events without keys:
+//! a key would tell it that a row it may not see exists. It refetches
+//! through the API, which applies the filter.
+//!
+//! ```js
+//! socket.emit("watch", "post", (answer) => console.log(answer)); // {ok: true}
+//! socket.on("changed", ({table, op, keys}) => refresh(table, keys));
+//! ```
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use phial_core::AppState;
+use phial_core::changes::Change;
+use phial_orm::policy::{Action, Caller, Policies};
+use serde_json::{Value, json};
+use socketioxide::extract::Data;
+
+use crate::extract::{AckSender, SocketRef};
+
+/// The room of a table's unfiltered watchers (events with keys).
+pub(crate) fn room(table: &str) -> String {
+    table.to_owned()
+}
+
+/// The room of watchers whose rows the policy narrows (events without keys).
+fn narrowed_room(table: &str) -> String {
+    format!("{table}?narrowed")
+}
+
+/// One namespace's feed: which tables its clients may watch.
+#[derive(Clone)]
+pub(crate) struct Feed {
+    pub(crate) ns: String,
+    pub(crate) tables: Arc<HashSet<String>>,
+}
+
+/// Who is asking, as the policy sees them: the session's user, if any.
+fn caller(socket: &SocketRef) -> Caller {
+    match crate::extract::user_value(socket) {
+        Some(Value::String(s)) => Caller::user(s),
+        Some(v) => Caller::user(v.to_string()),
+        None => Caller::anonymous(),
+    }
+}
+
+impl Feed {
+    /// Adds the `watch` / `unwatch` events to a socket of the namespace.
+    pub(crate) fn attach(&self, socket: &SocketRef, app: &AppState) {
+        let tables = self.tables.clone();
+        let policies = app.get::<Policies>().cloned().unwrap_or_default();
+        socket.on(
+            "watch",
+            async move |s: SocketRef, Data(table): Data<String>, ack: AckSender| {
+                let answer = watch(&s, &tables, &policies, &table);
+                let _ = ack.send(&answer);
+            },
+        );
+        socket.on(
+            "unwatch",
+            async |s: SocketRef, Data(table): Data<String>, ack: AckSender| {
+                s.leave([room(&table), narrowed_room(&table)]);
+                let _ = ack.send(&json!({"ok": true}));
+            },
+        );
+    }
+
+    /// Sends a change to the table's watchers.
+    pub(crate) async fn publish(&self, io: &crate::SocketIo, change: &Change) {
+        if !self.tables.contains(&change.table) {
+            return;
+        }
+        let Some(ns) = io.of(&self.ns) else { return };
+        let full = json!({"table": change.table, "op": change.op, "keys": change.keys});
+        if let Err(e) = ns.to(room(&change.table)).emit("changed", &full).await {
+            tracing::warn!(table = %change.table, "Socket.IO feed: {e}");
+        }
+        let Some(ns) = io.of(&self.ns) else { return };
+        let keyless = json!({"table": change.table, "op": change.op, "keys": []});
+        if let Err(e) = ns
+            .to(narrowed_room(&change.table))
+            .emit("changed", &keyless)
+            .await
+        {
+            tracing::warn!(table = %change.table, "Socket.IO feed: {e}");
+        }
+    }
+}
+
+fn watch(s: &SocketRef, tables: &HashSet<String>, policies: &Policies, table: &str) -> Value {
+    if !tables.contains(table) {
+        let mut known: Vec<&String> = tables.iter().collect();
+        known.sort();
+        return json!({"error": format!("`{table}` is not watchable here (tables: {known:?})")});
+    }
+    let caller = caller(s);
+    let policy = policies.get(table);
+    if !policy.allows(Action::List, &caller) {
+        let why = if caller.is_authenticated() {
+            format!("you may not list `{table}` rows")
+        } else {
+            format!("sign in to list `{table}` rows")
+        };
+        return json!({"error": why});
+    }
+    if policy.row_filter(&caller).is_some() {
+        s.join(narrowed_room(table));
+        json!({"ok": true, "keys": false})
+    } else {
+        s.join(room(table));
+        json!({"ok": true, "keys": true})
+    }
+}
