@@ -111,6 +111,9 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
+        if req.uri().path() == CLIENT_JS_PATH {
+            return std::future::ready(Ok(client_js(&req))).boxed();
+        }
         let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
             let fut = self.inner.call(req);
             return async move { Ok(fut.await?.into_response()) }.boxed();
@@ -161,6 +164,42 @@ where
             }
         }
     }
+}
+
+/// Where the official browser client is served, under `socket.path`
+/// (`/socket.io/socket.io.min.js`, as a Node Socket.IO server does).
+pub(crate) const CLIENT_JS_PATH: &str = "/socket.io.min.js";
+
+/// socket.io-client 4.8.1's browser bundle (MIT; its licence is beside it
+/// in `assets/`), compiled in: pages need no CDN.
+static CLIENT_JS: &[u8] = include_bytes!("../assets/socket.io.min.js");
+
+/// The browser client, cacheable for a day; revalidated by its version.
+fn client_js(req: &Request) -> Response {
+    const ETAG: &str = "\"socket.io-client-4.8.1\"";
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return (StatusCode::METHOD_NOT_ALLOWED, "GET the client").into_response();
+    }
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == ETAG.as_bytes());
+    let mut res = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        Response::new(Body::from(CLIENT_JS))
+    };
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    h.insert(header::ETAG, HeaderValue::from_static(ETAG));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    res
 }
 
 /// What a browser needs to hand a cross-origin answer (with cookies) to

@@ -185,3 +185,25 @@ async fn shutdown_closes_open_connections() {
     // The server closed the session: the client sees the end, not a hang.
     assert!(matches!(client.recv().await, Err(ClientError::Closed)));
 }
+
+#[tokio::test]
+async fn the_browser_client_is_served_by_the_app() {
+    let app = app().await;
+    let http = app.test_client();
+    let res = http.get("/socket.io/socket.io.min.js").send().await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.header("content-type")
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(res.text().contains("Socket.IO v4.8.1"));
+    let etag = res.header("etag").unwrap().to_owned();
+    let again = http
+        .get("/socket.io/socket.io.min.js")
+        .header("if-none-match", &etag)
+        .send()
+        .await;
+    assert_eq!(again.status(), 304);
+    app.shutdown().await;
+}

@@ -7,6 +7,7 @@
 //! `/api/stats` in the same document.
 
 pub mod entities;
+pub mod live;
 pub mod migrations;
 
 use std::time::Duration;
@@ -31,6 +32,9 @@ pub async fn create_app(config: Config) -> phial::Result<App> {
         .register(demo_data)
         .register(Caching::new())
         .register(api())
+        // Live comments at /live, on every node with socket.adapter = "redis".
+        .register(live::socket())
+        .on_change("live-comments", live::comments_created)
         .route("/api/stats", get(stats).name("api_stats"))
         // The post list comes from the response cache until a post, an
         // author or a comment is written (on any node sharing the cache).
@@ -42,6 +46,10 @@ pub async fn create_app(config: Config) -> phial::Result<App> {
             .name("index"),
         )
         .route("/posts/{id}", get(show).name("post"))
+        .route(
+            "/posts/{id}/comments",
+            post(add_comment).name("add_comment"),
+        )
         .route("/login", get(login_page).post(login).name("login"))
         .route("/logout", post(logout).name("logout"))
         .route("/import", post(import).name("import"))
@@ -220,6 +228,39 @@ async fn show(tpl: Templates, db: Db, Path(id): Path<i32>) -> Result<Html<String
         "post.html",
         serde_json::json!({ "post": post, "author": author, "comments": comments }),
     )
+}
+
+/// The comment form.
+#[derive(Debug, serde::Deserialize, validator::Validate)]
+pub struct NewComment {
+    /// Who writes.
+    #[validate(length(min = 1, max = 100, message = "between 1 and 100 characters"))]
+    pub author_name: String,
+    /// What they say.
+    #[validate(length(min = 1, max = 5000, message = "between 1 and 5000 characters"))]
+    pub body: String,
+}
+
+/// Adds a comment from the post page's form; readers following the post
+/// over `/live` see it at once.
+async fn add_comment(
+    db: Db,
+    Path(id): Path<i32>,
+    Valid(Form(form)): Valid<Form<NewComment>>,
+) -> Result<Redirect, HttpError> {
+    post::Entity::find_by_id(id)
+        .one(db.conn())
+        .await
+        .map_err(OrmError::from)?
+        .ok_or_else(|| HttpError::not_found(format!("there is no post {id}")))?;
+    db.insert(comment::ActiveModel {
+        post_id: Set(id),
+        author_name: Set(form.author_name),
+        body: Set(form.body),
+        ..Default::default()
+    })
+    .await?;
+    Ok(Redirect::to(&format!("/posts/{id}")))
 }
 
 /// One post in an `/import` batch.

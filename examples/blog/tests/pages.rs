@@ -88,7 +88,7 @@ async fn a_post_shows_its_comments() {
     assert_eq!(res.status(), 200);
     let html = res.text();
     assert!(
-        html.contains("<h1>Shown</h1>") && html.contains("1 comment</h2>"),
+        html.contains("<h1>Shown</h1>") && html.contains(">1</span> comment</h2>"),
         "{html}"
     );
     assert!(

@@ -1,0 +1,123 @@
+//! `/live`: comments as they are written. A page emits `join` with
+//! `{"post_id": N}` and receives a `comment` event (the comment as JSON)
+//! for every comment created for that post — through the API, a form or
+//! the admin, on whichever node (`socket.adapter = "redis"`). Joining obeys
+//! the post's policy: anonymous readers may follow published posts only.
+//! The namespace also carries the change feed (`watch` a table, receive
+//! `changed`).
+
+use std::sync::Arc;
+
+use phial::changes::{Change, Operation};
+use phial::orm::Db;
+use phial::orm::policy::{Action, Caller, Policies};
+use phial::prelude::*;
+use phial::socket::{AckSender, App as SocketApp, Data, Socket, SocketIo, SocketRef, User};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::entities::{comment, post};
+
+/// The namespace.
+pub const NAMESPACE: &str = "/live";
+
+/// What a page sends to follow a post.
+#[derive(Debug, serde::Deserialize)]
+pub struct Join {
+    /// The post to follow.
+    pub post_id: i32,
+}
+
+/// The room of one post's followers.
+pub fn room(post_id: i32) -> String {
+    format!("post:{post_id}")
+}
+
+/// The extension: `/live` with its events and the change feed of posts and
+/// comments.
+pub fn socket() -> Socket {
+    Socket::new()
+        .ns(NAMESPACE, on_connect)
+        .feed(NAMESPACE, ["post", "comment"])
+}
+
+async fn on_connect(socket: SocketRef) {
+    socket.on("join", join);
+    socket.on("leave", async |s: SocketRef, Data(j): Data<Join>| {
+        s.leave(room(j.post_id));
+    });
+}
+
+async fn join(s: SocketRef, SocketApp(app): SocketApp, Data(j): Data<Join>, ack: AckSender) {
+    let answer = match may_follow(&app, &s, j.post_id).await {
+        Ok(true) => {
+            s.join(room(j.post_id));
+            json!({"ok": true})
+        }
+        Ok(false) => json!({"error": format!("there is no post {}", j.post_id)}),
+        Err(e) => {
+            tracing::warn!("joining post {}: {e}", j.post_id);
+            json!({"error": "the post cannot be checked right now: try again"})
+        }
+    };
+    let _ = ack.send(&answer);
+}
+
+/// Whether the socket's user may read the post (its policy, row filter
+/// included: an anonymous reader cannot follow a draft).
+async fn may_follow(app: &AppState, s: &SocketRef, post_id: i32) -> Result<bool, String> {
+    let caller = match User::<Value>::of(s) {
+        Some(User(Value::String(id))) => Caller::user(id),
+        Some(User(id)) => Caller::user(id.to_string()),
+        None => Caller::anonymous(),
+    };
+    let policies = app.get::<Policies>().cloned().unwrap_or_default();
+    let policy = policies.get("post");
+    if !policy.allows(Action::Read, &caller) {
+        return Ok(false);
+    }
+    let mut cond = Condition::all().add(post::Column::Id.eq(post_id));
+    if let Some(rows) = policy.row_filter(&caller) {
+        cond = cond.add(rows);
+    }
+    let db = Db::from_state(app).ok_or("no database")?;
+    let found = post::Entity::find()
+        .filter(cond)
+        .one(db.conn())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(found.is_some())
+}
+
+/// Sends each new comment to its post's room (on every node, through the
+/// adapter). Registered with `on_change`: the write may come from anywhere
+/// on this node — the API, the form, the admin.
+pub async fn comments_created(state: AppState, change: Arc<Change>) {
+    if change.table != "comment" || change.op != Operation::Insert {
+        return;
+    }
+    let ids: Vec<i64> = change.keys.iter().filter_map(Value::as_i64).collect();
+    let (Some(db), Some(io)) = (Db::from_state(&state), SocketIo::from_state(&state)) else {
+        return;
+    };
+    if ids.is_empty() {
+        return;
+    }
+    let comments = match comment::Entity::find()
+        .filter(comment::Column::Id.is_in(ids))
+        .all(db.conn())
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("live comments: {e}");
+            return;
+        }
+    };
+    for c in comments {
+        let Some(ns) = io.of(NAMESPACE) else { return };
+        if let Err(e) = ns.to(room(c.post_id)).emit("comment", &c).await {
+            tracing::warn!("live comments: {e}");
+        }
+    }
+}

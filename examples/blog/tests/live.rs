@@ -1,0 +1,156 @@
+//! Live comments at `/live`: a reader follows a post (`join`) and receives
+//! each new comment as a `comment` event, whether it came through the API
+//! or the page's form, and on another node sharing Redis; drafts cannot be
+//! followed anonymously.
+
+use phial::socket::testing::SocketClient;
+use phial::{App, Config};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "blog-test-token";
+
+async fn node(dir: &tempfile::TempDir, redis: Option<(&str, &str)>) -> App {
+    let url = format!("sqlite://{}", dir.path().join("blog.sqlite").display());
+    let mut config = Config::testing()
+        .set("database.url", url)
+        .set("blog.api_token", TOKEN);
+    if let Some((redis_url, prefix)) = redis {
+        config = config
+            .set("socket.adapter", "redis")
+            .set("socket.redis_url", redis_url)
+            .set("socket.channel_prefix", prefix);
+    }
+    blog::create_app(config).await.expect("the blog builds")
+}
+
+/// An author and two posts (one published, one draft) through the API.
+async fn seed(app: &App) -> (i64, i64) {
+    let http = app.test_client();
+    let auth = format!("Bearer {TOKEN}");
+    let author: Value = http
+        .post("/api/authors")
+        .header("authorization", &auth)
+        .json(&json!({"name": "Ada", "email": "ada@example.com"}))
+        .send()
+        .await
+        .json();
+    let mut ids = Vec::new();
+    for published in [true, false] {
+        let post: Value = http
+            .post("/api/posts")
+            .header("authorization", &auth)
+            .json(&json!({"author_id": author["id"], "title": "t", "body": "b", "published": published}))
+            .send()
+            .await
+            .json();
+        ids.push(post["id"].as_i64().unwrap());
+    }
+    (ids[0], ids[1])
+}
+
+async fn comment_through_api(app: &App, post_id: i64, body: &str) {
+    let res = app
+        .test_client()
+        .post("/api/comments")
+        .header("authorization", &format!("Bearer {TOKEN}"))
+        .json(&json!({"post_id": post_id, "author_name": "Bob", "body": body}))
+        .send()
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text());
+}
+
+#[tokio::test]
+async fn a_reader_following_a_post_sees_new_comments() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = node(&dir, None).await;
+    let (published, draft) = seed(&app).await;
+    let http = app.test_client();
+    let reader = SocketClient::connect(&http, "/live").await.unwrap();
+    let ok: Value = reader
+        .emit_with_ack("join", &json!({"post_id": published}))
+        .await
+        .unwrap();
+    assert_eq!(ok, json!({"ok": true}));
+    let refused: Value = reader
+        .emit_with_ack("join", &json!({"post_id": draft}))
+        .await
+        .unwrap();
+    assert!(
+        refused["error"].as_str().unwrap().contains("no post"),
+        "{refused}"
+    );
+
+    comment_through_api(&app, published, "first!").await;
+    let c = reader.recv_event("comment").await.unwrap().arg::<Value>(0);
+    assert_eq!(
+        (c["post_id"].as_i64(), c["body"].as_str()),
+        (Some(published), Some("first!"))
+    );
+
+    // Through the page's form (with its CSRF token), the same.
+    let page = http.get(&format!("/posts/{published}")).send().await;
+    assert!(page.text().contains("/socket.io/socket.io.min.js"));
+    let token = page
+        .csrf_token()
+        .expect("the comment form carries a CSRF token");
+    let res = http
+        .post(&format!("/posts/{published}/comments"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("author_name", "Cy"),
+            ("body", "from the form"),
+        ])
+        .send()
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text());
+    let c = reader.recv_event("comment").await.unwrap().arg::<Value>(0);
+    assert_eq!(c["body"], "from the form");
+
+    // A comment on another post does not reach this room: the next event
+    // is the one for this post.
+    comment_through_api(&app, draft, "on the draft").await;
+    comment_through_api(&app, published, "second").await;
+    let c = reader.recv_event("comment").await.unwrap().arg::<Value>(0);
+    assert_eq!(c["body"], "second");
+
+    // A bad form is a 422, and nothing is sent.
+    let res = http
+        .post(&format!("/posts/{published}/comments"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("author_name", ""),
+            ("body", "x"),
+        ])
+        .send()
+        .await;
+    assert_eq!(res.status(), 422, "{}", res.text());
+    assert_eq!(reader.try_recv().await, None);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_comment_on_one_node_reaches_a_reader_on_another() {
+    let Some(redis) =
+        phial::testing::service_url("Redis", "PHIAL_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+            .await
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("blog-live-test-{}", std::process::id());
+    let one = node(&dir, Some((&redis, &prefix))).await;
+    let two = node(&dir, Some((&redis, &prefix))).await;
+    let (published, _) = seed(&one).await;
+    let reader = SocketClient::connect(&one.test_client(), "/live")
+        .await
+        .unwrap();
+    let _: Value = reader
+        .emit_with_ack("join", &json!({"post_id": published}))
+        .await
+        .unwrap();
+    comment_through_api(&two, published, "from node two").await;
+    let c = reader.recv_event("comment").await.unwrap().arg::<Value>(0);
+    assert_eq!(c["body"], "from node two");
+    one.shutdown().await;
+    two.shutdown().await;
+}
