@@ -162,4 +162,6 @@ pub mod prelude {
     pub use phial_orm::prelude::*;
     #[cfg(feature = "rest")]
     pub use phial_rest::prelude::*;
+    #[cfg(feature = "socket")]
+    pub use phial_socket::prelude::*;
 }

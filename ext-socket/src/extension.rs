@@ -284,6 +284,18 @@ impl phial_core::Extension for Socket {
         let origins = Arc::new(Origins::new(&cfg.allowed_origins));
         let svc = tower::Layer::layer(&OriginLayer { origins }, svc);
         app.nest_service(&cfg.path, svc);
+        let any_origin = cfg.allowed_origins.iter().any(|o| o == "*");
+        app.deploy_check(move |_state| {
+            let mut findings = Vec::new();
+            if any_origin {
+                findings.push(phial_core::DeployFinding::warning(
+                    "socket.allowed_origins",
+                    "is `*`: a page on any site can open a socket with a visitor's session \
+                     cookie; list the origins that serve your pages instead",
+                ));
+            }
+            findings
+        });
         app.insert(SocketIo(io.clone()));
         app.insert(Settings {
             user_key: cfg.user_key.clone(),

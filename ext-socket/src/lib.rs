@@ -34,5 +34,12 @@ pub use extract::{AckSender, App, Dep, ExtractError, SocketIo, SocketRef, Socket
 pub use socketioxide;
 pub use socketioxide::extract::{Data, TryData};
 
+/// What socket handlers use most: `use phial::prelude::*;` brings it in
+/// (the socket twins of `App` and `Dep` stay under `phial::socket`, beside
+/// the core's).
+pub mod prelude {
+    pub use crate::{AckSender, Data, Socket, SocketIo, SocketRef, User};
+}
+
 /// The config section: `[socket]`.
 pub const SECTION: &str = "socket";

@@ -207,3 +207,21 @@ async fn the_browser_client_is_served_by_the_app() {
     assert_eq!(again.status(), 304);
     app.shutdown().await;
 }
+
+async fn deploy_report(app: &App) -> String {
+    let (out, buf) = phial_core::cli::Output::buffer();
+    app.clone().run_cli(["app", "check", "--deploy"], out)
+        .await
+        .unwrap();
+    String::from_utf8(buf.lock().unwrap().clone()).unwrap()
+}
+
+#[tokio::test]
+async fn check_deploy_warns_about_any_origin() {
+    let open = app_with(Config::testing().set("socket.allowed_origins", ["*"])).await;
+    let report = deploy_report(&open).await;
+    assert!(report.contains("socket.allowed_origins"), "{report}");
+    let closed = app().await;
+    let report = deploy_report(&closed).await;
+    assert!(!report.contains("socket."), "{report}");
+}
