@@ -62,6 +62,9 @@ struct Inner {
     up: AtomicBool,
     /// Set when the connection dropped: the channels must be subscribed again.
     resubscribe: AtomicBool,
+    /// Whether the watchdog runs (from the first subscription: an app only
+    /// described for `routes` or `config` never reaches Redis).
+    watching: AtomicBool,
 }
 
 /// Phial's pub/sub driver over one Redis or a Redis Cluster. Clones share
@@ -133,9 +136,9 @@ impl PubSub {
             channels: Mutex::new(HashMap::new()),
             up: AtomicBool::new(true),
             resubscribe: AtomicBool::new(false),
+            watching: AtomicBool::new(false),
         });
         tokio::spawn(forward(Arc::downgrade(&inner), pushes));
-        tokio::spawn(watch(Arc::downgrade(&inner)));
         PubSub(inner)
     }
 
@@ -347,6 +350,9 @@ impl Driver for PubSub {
     ) -> Result<MessageStream<ChanItem>, DriverError> {
         let (tx, rx) = mpsc::channel(size.max(1));
         self.0.channels.lock().unwrap().insert(chan.clone(), tx);
+        if !self.0.watching.swap(true, Ordering::Relaxed) {
+            tokio::spawn(watch(Arc::downgrade(&self.0)));
+        }
         if let Err(e) = self.0.subscribe(vec![chan.clone()]).await {
             // Kept: the watchdog subscribes it when Redis is back.
             self.0.resubscribe.store(true, Ordering::Relaxed);
