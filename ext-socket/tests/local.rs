@@ -210,7 +210,8 @@ async fn the_browser_client_is_served_by_the_app() {
 
 async fn deploy_report(app: &App) -> String {
     let (out, buf) = phial_core::cli::Output::buffer();
-    app.clone().run_cli(["app", "check", "--deploy"], out)
+    app.clone()
+        .run_cli(["app", "check", "--deploy"], out)
         .await
         .unwrap();
     String::from_utf8(buf.lock().unwrap().clone()).unwrap()

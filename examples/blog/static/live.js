@@ -7,7 +7,15 @@
   const list = document.getElementById("comment-list");
   const count = document.getElementById("comment-count");
   const socket = io("/live");
-  socket.on("connect", () => socket.emit("join", { post_id: postId }, () => {}));
+  // `data-live` says whether the page follows its post (tests wait on it).
+  socket.on("connect", () =>
+    socket.emit("join", { post_id: postId }, (answer) => {
+      section.dataset.live = answer && answer.ok ? "on" : "refused";
+    }),
+  );
+  socket.on("disconnect", () => {
+    section.dataset.live = "off";
+  });
   socket.on("comment", (c) => {
     if (c.post_id !== postId || document.getElementById(`comment-${c.id}`)) return;
     const p = document.createElement("p");
