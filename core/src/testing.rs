@@ -129,9 +129,13 @@ pub async fn sql_databases() -> Vec<(&'static str, Option<String>)> {
 /// A TCP proxy for outage tests: forwards connections from a local port to
 /// a service until [`cut`](TcpProxy::cut), which drops every connection and
 /// stops listening; starting another on the same port restores it.
+/// [`freeze`](TcpProxy::freeze) is the quieter failure: the connections open
+/// now stay open but carry nothing more, ever (a host gone without closing
+/// anything, an address moved by a failover), while new ones work.
 pub struct TcpProxy {
     tasks: tokio::task::JoinSet<()>,
     addr: std::net::SocketAddr,
+    generation: tokio::sync::watch::Sender<u64>,
 }
 
 impl TcpProxy {
@@ -142,18 +146,37 @@ impl TcpProxy {
     ) -> std::io::Result<TcpProxy> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
+        let (generation, watch) = tokio::sync::watch::channel(0u64);
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(async move {
             let mut conns = tokio::task::JoinSet::new();
             while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut watch = watch.clone();
+                let born = *watch.borrow_and_update();
                 conns.spawn(async move {
                     if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                            _ = async { let _ = watch.wait_for(|g| *g > born).await; } => {
+                                // Frozen: hold both ends open, silent.
+                                std::future::pending::<()>().await;
+                            }
+                        }
                     }
                 });
             }
         });
-        Ok(TcpProxy { tasks, addr })
+        Ok(TcpProxy {
+            tasks,
+            addr,
+            generation,
+        })
+    }
+
+    /// Freezes the connections open now: they stay open and carry nothing
+    /// more; connections made later work.
+    pub fn freeze(&self) {
+        self.generation.send_modify(|g| *g += 1);
     }
 
     /// The address clients connect to.

@@ -29,7 +29,9 @@ use tokio::sync::{OnceCell, mpsc};
 /// How often the watchdog checks Redis.
 const WATCH_EVERY: Duration = Duration::from_secs(1);
 /// The longest a single Redis command may take before it counts as failed.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
+/// Failed pings in a row after which the connection is replaced.
+const REPLACE_AFTER: u32 = 3;
 
 /// An error from Redis, as the adapter sees it.
 #[derive(Debug)]
@@ -44,10 +46,32 @@ impl fmt::Display for DriverError {
 impl std::error::Error for DriverError {}
 
 enum Conn {
-    Single(ConnectionManager),
+    Single(Box<Single>),
     /// Connected on first use (making one is async; the driver is made while
     /// the app is described).
     Cluster(Box<Cluster>),
+}
+
+/// One Redis: a reconnecting connection, and what makes a new one when a
+/// connection went silent without closing (which the manager cannot see).
+struct Single {
+    conn: std::sync::RwLock<ConnectionManager>,
+    client: redis::Client,
+    config: redis::aio::ConnectionManagerConfig,
+}
+
+impl Single {
+    fn conn(&self) -> ConnectionManager {
+        self.conn.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Drops the current connection for a new one (made on first use).
+    fn replace(&self) {
+        match ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone()) {
+            Ok(fresh) => *self.conn.write().unwrap_or_else(|p| p.into_inner()) = fresh,
+            Err(e) => tracing::warn!("Socket.IO Redis adapter: a new connection failed: {e}"),
+        }
+    }
 }
 
 struct Cluster {
@@ -105,9 +129,16 @@ impl PubSub {
             .set_response_timeout(Some(COMMAND_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
             .map_err(|e| DriverError(e.to_string()))?;
-        Ok(PubSub::start(Conn::Single(conn), rx))
+        Ok(PubSub::start(
+            Conn::Single(Box::new(Single {
+                conn: std::sync::RwLock::new(conn),
+                client,
+                config,
+            })),
+            rx,
+        ))
     }
 
     /// A driver over a Redis Cluster (sharded pub/sub), from seed URLs.
@@ -166,7 +197,15 @@ impl Inner {
                 Ok(v)
             }
             Ok(Err(e)) => {
-                self.mark(false);
+                // Redis answering with an error (a missing permission) is
+                // not Redis being away.
+                if e.is_io_error()
+                    || e.is_timeout()
+                    || e.is_connection_dropped()
+                    || e.is_connection_refusal()
+                {
+                    self.mark(false);
+                }
                 Err(DriverError(e.to_string()))
             }
             Err(_) => {
@@ -188,7 +227,7 @@ impl Inner {
     async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, DriverError> {
         self.guard(async {
             match &self.conn {
-                Conn::Single(c) => cmd.query_async(&mut c.clone()).await,
+                Conn::Single(c) => cmd.query_async(&mut c.conn()).await,
                 Conn::Cluster(c) => {
                     cmd.query_async(&mut Self::cluster_conn(&c.client, &c.conn).await?)
                         .await
@@ -201,7 +240,7 @@ impl Inner {
     async fn subscribe(&self, channels: Vec<String>) -> Result<(), DriverError> {
         self.guard(async {
             match &self.conn {
-                Conn::Single(c) => c.clone().subscribe(channels).await,
+                Conn::Single(c) => c.conn().subscribe(channels).await,
                 Conn::Cluster(c) => {
                     let mut conn = Self::cluster_conn(&c.client, &c.conn).await?;
                     // Sharded channels live on different nodes: one each.
@@ -218,7 +257,7 @@ impl Inner {
     async fn unsubscribe(&self, chan: String) -> Result<(), DriverError> {
         self.guard(async {
             match &self.conn {
-                Conn::Single(c) => c.clone().unsubscribe(chan).await,
+                Conn::Single(c) => c.conn().unsubscribe(chan).await,
                 Conn::Cluster(c) => {
                     Self::cluster_conn(&c.client, &c.conn)
                         .await?
@@ -300,13 +339,25 @@ async fn forward(inner: Weak<Inner>, mut pushes: mpsc::UnboundedReceiver<PushInf
 async fn watch(inner: Weak<Inner>) {
     let mut tick = tokio::time::interval(WATCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failed = 0;
     loop {
         tick.tick().await;
         let Some(inner) = inner.upgrade() else { return };
         let was_up = inner.up.load(Ordering::Relaxed);
         if inner.ping().await.is_err() {
+            failed += 1;
+            // A connection that went silent without closing (a host gone, an
+            // address moved by a failover) is never noticed by the manager:
+            // replace it.
+            if failed % REPLACE_AFTER == 0
+                && let Conn::Single(single) = &inner.conn
+            {
+                single.replace();
+                inner.resubscribe.store(true, Ordering::Relaxed);
+            }
             continue;
         }
+        failed = 0;
         if inner.resubscribe.swap(false, Ordering::Relaxed) {
             match inner.subscribe_all().await {
                 Ok(()) => {
@@ -329,6 +380,12 @@ impl Driver for PubSub {
     type Error = DriverError;
 
     async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), DriverError> {
+        // While Redis is away, skip it: the adapter delivers locally after
+        // publishing, and waiting for a timeout on every emit would hold
+        // this node's own clients. The watchdog notices Redis returning.
+        if !self.is_up() {
+            return Ok(());
+        }
         let cmd = if self.0.cluster() {
             "SPUBLISH"
         } else {
@@ -353,7 +410,9 @@ impl Driver for PubSub {
         if !self.0.watching.swap(true, Ordering::Relaxed) {
             tokio::spawn(watch(Arc::downgrade(&self.0)));
         }
-        if let Err(e) = self.0.subscribe(vec![chan.clone()]).await {
+        if !self.is_up() {
+            self.0.resubscribe.store(true, Ordering::Relaxed);
+        } else if let Err(e) = self.0.subscribe(vec![chan.clone()]).await {
             // Kept: the watchdog subscribes it when Redis is back.
             self.0.resubscribe.store(true, Ordering::Relaxed);
             tracing::warn!("{e}: `{chan}` is subscribed when Redis is back");
@@ -368,6 +427,9 @@ impl Driver for PubSub {
     }
 
     async fn num_serv(&self, chan: &str) -> Result<u16, DriverError> {
+        if !self.is_up() {
+            return Ok(1);
+        }
         let sub = if self.0.cluster() {
             "SHARDNUMSUB"
         } else {

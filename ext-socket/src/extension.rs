@@ -182,10 +182,16 @@ impl ConnectStep {
             .get::<Settings>()
             .map(|c| c.user_key.as_str())
             .unwrap_or("user_id");
+        // A user is a non-empty string or a number, as REST's session guard
+        // reads it: `false` or `{}` left in the session is nobody.
         let user = session
             .as_ref()
             .and_then(|se| se.get::<serde_json::Value>(key))
-            .filter(|v| !v.is_null());
+            .filter(|v| match v {
+                serde_json::Value::String(s) => !s.is_empty(),
+                serde_json::Value::Number(_) => true,
+                _ => false,
+            });
         if self.protected && user.is_none() {
             return Err(Refused::SignInRequired);
         }
@@ -281,7 +287,10 @@ impl phial_core::Extension for Socket {
             }
         };
         let (svc, io) = builder(&cfg, adapter).build_svc();
-        let origins = Arc::new(Origins::new(&cfg.allowed_origins));
+        let origins = Arc::new(Origins::new(
+            &cfg.allowed_origins,
+            app.core_config().session.secure,
+        ));
         let svc = tower::Layer::layer(&OriginLayer { origins }, svc);
         app.nest_service(&cfg.path, svc);
         let any_origin = cfg.allowed_origins.iter().any(|o| o == "*");

@@ -1,7 +1,7 @@
 //! The change feed in the browser: in a namespace opened with
 //! [`Socket::feed`](crate::Socket::feed), a client emits `watch` with a
 //! table's name and, if the model's policy lets it list that table, joins
-//! the table's room; every write to the table (through `Db`, REST, the
+//! the table's room (`phial:feed:<table>`); every write to the table (through `Db`, REST, the
 //! admin, on this node) then reaches it as a `changed` event:
 //! `{"table": "post", "op": "insert", "keys": [12]}`, on every node when
 //! the Redis adapter is on.
@@ -28,14 +28,16 @@ use socketioxide::extract::Data;
 
 use crate::extract::{AckSender, SocketRef};
 
-/// The room of a table's unfiltered watchers (events with keys).
+/// The room of a table's unfiltered watchers (events with keys). Named
+/// apart from the app's own rooms: a handler that lets clients join any
+/// room must not let them into a feed past its policy check.
 pub(crate) fn room(table: &str) -> String {
-    table.to_owned()
+    format!("phial:feed:{table}")
 }
 
 /// The room of watchers whose rows the policy narrows (events without keys).
 fn narrowed_room(table: &str) -> String {
-    format!("{table}?narrowed")
+    format!("phial:feed:{table}?narrowed")
 }
 
 /// One namespace's feed: which tables its clients may watch.

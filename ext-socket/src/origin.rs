@@ -32,11 +32,15 @@ pub(crate) fn parse_origin(origin: &str) -> Option<(String, String)> {
 pub(crate) struct Origins {
     any: bool,
     listed: Vec<String>,
+    /// The app is served over HTTPS (its session cookie is `Secure`): a page
+    /// on `http://` with the same host is not its origin.
+    https: bool,
 }
 
 impl Origins {
-    pub(crate) fn new(allowed: &[String]) -> Origins {
+    pub(crate) fn new(allowed: &[String], https: bool) -> Origins {
         Origins {
+            https,
             any: allowed.iter().any(|o| o == "*"),
             listed: allowed
                 .iter()
@@ -52,7 +56,8 @@ impl Origins {
         let Some((scheme, authority)) = parse_origin(origin) else {
             return Err(format!("`Origin: {origin}` is not an origin"));
         };
-        if host.is_some_and(|h| h.eq_ignore_ascii_case(&authority)) {
+        let same_scheme = !self.https || scheme == "https";
+        if same_scheme && host.is_some_and(|h| h.eq_ignore_ascii_case(&authority)) {
             return Ok(Cross::No);
         }
         if self.any || self.listed.contains(&format!("{scheme}://{authority}")) {
@@ -219,7 +224,7 @@ mod tests {
 
     #[test]
     fn same_origin_listed_and_refused() {
-        let o = Origins::new(&["https://app.example.com".into()]);
+        let o = Origins::new(&["https://app.example.com".into()], false);
         assert!(matches!(
             o.check("http://localhost:5000", Some("localhost:5000")),
             Ok(Cross::No)
@@ -235,8 +240,20 @@ mod tests {
         assert!(err.contains("socket.allowed_origins"), "{err}");
         assert!(o.check("null", Some("localhost")).is_err());
         assert!(
-            Origins::new(&["*".into()])
+            Origins::new(&["*".into()], false)
                 .check("https://x.y", None)
+                .is_ok()
+        );
+        // Served over HTTPS: the plain-HTTP page on the same host is another origin.
+        let secure = Origins::new(&[], true);
+        assert!(
+            secure
+                .check("http://app.example.com", Some("app.example.com"))
+                .is_err()
+        );
+        assert!(
+            secure
+                .check("https://app.example.com", Some("app.example.com"))
                 .is_ok()
         );
     }

@@ -229,7 +229,7 @@ impl SocketClient {
         )
         .await?;
 
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::unbounded_channel();
         let (connected_tx, connected_rx) = oneshot::channel();
         let acks: Acks = Arc::default();
         let poller = tokio::spawn(poll(
@@ -253,24 +253,15 @@ impl SocketClient {
                 return Err(e);
             }
         };
-        // Events sent before the connect answer are kept in order.
-        let (fwd_tx, fwd_rx) = mpsc::unbounded_channel();
-        while let Ok(e) = rx.try_recv() {
-            let _ = fwd_tx.send(e);
-        }
-        tokio::spawn(async move {
-            while let Some(e) = rx.recv().await {
-                if fwd_tx.send(e).is_err() {
-                    return;
-                }
-            }
-        });
+        // The poller queues events in the order they came, before it hands
+        // on a later ack: once an ack is in, every event sent before it is
+        // in `rx` (absence checks after a round trip can be trusted).
         Ok(SocketClient {
             http: http.clone(),
             url,
             ns: ns.to_owned(),
             sid,
-            events: tokio::sync::Mutex::new(fwd_rx),
+            events: tokio::sync::Mutex::new(rx),
             acks,
             next_id: AtomicU64::new(1),
             poller,
