@@ -47,6 +47,10 @@ pub use phial_rest as rest;
 #[cfg(feature = "socket")]
 pub use phial_socket as socket;
 
+/// The admin: its users and the `admin` CLI.
+#[cfg(feature = "admin")]
+pub use phial_admin as admin;
+
 /// The app's `templates/` and `static/` folders (beside its `Cargo.toml`)
 /// for [`AppBuilder::assets`]: read from the source tree in debug builds
 /// (edits show at once, templates reload), compiled into the binary in

@@ -29,6 +29,9 @@ pub async fn create_app(config: Config) -> phial::Result<App> {
         .assets(phial::assets!())
         .register(Orm::new().policy::<post::Entity>(published_only()))
         .register(Migrate::new().migrator::<migrations::Migrator>())
+        // Admin users (`blog admin create-user --username NAME`); the panel
+        // comes on top of them.
+        .register(phial::admin::Admin::new())
         .register(demo_data)
         .register(Caching::new())
         .register(api())

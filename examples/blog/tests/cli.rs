@@ -100,3 +100,105 @@ fn config_shows_every_section_with_its_defaults_and_nothing_internal() {
     );
     assert!(v.get("cli").is_none(), "no internal keys: {out}");
 }
+
+/// Runs the binary with `stdin` on its standard input.
+fn blog_with_input(args: &[&str], instance: &Path, stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_blog"));
+    cmd.args(args).current_dir(std::env::temp_dir());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PHIAL_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("PHIAL_INSTANCE_PATH", instance)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("the blog binary runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn admin_create_user_reads_the_password_from_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let instance = dir.path().join("instance");
+    let create = ["admin", "create-user", "--username", "ada", "--superuser"];
+
+    // Before the migrations: the fix is named.
+    let (code, out, err) = blog_with_input(&create, &instance, "correct horse\n");
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(format!("{out}{err}").contains("db upgrade"), "{out}{err}");
+
+    let (code, out, err) = blog(&["db", "upgrade"], &instance, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = blog_with_input(&create, &instance, "correct horse\n");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("created admin user `ada` (superuser)"),
+        "{out}"
+    );
+
+    // Refusals, each with its reason, and nothing created.
+    for (args, input, reason) in [
+        (&create[..], "another one\n", "already"),
+        (
+            &["admin", "create-user", "--username", "bob"][..],
+            "short\n",
+            "too short",
+        ),
+        (
+            &["admin", "create-user", "--username", "bob"][..],
+            "",
+            "standard input",
+        ),
+        (
+            &["admin", "create-user", "--username", "b o b"][..],
+            "long enough\n",
+            "not allowed",
+        ),
+    ] {
+        let (code, out, err) = blog_with_input(args, &instance, input);
+        assert_ne!(code, 0, "{args:?}: {out}{err}");
+        assert!(
+            format!("{out}{err}").contains(reason),
+            "{args:?}: {out}{err}"
+        );
+    }
+
+    // The password was stored as a hash that signs Ada in.
+    let url = format!("sqlite://{}", instance.join("app.sqlite").display());
+    let app = blog::create_app(phial::Config::testing().set("database.url", url))
+        .await
+        .unwrap();
+    let db = phial::orm::Db::from_state(app.state()).unwrap();
+    let ada = phial::admin::authenticate(&db, "ada", "correct horse")
+        .await
+        .unwrap()
+        .expect("ada signs in");
+    assert!(ada.is_superuser && ada.password_hash.starts_with("$scrypt$"));
+    assert!(
+        phial::admin::authenticate(&db, "ada", "wrong horse")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        phial::admin::authenticate(&db, "bob", "short")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    app.shutdown().await;
+}

@@ -1,0 +1,142 @@
+//! Admin users: created with a checked name and an scrypt hash, and signed
+//! in by name and password.
+
+use phial_orm::{Db, OrmError};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::user;
+
+/// The fewest characters a password may have.
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+/// Why a user could not be created or found.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The name breaks the rules.
+    #[error("username `{0}` is not allowed: use 1 to 150 letters, digits and @.+-_")]
+    BadUsername(String),
+    /// The name is taken.
+    #[error("there is already an admin user `{0}`: choose another name")]
+    UsernameTaken(String),
+    /// The password is too short.
+    #[error("the password is too short: use at least {MIN_PASSWORD_LEN} characters")]
+    ShortPassword,
+    /// The admin's table is not there: migrations were not applied.
+    #[error("the admin's tables are not in the database yet: run `<app> db upgrade` first")]
+    NotMigrated,
+    /// Hashing failed.
+    #[error("hashing the password failed: {0}")]
+    Hash(String),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] OrmError),
+}
+
+/// Whether `name` is a valid username (Django's rule).
+pub fn valid_username(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= 150
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '@' | '.' | '+' | '-' | '_'))
+}
+
+fn table_missing(e: &OrmError) -> bool {
+    let text = e.to_string().to_lowercase();
+    text.contains("no such table")
+        || text.contains("does not exist")
+        || text.contains("doesn't exist")
+}
+
+fn db_error(e: impl Into<OrmError>) -> AdminError {
+    let e = e.into();
+    if table_missing(&e) {
+        AdminError::NotMigrated
+    } else {
+        AdminError::Db(e)
+    }
+}
+
+/// Creates an admin user (active), checking the name and the password.
+///
+/// ```no_run
+/// # async fn doc(db: phial_orm::Db) -> Result<(), phial_admin::AdminError> {
+/// let ada = phial_admin::create_user(&db, "ada", "correct horse battery", true).await?;
+/// assert!(ada.is_superuser);
+/// # Ok(()) }
+/// ```
+pub async fn create_user(
+    db: &Db,
+    username: &str,
+    password: &str,
+    superuser: bool,
+) -> Result<user::Model, AdminError> {
+    if !valid_username(username) {
+        return Err(AdminError::BadUsername(username.to_owned()));
+    }
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(AdminError::ShortPassword);
+    }
+    let taken = user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(db.conn())
+        .await
+        .map_err(db_error)?;
+    if taken.is_some() {
+        return Err(AdminError::UsernameTaken(username.to_owned()));
+    }
+    let hash = phial_core::password::hash(password)
+        .await
+        .map_err(|e| AdminError::Hash(e.to_string()))?;
+    let created = db
+        .insert(user::ActiveModel {
+            username: Set(username.to_owned()),
+            password_hash: Set(hash),
+            is_superuser: Set(superuser),
+            is_active: Set(true),
+            created_at: Set(chrono::Utc::now()),
+            ..Default::default()
+        })
+        .await;
+    match created {
+        Ok(model) => Ok(model),
+        // Two creations racing: the unique index decides.
+        Err(e) if e.to_string().to_lowercase().contains("unique") => {
+            Err(AdminError::UsernameTaken(username.to_owned()))
+        }
+        Err(e) => Err(db_error(e)),
+    }
+}
+
+/// The active user with this name and password, if any. The hash is
+/// checked even for unknown names, so timing does not tell which names
+/// exist.
+pub async fn authenticate(
+    db: &Db,
+    username: &str,
+    password: &str,
+) -> Result<Option<user::Model>, AdminError> {
+    let found = user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(db.conn())
+        .await
+        .map_err(db_error)?;
+    // A real hash of nothing, made once: unknown names cost the same.
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let hash = match &found {
+        Some(u) => u.password_hash.clone(),
+        None => match DUMMY.get() {
+            Some(h) => h.clone(),
+            None => {
+                let h = phial_core::password::hash("phial-admin-no-such-user")
+                    .await
+                    .map_err(|e| AdminError::Hash(e.to_string()))?;
+                DUMMY.get_or_init(|| h).clone()
+            }
+        },
+    };
+    let ok = phial_core::password::verify(password, &hash)
+        .await
+        .unwrap_or(false);
+    Ok(found.filter(|u| ok && u.is_active))
+}
