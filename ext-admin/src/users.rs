@@ -101,7 +101,12 @@ pub async fn create_user(
     match created {
         Ok(model) => Ok(model),
         // Two creations racing: the unique index decides.
-        Err(e) if e.to_string().to_lowercase().contains("unique") => {
+        Err(OrmError::Db(e))
+            if matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
             Err(AdminError::UsernameTaken(username.to_owned()))
         }
         Err(e) => Err(db_error(e)),
