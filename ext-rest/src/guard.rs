@@ -53,17 +53,13 @@ impl Guard {
         Guard::new(|_, _| Some(Caller::anonymous()))
     }
 
-    /// A signed-in user: the session holds `key` (a string or a number,
-    /// the user's id), as a login handler stores it.
+    /// A signed-in user: the session holds `key` (a non-empty string or a
+    /// number, the user's id; see `Session::user_id`), as a login handler
+    /// stores it.
     pub fn session_user(key: &'static str) -> Self {
         Guard::new(move |parts, _| {
             let session = Session::from_extensions(&parts.extensions)?;
-            let id = match session.get::<serde_json::Value>(key)? {
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Number(n) => n.to_string(),
-                _ => return None,
-            };
-            Some(Caller::user(id))
+            Some(Caller::user(session.user_id(key)?))
         })
     }
 

@@ -182,22 +182,24 @@ impl ConnectStep {
             .get::<Settings>()
             .map(|c| c.user_key.as_str())
             .unwrap_or("user_id");
-        // A user is a non-empty string or a number, as REST's session guard
-        // reads it: `false` or `{}` left in the session is nobody.
-        let user = session
-            .as_ref()
-            .and_then(|se| se.get::<serde_json::Value>(key))
-            .filter(|v| match v {
-                serde_json::Value::String(s) => !s.is_empty(),
-                serde_json::Value::Number(_) => true,
-                _ => false,
-            });
-        if self.protected && user.is_none() {
+        // One rule for "signed in" with REST's guard (`Session::user_id`);
+        // the stored value is kept for `User<T>` to decode.
+        let user_id = session.as_ref().and_then(|se| se.user_id(key));
+        let user = user_id
+            .is_some()
+            .then(|| {
+                session
+                    .as_ref()
+                    .and_then(|se| se.get::<serde_json::Value>(key))
+            })
+            .flatten();
+        if self.protected && user_id.is_none() {
             return Err(Refused::SignInRequired);
         }
         s.extensions.insert(Connected(Arc::new(ConnectedInner {
             app: self.app.clone(),
             user,
+            user_id,
             session,
         })));
         #[cfg(feature = "orm")]

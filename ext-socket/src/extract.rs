@@ -86,6 +86,9 @@ pub(crate) struct Connected(pub(crate) Arc<ConnectedInner>);
 pub(crate) struct ConnectedInner {
     pub(crate) app: WeakAppState,
     pub(crate) user: Option<serde_json::Value>,
+    /// The same user as text (`Session::user_id`), for policies.
+    #[cfg_attr(not(feature = "orm"), expect(dead_code, reason = "policies read it"))]
+    pub(crate) user_id: Option<String>,
     pub(crate) session: Option<Session>,
 }
 
@@ -138,13 +141,23 @@ fn connected(s: &Socket<Adapter>) -> Result<Connected, ExtractError> {
     s.extensions.get::<Connected>().ok_or(ExtractError::AppGone)
 }
 
-/// The session's user the socket connected with, as stored.
-#[cfg_attr(
-    not(feature = "orm"),
-    expect(dead_code, reason = "the feed's policy check reads it")
-)]
-pub(crate) fn user_value(s: &Socket<Adapter>) -> Option<serde_json::Value> {
-    connected(s).ok()?.0.user.clone()
+/// Who the socket is, as a model's policy sees it: the session's user it
+/// connected with, or anonymous — what REST's session guard gives for the
+/// same cookie.
+///
+/// ```
+/// use phial_socket::SocketRef;
+/// async fn on_connect(socket: SocketRef) {
+///     let caller = phial_socket::caller(&socket);
+///     let _ = socket.emit("signed_in", &caller.is_authenticated());
+/// }
+/// ```
+#[cfg(feature = "orm")]
+pub fn caller(s: &Socket<Adapter>) -> phial_orm::policy::Caller {
+    match connected(s).ok().and_then(|c| c.0.user_id.clone()) {
+        Some(id) => phial_orm::policy::Caller::user(id),
+        None => phial_orm::policy::Caller::anonymous(),
+    }
 }
 
 fn app(s: &Socket<Adapter>) -> Result<AppState, ExtractError> {

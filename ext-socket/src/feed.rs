@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use phial_core::AppState;
 use phial_core::changes::Change;
-use phial_orm::policy::{Action, Caller, Policies};
+use phial_orm::policy::{Action, Policies};
 use serde_json::{Value, json};
 use socketioxide::extract::Data;
 
@@ -45,15 +45,6 @@ fn narrowed_room(table: &str) -> String {
 pub(crate) struct Feed {
     pub(crate) ns: String,
     pub(crate) tables: Arc<HashSet<String>>,
-}
-
-/// Who is asking, as the policy sees them: the session's user, if any.
-fn caller(socket: &SocketRef) -> Caller {
-    match crate::extract::user_value(socket) {
-        Some(Value::String(s)) => Caller::user(s),
-        Some(v) => Caller::user(v.to_string()),
-        None => Caller::anonymous(),
-    }
 }
 
 impl Feed {
@@ -105,7 +96,7 @@ fn watch(s: &SocketRef, tables: &HashSet<String>, policies: &Policies, table: &s
         known.sort();
         return json!({"error": format!("`{table}` is not watchable here (tables: {known:?})")});
     }
-    let caller = caller(s);
+    let caller = crate::caller(s);
     let policy = policies.get(table);
     if !policy.allows(Action::List, &caller) {
         let why = if caller.is_authenticated() {

@@ -30,6 +30,8 @@ pub use adapter::Adapter;
 pub use config::{AdapterKind, SocketConfig};
 pub use driver::{DriverError, PubSub};
 pub use extension::{Refused, Socket};
+#[cfg(feature = "orm")]
+pub use extract::caller;
 pub use extract::{AckSender, App, Dep, ExtractError, SocketIo, SocketRef, SocketSession, User};
 pub use socketioxide;
 pub use socketioxide::extract::{Data, TryData};

@@ -80,6 +80,14 @@ async fn a_protected_namespace_refuses_anonymous_clients_with_a_reason() {
     let client = SocketClient::connect(&http, "/private").await.unwrap();
     let you = client.recv_event("you").await.unwrap();
     assert_eq!(you.arg::<i64>(0), 7);
+    // An empty id left in the session is nobody (`Session::user_id`, the
+    // rule REST's guard reads too).
+    let careless = app.test_client();
+    careless.get("/logout-badly").send().await;
+    assert!(matches!(
+        SocketClient::connect(&careless, "/private").await,
+        Err(ClientError::Refused(_))
+    ));
     // A tampered cookie is no user.
     let forged = app.test_client();
     let cookie = http.cookie("session").expect("a session cookie");

@@ -176,6 +176,25 @@ impl Session {
         guard.data.get(key).and_then(|v| T::deserialize(v).ok())
     }
 
+    /// The signed-in user's id under `key`, as a login handler stores it:
+    /// a non-empty string or a number (as text). Anything else (`false`,
+    /// `{}`, an empty string left behind) is nobody. REST guards and socket
+    /// namespaces read users through this one rule.
+    ///
+    /// ```
+    /// # fn doc(session: phial_core::Session) {
+    /// session.insert("user_id", 7).unwrap();
+    /// assert_eq!(session.user_id("user_id").as_deref(), Some("7"));
+    /// # }
+    /// ```
+    pub fn user_id(&self, key: &str) -> Option<String> {
+        match self.get::<Value>(key)? {
+            Value::String(s) if !s.is_empty() => Some(s),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
     /// Whether the session holds `key`.
     pub fn contains(&self, key: &str) -> bool {
         self.lock().data.contains_key(key)

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use phial::changes::{Change, Operation};
 use phial::orm::Db;
-use phial::orm::policy::{Action, Caller, Policies};
+use phial::orm::policy::{Action, Policies};
 use phial::prelude::*;
-use phial::socket::{AckSender, App as SocketApp, Data, Socket, SocketIo, SocketRef, User};
+use phial::socket::{AckSender, App as SocketApp, Data, Socket, SocketIo, SocketRef};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -66,11 +66,7 @@ async fn join(s: SocketRef, SocketApp(app): SocketApp, Data(j): Data<Join>, ack:
 /// Whether the socket's user may read the post (its policy, row filter
 /// included: an anonymous reader cannot follow a draft).
 async fn may_follow(app: &AppState, s: &SocketRef, post_id: i32) -> Result<bool, String> {
-    let caller = match User::<Value>::of(s) {
-        Some(User(Value::String(id))) => Caller::user(id),
-        Some(User(id)) => Caller::user(id.to_string()),
-        None => Caller::anonymous(),
-    };
+    let caller = phial::socket::caller(s);
     let policies = app.get::<Policies>().cloned().unwrap_or_default();
     let policy = policies.get("post");
     if !policy.allows(Action::Read, &caller) {

@@ -11,6 +11,8 @@ use fantoccini::{ClientBuilder, Locator};
 use phial::testing::tool;
 use serde_json::{Value, json};
 
+mod common;
+
 const TOKEN: &str = "blog-browser-token";
 
 /// chromedriver on a free port, stopped when dropped.
@@ -70,20 +72,7 @@ async fn a_post_page_shows_new_comments_live() {
     .unwrap();
     let http = app.test_client();
     let auth = format!("Bearer {TOKEN}");
-    let author: Value = http
-        .post("/api/authors")
-        .header("authorization", &auth)
-        .json(&json!({"name": "Ada", "email": "ada@example.com"}))
-        .send()
-        .await
-        .json();
-    let post: Value = http
-        .post("/api/posts")
-        .header("authorization", &auth)
-        .json(&json!({"author_id": author["id"], "title": "Live", "body": "b", "published": true}))
-        .send()
-        .await
-        .json();
+    let (post_id, _draft) = common::seed(&app, TOKEN).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -106,7 +95,7 @@ async fn a_post_page_shows_new_comments_live() {
         .await
         .expect("a browser session");
     let result = async {
-        client.goto(&format!("{base}/posts/{}", post["id"])).await?;
+        client.goto(&format!("{base}/posts/{}", post_id)).await?;
         // The page joined its post's room over /live.
         client
             .wait()
@@ -116,7 +105,7 @@ async fn a_post_page_shows_new_comments_live() {
         let res = http
             .post("/api/comments")
             .header("authorization", &auth)
-            .json(&json!({"post_id": post["id"], "author_name": "Bob", "body": "hello, live"}))
+            .json(&json!({"post_id": post_id, "author_name": "Bob", "body": "hello, live"}))
             .send()
             .await;
         assert_eq!(res.status(), 201, "{}", res.text());

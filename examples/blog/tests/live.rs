@@ -7,6 +7,10 @@ use phial::socket::testing::SocketClient;
 use phial::{App, Config};
 use serde_json::{Value, json};
 
+mod common;
+
+use common::seed;
+
 const TOKEN: &str = "blog-test-token";
 
 async fn node(dir: &tempfile::TempDir, redis: Option<(&str, &str)>) -> App {
@@ -21,31 +25,6 @@ async fn node(dir: &tempfile::TempDir, redis: Option<(&str, &str)>) -> App {
             .set("socket.channel_prefix", prefix);
     }
     blog::create_app(config).await.expect("the blog builds")
-}
-
-/// An author and two posts (one published, one draft) through the API.
-async fn seed(app: &App) -> (i64, i64) {
-    let http = app.test_client();
-    let auth = format!("Bearer {TOKEN}");
-    let author: Value = http
-        .post("/api/authors")
-        .header("authorization", &auth)
-        .json(&json!({"name": "Ada", "email": "ada@example.com"}))
-        .send()
-        .await
-        .json();
-    let mut ids = Vec::new();
-    for published in [true, false] {
-        let post: Value = http
-            .post("/api/posts")
-            .header("authorization", &auth)
-            .json(&json!({"author_id": author["id"], "title": "t", "body": "b", "published": published}))
-            .send()
-            .await
-            .json();
-        ids.push(post["id"].as_i64().unwrap());
-    }
-    (ids[0], ids[1])
 }
 
 async fn comment_through_api(app: &App, post_id: i64, body: &str) {
@@ -63,7 +42,7 @@ async fn comment_through_api(app: &App, post_id: i64, body: &str) {
 async fn a_reader_following_a_post_sees_new_comments() {
     let dir = tempfile::tempdir().unwrap();
     let app = node(&dir, None).await;
-    let (published, draft) = seed(&app).await;
+    let (published, draft) = seed(&app, TOKEN).await;
     let http = app.test_client();
     let reader = SocketClient::connect(&http, "/live").await.unwrap();
     let ok: Value = reader
@@ -140,7 +119,7 @@ async fn a_comment_on_one_node_reaches_a_reader_on_another() {
     let prefix = format!("blog-live-test-{}", std::process::id());
     let one = node(&dir, Some((&redis, &prefix))).await;
     let two = node(&dir, Some((&redis, &prefix))).await;
-    let (published, _) = seed(&one).await;
+    let (published, _) = seed(&one, TOKEN).await;
     let reader = SocketClient::connect(&one.test_client(), "/live")
         .await
         .unwrap();

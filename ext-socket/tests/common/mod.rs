@@ -54,6 +54,14 @@ pub(crate) async fn app_with(config: Config) -> App {
     App::builder(config)
         .insert(Greeting("welcome"))
         .route("/login", get(login))
+        // What a careless logout may leave behind: not a user.
+        .route(
+            "/logout-badly",
+            get(async |session: Session| {
+                session.insert("user_id", "").unwrap();
+                "signed out?"
+            }),
+        )
         .route("/announce", get(announce))
         .register(
             Socket::new()
