@@ -47,7 +47,8 @@ pub use phial_rest as rest;
 #[cfg(feature = "socket")]
 pub use phial_socket as socket;
 
-/// The admin: its users and the `admin` CLI.
+/// The admin panel: `Admin::new().model(ModelView::<E>::new())`, staff
+/// users and roles, the audit log, the `admin` CLI.
 #[cfg(feature = "admin")]
 pub use phial_admin as admin;
 

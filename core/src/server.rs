@@ -80,9 +80,13 @@ impl App {
             // Long-lived connections close while requests drain.
             tokio::spawn(async move { draining.drain().await });
         };
+        // The peer's address reaches handlers as `ConnectInfo<SocketAddr>`
+        // (login throttling keys on it).
         let server = axum::serve(
             listener,
-            axum::ServiceExt::into_make_service(self.service()),
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                std::net::SocketAddr,
+            >(self.service()),
         )
         .with_graceful_shutdown(signal);
         let grace = Duration::from_secs(self.state().core().shutdown_timeout_secs);

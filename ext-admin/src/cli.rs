@@ -29,9 +29,60 @@ pub(crate) fn command() -> Command {
                         .help("Every permission, whatever the roles say"),
                 ),
         )
+        .subcommand(
+            Command::new("create-role")
+                .about("Create a role, or replace its grants")
+                .arg(
+                    Arg::new("name")
+                        .long("name")
+                        .required(true)
+                        .value_name("NAME"),
+                )
+                .arg(
+                    Arg::new("grant")
+                        .long("grant")
+                        .required(true)
+                        .value_name("GRANTS")
+                        .help("table.permission words: \"post.view post.change comment.delete\""),
+                ),
+        )
+        .subcommand(
+            Command::new("grant-role")
+                .about("Give an admin user a role")
+                .arg(
+                    Arg::new("username")
+                        .long("username")
+                        .required(true)
+                        .value_name("NAME"),
+                )
+                .arg(
+                    Arg::new("role")
+                        .long("role")
+                        .required(true)
+                        .value_name("ROLE"),
+                ),
+        )
 }
 
 pub(crate) async fn run(ctx: CommandContext) -> Result<(), BoxError> {
+    let db = || Db::from_state(ctx.app.state()).ok_or("no database: register phial::orm::Orm");
+    let arg = |args: &phial_core::clap::ArgMatches, name: &str| {
+        args.get_one::<String>(name).cloned().unwrap_or_default()
+    };
+    match ctx.matches.subcommand() {
+        Some(("create-role", args)) => {
+            let role = crate::create_role(&db()?, &arg(args, "name"), &arg(args, "grant")).await?;
+            ctx.println(format!("role `{}`: {}", role.name, role.permissions));
+            return Ok(());
+        }
+        Some(("grant-role", args)) => {
+            let (user, role) = (arg(args, "username"), arg(args, "role"));
+            crate::assign_role(&db()?, &user, &role).await?;
+            ctx.println(format!("`{user}` holds role `{role}`"));
+            return Ok(());
+        }
+        _ => {}
+    }
     let Some(("create-user", args)) = ctx.matches.subcommand() else {
         return Err("usage: admin create-user --username NAME [--superuser]".into());
     };
@@ -53,8 +104,7 @@ pub(crate) async fn run(ctx: CommandContext) -> Result<(), BoxError> {
                 .into(),
         );
     }
-    let db = Db::from_state(ctx.app.state()).ok_or("no database: register phial::orm::Orm")?;
-    let user = crate::create_user(&db, &username, password, superuser).await?;
+    let user = crate::create_user(&db()?, &username, password, superuser).await?;
     ctx.println(format!(
         "created admin user `{}`{}",
         user.username,

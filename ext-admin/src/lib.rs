@@ -1,44 +1,236 @@
 //! # phial-admin
 //!
-//! The admin's foundation: its users (`phial_admin_user`, scrypt hashes),
-//! their table contributed to the app's migrations, and the `admin` CLI
-//! (`admin create-user --username NAME [--superuser]`, the password read
-//! from standard input). The panel generated from the models builds on
-//! these.
+//! An admin panel generated from the app's sea-orm entities, in the
+//! browser: Django admin's daily work (lists with search, filters, sort and
+//! pages; forms whose widgets follow the column types; bulk actions; CSV
+//! export) on the model metadata and policies REST and Socket.IO share,
+//! plus an audit log with field diffs and one-click revert, edit conflicts
+//! shown side by side instead of overwritten, and — with the socket
+//! extension — lists and rows that update live when data changes on any
+//! node.
+//!
+//! Staff users live in `phial_admin_user` (scrypt hashes; `<app> admin
+//! create-user --username NAME [--superuser]` reads the password from
+//! standard input). Roles (`<app> admin create-role --name editor --grant
+//! "post.view post.change"`) grant Django's four permissions per model; a
+//! role's grants are checked together with the model's policy, so they mean
+//! the same everywhere the model is reached. The tables ship as migrations
+//! contributed to the app's.
 //!
 //! ```no_run
+//! use phial_admin::{Admin, ModelView};
 //! use phial_core::{App, Config};
 //! use phial_migrate::Migrate;
 //! use phial_orm::Orm;
+//! # mod post {
+//! #     use sea_orm::entity::prelude::*;
+//! #     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+//! #     #[sea_orm(table_name = "post")]
+//! #     pub struct Model { #[sea_orm(primary_key)] pub id: i32, pub title: String }
+//! #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+//! #     pub enum Relation {}
+//! #     impl ActiveModelBehavior for ActiveModel {}
+//! # }
 //! # async fn doc(config: Config) -> phial_core::Result<App> {
 //! Ok(App::builder(config)
 //!     .register(Orm::new())
 //!     .register(Migrate::new())
-//!     .register(phial_admin::Admin::new())
+//!     .register(Admin::new().model(ModelView::<post::Entity>::new().search(["title"])))
 //!     .build()
 //!     .await?)
 //! # }
 //! ```
 
+#![allow(
+    clippy::result_large_err,
+    reason = "a page's refusal is a whole response, built once per request"
+)]
+
+mod access;
+mod audit;
 mod cli;
+mod config;
+mod custom;
+mod form;
+mod listing;
+pub mod log;
 mod migrations;
+mod model;
+mod pages;
+pub mod role;
+mod roles;
+mod throttle;
 pub mod user;
+pub mod user_role;
 mod users;
+mod view;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use phial_core::{AppBuilder, BoxError, Extension};
 
+pub use access::{Permission, Staff, parse_grants};
+pub use config::AdminConfig;
+pub use custom::AdminPage;
+pub use roles::{assign_role, create_role};
 pub use users::{AdminError, MIN_PASSWORD_LEN, authenticate, create_user, valid_username};
+pub use view::{AdminEntity, ModelView};
 
-/// The admin extension. Needs `Orm` and `Migrate`.
-#[derive(Debug, Default)]
+/// The config section this extension reads.
+pub const SECTION: &str = "admin";
+
+/// The admin's templates, embedded (an app's own `admin/*.html` in its
+/// template folder takes precedence).
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "admin/base.html",
+        include_str!("../assets/templates/base.html"),
+    ),
+    (
+        "admin/login.html",
+        include_str!("../assets/templates/login.html"),
+    ),
+    (
+        "admin/dashboard.html",
+        include_str!("../assets/templates/dashboard.html"),
+    ),
+    (
+        "admin/list.html",
+        include_str!("../assets/templates/list.html"),
+    ),
+    (
+        "admin/_rows.html",
+        include_str!("../assets/templates/_rows.html"),
+    ),
+    (
+        "admin/detail.html",
+        include_str!("../assets/templates/detail.html"),
+    ),
+    (
+        "admin/form.html",
+        include_str!("../assets/templates/form.html"),
+    ),
+    (
+        "admin/conflict.html",
+        include_str!("../assets/templates/conflict.html"),
+    ),
+    (
+        "admin/delete.html",
+        include_str!("../assets/templates/delete.html"),
+    ),
+    (
+        "admin/bulk_delete.html",
+        include_str!("../assets/templates/bulk_delete.html"),
+    ),
+    (
+        "admin/log.html",
+        include_str!("../assets/templates/log.html"),
+    ),
+    (
+        "admin/entry.html",
+        include_str!("../assets/templates/entry.html"),
+    ),
+    (
+        "admin/page.html",
+        include_str!("../assets/templates/page.html"),
+    ),
+    (
+        "admin/error.html",
+        include_str!("../assets/templates/error.html"),
+    ),
+];
+
+/// CSS and JS, embedded and served at `{prefix}/static/`: no CDN.
+static STATIC: &[(&str, &[u8])] = &[
+    ("admin.css", include_bytes!("../assets/static/admin.css")),
+    ("admin.js", include_bytes!("../assets/static/admin.js")),
+];
+
+/// The admin extension (see the crate docs). Needs `Orm` and `Migrate`.
+#[derive(Default)]
 pub struct Admin {
-    _private: (),
+    models: Vec<Arc<dyn model::AdminModel>>,
+    pages: Vec<AdminPage>,
+    problems: Vec<String>,
+    live_contributed: AtomicBool,
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin")
+            .field(
+                "models",
+                &self
+                    .models
+                    .iter()
+                    .map(|m| m.spec().meta.table.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .field("pages", &self.pages)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Admin {
-    /// The extension.
+    /// The extension, with no model yet.
     pub fn new() -> Self {
         Admin::default()
+    }
+
+    /// Adds a model to the panel.
+    pub fn model<E: AdminEntity>(mut self, view: ModelView<E>) -> Self {
+        self.problems.extend(view.spec.check());
+        if self.models.iter().any(|m| m.spec().slug == view.spec.slug) {
+            self.problems.push(format!(
+                "two admin views at `{0}`: give one `.slug(\"...\")`",
+                view.spec.slug
+            ));
+        }
+        self.models.push(model::Mounted::erased(view));
+        self
+    }
+
+    /// Adds a page of your own to the menu.
+    pub fn page(mut self, page: AdminPage) -> Self {
+        self.pages.push(page);
+        self
+    }
+
+    fn tables(&self) -> Vec<String> {
+        self.models
+            .iter()
+            .map(|m| m.spec().meta.table.clone())
+            .collect()
+    }
+
+    /// Asks the socket extension for the live namespace, once.
+    fn contribute_live(&self, app: &mut AppBuilder, cfg: &AdminConfig) {
+        if !app.extension_names().contains(&"socket")
+            || self.models.is_empty()
+            || self.live_contributed.swap(true, Ordering::SeqCst)
+        {
+            return;
+        }
+        let idle = cfg.session_idle_minutes * 60;
+        app.contribute(phial_orm::live::LiveFeed::new(
+            cfg.live_namespace.clone(),
+            self.tables(),
+            move |_app, session| {
+                let session = session?;
+                session.get::<i32>(access::SESSION_USER)?;
+                let seen = session.get::<u64>(access::SESSION_SEEN)?;
+                if access::now_secs().saturating_sub(seen) > idle {
+                    return None;
+                }
+                Some(
+                    session
+                        .get::<access::CallerSnapshot>(access::SESSION_CALLER)?
+                        .caller(),
+                )
+            },
+        ));
     }
 }
 
@@ -48,10 +240,53 @@ impl Extension for Admin {
     }
 
     fn init_app(&self, app: &mut AppBuilder) -> Result<(), BoxError> {
+        let cfg: AdminConfig = app.section(SECTION)?;
+        if let Some((key, message)) = cfg.check() {
+            return Err(format!("config key `admin.{key}` {message}").into());
+        }
+        if let Some(p) = self.problems.first() {
+            return Err(p.clone().into());
+        }
         app.require::<phial_orm::Orm>();
         app.require::<phial_migrate::Migrate>();
         app.contribute(phial_migrate::Contributed::new(migrations::CreateAdminUser));
+        app.contribute(phial_migrate::Contributed::new(
+            migrations::CreateAdminRolesAndLog,
+        ));
         app.command(cli::command(), cli::run);
+        for (name, source) in TEMPLATES {
+            app.template_source(*name, *source);
+        }
+        app.static_embedded("admin_static", &format!("{}/static", cfg.prefix), STATIC);
+        pages::routes(app, &cfg.prefix);
+        self.contribute_live(app, &cfg);
+        Ok(())
+    }
+
+    fn finish(&self, app: &mut AppBuilder) -> Result<(), BoxError> {
+        let cfg: AdminConfig = app.section(SECTION)?;
+        self.contribute_live(app, &cfg);
+        let live = app.extension_names().contains(&"socket").then(|| {
+            app.config()
+                .get::<String>("socket.path")
+                .unwrap_or_else(|_| "/socket.io".into())
+        });
+        let title = cfg
+            .title
+            .clone()
+            .unwrap_or_else(|| format!("{} admin", app.core_config().app_name()));
+        let throttle = throttle::Throttle::new(
+            cfg.login_attempts,
+            Duration::from_secs(cfg.login_window_seconds),
+        );
+        app.insert(Arc::new(pages::Registry {
+            cfg,
+            title,
+            models: self.models.clone(),
+            pages: self.pages.clone(),
+            throttle,
+            live,
+        }));
         Ok(())
     }
 }

@@ -59,3 +59,102 @@ impl MigrationTrait for CreateAdminUser {
             .await
     }
 }
+
+/// Creates `phial_admin_role`, `phial_admin_user_role` and
+/// `phial_admin_log`.
+pub(crate) struct CreateAdminRolesAndLog;
+
+impl MigrationName for CreateAdminRolesAndLog {
+    fn name(&self) -> &str {
+        "m20261202_000002_create_admin_roles_and_log"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for CreateAdminRolesAndLog {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("phial_admin_role")
+                .col(
+                    ColumnDef::new("id")
+                        .integer()
+                        .not_null()
+                        .auto_increment()
+                        .primary_key(),
+                )
+                .col(
+                    ColumnDef::new("name")
+                        .string_len(80)
+                        .not_null()
+                        .unique_key(),
+                )
+                .col(ColumnDef::new("permissions").text().not_null())
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("phial_admin_user_role")
+                .col(ColumnDef::new("user_id").integer().not_null())
+                .col(ColumnDef::new("role_id").integer().not_null())
+                .primary_key(Index::create().col("user_id").col("role_id"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("phial_admin_user_role", "user_id")
+                        .to("phial_admin_user", "id")
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("phial_admin_user_role", "role_id")
+                        .to("phial_admin_role", "id")
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("phial_admin_log")
+                .col(
+                    ColumnDef::new("id")
+                        .big_integer()
+                        .not_null()
+                        .auto_increment()
+                        .primary_key(),
+                )
+                .col(ColumnDef::new("at").timestamp_with_time_zone().not_null())
+                .col(ColumnDef::new("user_id").integer().null())
+                .col(ColumnDef::new("username").string_len(150).not_null())
+                .col(ColumnDef::new("table_name").string_len(100).not_null())
+                .col(ColumnDef::new("object_key").string_len(200).not_null())
+                .col(ColumnDef::new("object_label").string_len(200).not_null())
+                .col(ColumnDef::new("action").string_len(40).not_null())
+                .col(ColumnDef::new("changes").text().not_null())
+                .col(ColumnDef::new("reverted_by").big_integer().null())
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("phial_admin_log_object")
+                .table("phial_admin_log")
+                .col("table_name")
+                .col("object_key")
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            "phial_admin_log",
+            "phial_admin_user_role",
+            "phial_admin_role",
+        ] {
+            m.drop_table(Table::drop().table(table).to_owned()).await?;
+        }
+        Ok(())
+    }
+}

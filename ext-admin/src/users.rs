@@ -24,6 +24,20 @@ pub enum AdminError {
     /// The admin's table is not there: migrations were not applied.
     #[error("the admin's tables are not in the database yet: run `<app> db upgrade` first")]
     NotMigrated,
+    /// A role name that cannot be stored.
+    #[error("role name `{0}` is not allowed: use 1 to 80 characters")]
+    BadRole(String),
+    /// A grant that is not `table.permission`.
+    #[error("{0}")]
+    BadGrant(String),
+    /// No user by that name.
+    #[error("there is no admin user `{0}`: create it with `admin create-user --username {0}`")]
+    NoSuchUser(String),
+    /// No role by that name.
+    #[error(
+        "there is no role `{0}`: create it with `admin create-role --name {0} --grant \"table.view ...\"`"
+    )]
+    NoSuchRole(String),
     /// Hashing failed.
     #[error("hashing the password failed: {0}")]
     Hash(String),
@@ -48,7 +62,7 @@ fn table_missing(e: &OrmError) -> bool {
         || text.contains("doesn't exist")
 }
 
-fn db_error(e: impl Into<OrmError>) -> AdminError {
+pub(crate) fn db_error(e: impl Into<OrmError>) -> AdminError {
     let e = e.into();
     if table_missing(&e) {
         AdminError::NotMigrated

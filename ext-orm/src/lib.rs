@@ -30,6 +30,7 @@ mod config;
 mod connect;
 mod db;
 mod error;
+pub mod live;
 pub mod meta;
 mod pagination;
 pub mod policy;

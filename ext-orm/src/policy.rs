@@ -42,7 +42,7 @@ use std::sync::Arc;
 use sea_orm::Condition;
 
 /// What a caller wants to do with a model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// See many rows.
@@ -95,6 +95,8 @@ impl fmt::Display for Action {
 pub struct Caller {
     id: Option<String>,
     roles: Vec<String>,
+    grants: Vec<(String, Action)>,
+    every_grant: bool,
 }
 
 impl Caller {
@@ -107,8 +109,33 @@ impl Caller {
     pub fn user(id: impl Into<String>) -> Self {
         Caller {
             id: Some(id.into()),
-            roles: Vec::new(),
+            ..Caller::default()
         }
+    }
+
+    /// The same caller allowed `action` on `table` by an explicit grant
+    /// (an admin role's permission: Django's `change_post`). Rules test
+    /// grants with [`Rule::granted`]; the admin requires them.
+    pub fn with_grant(mut self, table: impl Into<String>, action: Action) -> Self {
+        self.grants.push((table.into(), action));
+        self
+    }
+
+    /// The same caller granted every action on every table (an admin
+    /// superuser).
+    pub fn with_every_grant(mut self) -> Self {
+        self.every_grant = true;
+        self
+    }
+
+    /// Whether the caller was granted `action` on `table`.
+    pub fn granted(&self, table: &str, action: Action) -> bool {
+        self.every_grant || self.grants.iter().any(|(t, a)| t == table && *a == action)
+    }
+
+    /// Whether the caller holds every grant (a superuser).
+    pub fn has_every_grant(&self) -> bool {
+        self.every_grant
     }
 
     /// The same caller with one more role.
@@ -168,6 +195,22 @@ impl Rule {
     pub fn role(role: impl Into<String>) -> Self {
         let role = role.into();
         Rule::when(move |c| c.has_role(&role))
+    }
+
+    /// Callers granted `action` on `table` ([`Caller::with_grant`]: an
+    /// admin role's permission), so a staff user's rights mean the same in
+    /// the admin, the API and socket rooms.
+    ///
+    /// ```
+    /// use phial_orm::policy::{Action, Caller, Policy, Rule};
+    /// let policy = Policy::new().delete(Rule::granted("post", Action::Delete));
+    /// let editor = Caller::user("ada").with_grant("post", Action::Delete);
+    /// assert!(policy.allows(Action::Delete, &editor));
+    /// assert!(!policy.allows(Action::Delete, &Caller::user("bob")));
+    /// ```
+    pub fn granted(table: impl Into<String>, action: Action) -> Self {
+        let table = table.into();
+        Rule::when(move |c| c.granted(&table, action))
     }
 
     /// Your own test.
@@ -269,6 +312,16 @@ impl Policy {
     /// Who may delete rows.
     pub fn delete(self, rule: Rule) -> Self {
         self.allow(Action::Delete, rule)
+    }
+
+    /// Every action needs its grant on `table` ([`Rule::granted`]): what
+    /// a staff user's admin roles allow, they may do through the API and
+    /// socket rooms too, and nothing else (DRF's `DjangoModelPermissions`).
+    pub fn by_grants(table: &str) -> Self {
+        Policy {
+            rules: Action::ALL.map(|a| Rule::granted(table, a)),
+            rows: None,
+        }
     }
 
     /// Who may create, change and delete.

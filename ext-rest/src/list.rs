@@ -6,10 +6,10 @@
 //! identifier.
 
 use base64::Engine as _;
-use phial_orm::meta::json::json_to_value;
+use phial_orm::meta::query;
 use phial_orm::meta::{FieldKind, FieldMeta, ModelMeta};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Order};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, IdenStatic, Iterable, Value};
+use sea_orm::sea_query::{Expr, Order};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, Value};
 use serde_json::Value as Json;
 
 use crate::problem::Problem;
@@ -250,7 +250,7 @@ fn decode_cursor(s: &str) -> Result<Vec<Json>, Problem> {
 
 /// The column named `name`, found among the entity's own columns.
 pub(crate) fn column<E: EntityTrait>(name: &str) -> Option<E::Column> {
-    E::Column::iter().find(|c| c.as_str() == name)
+    query::column::<E>(name)
 }
 
 /// A query-string value as the JSON a field's kind expects.
@@ -283,35 +283,12 @@ pub(crate) fn value_for<E: EntityTrait>(
     field: &FieldMeta,
     json: &Json,
 ) -> Result<(E::Column, Value), Problem> {
-    let col = column::<E>(&field.name)
-        .ok_or_else(|| Problem::bad_request(format!("unknown field `{}`", field.name)))?;
-    let column_type = col.def().get_column_type().clone();
-    // Filters compare; they do not store: a value may be null-less and
-    // shorter or longer than the column allows.
-    let mut loose = field.clone();
-    loose.max_length = None;
-    loose.enum_values = None;
-    let value =
-        json_to_value(&loose, &column_type, json).map_err(|e| Problem::bad_request(e.message))?;
-    Ok((col, value))
-}
-
-fn like_pattern(raw: &str) -> String {
-    let mut escaped = String::with_capacity(raw.len() + 2);
-    escaped.push('%');
-    for c in raw.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped.push('%');
-    escaped
+    query::compare_value::<E>(field, json).map_err(|e| Problem::bad_request(e.message))
 }
 
 /// `field` contains `raw`, ignoring case.
 fn contains_expr<E: EntityTrait>(col: E::Column, raw: &str) -> Expr {
-    Expr::expr(Func::lower(col.into_expr())).like(LikeExpr::new(like_pattern(raw)).escape('\\'))
+    Expr::expr(query::contains::<E>(col, raw))
 }
 
 /// The filters and search as one condition.

@@ -24,6 +24,9 @@ type Register = Arc<
 struct Namespace {
     path: String,
     register: Register,
+    /// A contributed feed's recogniser.
+    #[cfg(feature = "orm")]
+    who: Option<Arc<WhoFn>>,
 }
 
 /// Socket.IO for the app: Flask-SocketIO's `SocketIO(app)`, with
@@ -51,6 +54,10 @@ pub struct Socket {
     namespaces: Vec<Namespace>,
     #[cfg(feature = "orm")]
     feeds: Vec<crate::feed::Feed>,
+    /// Feeds other extensions contributed (`phial_orm::live::LiveFeed`),
+    /// taken in `finish`, opened at startup.
+    #[cfg(feature = "orm")]
+    contributed: Arc<std::sync::Mutex<Vec<phial_orm::live::LiveFeed>>>,
 }
 
 impl fmt::Debug for Socket {
@@ -112,6 +119,7 @@ impl Socket {
         self.feeds.push(crate::feed::Feed {
             ns: ns.to_owned(),
             tables: Arc::new(tables.into_iter().map(Into::into).collect()),
+            grants: false,
         });
         self
     }
@@ -121,20 +129,30 @@ impl Socket {
         C: ConnectHandler<Adapter, T>,
         T: Send + Sync + 'static,
     {
-        let owned = path.to_owned();
-        self.namespaces.push(Namespace {
-            path: path.to_owned(),
-            register: Arc::new(move |io, mut step| {
-                step.protected = protected;
-                let step = Arc::new(step);
-                let middleware = move |s: SocketRef| {
-                    let step = step.clone();
-                    async move { step.connect(&s) }
-                };
-                io.ns(owned.clone(), on_connect.clone().with(middleware))
-            }),
-        });
+        self.namespaces.push(namespace(path, protected, on_connect));
         self
+    }
+}
+
+fn namespace<C, T>(path: &str, protected: bool, on_connect: C) -> Namespace
+where
+    C: ConnectHandler<Adapter, T>,
+    T: Send + Sync + 'static,
+{
+    let owned = path.to_owned();
+    Namespace {
+        path: path.to_owned(),
+        #[cfg(feature = "orm")]
+        who: None,
+        register: Arc::new(move |io, mut step| {
+            step.protected = protected;
+            let step = Arc::new(step);
+            let middleware = move |s: SocketRef| {
+                let step = step.clone();
+                async move { step.connect(&s) }
+            };
+            io.ns(owned.clone(), on_connect.clone().with(middleware))
+        }),
     }
 }
 
@@ -169,7 +187,13 @@ pub(crate) struct ConnectStep {
     protected: bool,
     #[cfg(feature = "orm")]
     feed: Option<crate::feed::Feed>,
+    /// A contributed feed's recogniser: who the socket is (`None`: refused).
+    #[cfg(feature = "orm")]
+    who: Option<Arc<WhoFn>>,
 }
+
+#[cfg(feature = "orm")]
+type WhoFn = dyn Fn(&AppState, Option<&Session>) -> Option<phial_orm::policy::Caller> + Send + Sync;
 
 impl ConnectStep {
     fn connect(&self, s: &SocketRef) -> Result<(), Refused> {
@@ -196,11 +220,18 @@ impl ConnectStep {
         if self.protected && user_id.is_none() {
             return Err(Refused::SignInRequired);
         }
+        #[cfg(feature = "orm")]
+        let caller = match &self.who {
+            Some(who) => Some(who(&app, session.as_ref()).ok_or(Refused::SignInRequired)?),
+            None => None,
+        };
         s.extensions.insert(Connected(Arc::new(ConnectedInner {
             app: self.app.clone(),
             user,
             user_id,
             session,
+            #[cfg(feature = "orm")]
+            caller,
         })));
         #[cfg(feature = "orm")]
         if let Some(feed) = &self.feed {
@@ -326,7 +357,7 @@ impl phial_core::Extension for Socket {
         // then, and a bad path fails the start.
         let namespaces = self.namespaces.clone();
         #[cfg(feature = "orm")]
-        let feeds = self.feeds.clone();
+        let own_feeds = self.feeds.clone();
         #[cfg(feature = "orm")]
         for feed in &self.feeds {
             if !self.namespaces.iter().any(|n| n.path == feed.ns) {
@@ -338,28 +369,33 @@ impl phial_core::Extension for Socket {
             }
         }
         #[cfg(feature = "orm")]
-        if !self.feeds.is_empty() {
-            let feeds = self.feeds.clone();
-            app.on_change("socket-feed", move |state, change| {
-                let feeds = feeds.clone();
-                async move {
-                    let Some(io) = SocketIo::from_state(&state) else {
-                        return;
-                    };
-                    for feed in &feeds {
-                        feed.publish(&io, &change).await;
-                    }
-                }
-            });
-        }
+        let contributed = self.contributed.clone();
         let startup_io = io.clone();
         app.on_startup(move |state| async move {
+            #[cfg(feature = "orm")]
+            let (namespaces, feeds) = {
+                let mut all = namespaces;
+                let mut feeds = own_feeds;
+                let extra = contributed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                for live in extra {
+                    let mut ns = namespace(&live.namespace, false, async |_s: SocketRef| {});
+                    ns.who = Some(live.caller.clone());
+                    all.push(ns);
+                    feeds.push(crate::feed::Feed::contributed(&live));
+                }
+                (all, feeds)
+            };
             for ns in namespaces {
                 let step = ConnectStep {
                     app: state.downgrade(),
                     protected: false,
                     #[cfg(feature = "orm")]
                     feed: feeds.iter().find(|f| f.ns == ns.path).cloned(),
+                    #[cfg(feature = "orm")]
+                    who: ns.who.clone(),
                 };
                 (ns.register)(&startup_io, step)
                     .await
@@ -373,6 +409,48 @@ impl phial_core::Extension for Socket {
             io.close().await;
             Ok(())
         });
+        Ok(())
+    }
+
+    /// Takes the feeds other extensions contributed (the admin's live
+    /// pages) and follows the change feed when any feed is open.
+    fn finish(&self, app: &mut AppBuilder) -> Result<(), BoxError> {
+        #[cfg(feature = "orm")]
+        {
+            let mut feeds = self.feeds.clone();
+            let mut taken = Vec::new();
+            for (source, live) in app.take_contributions::<phial_orm::live::LiveFeed>() {
+                if self.namespaces.iter().any(|n| n.path == live.namespace)
+                    || taken
+                        .iter()
+                        .any(|t: &phial_orm::live::LiveFeed| t.namespace == live.namespace)
+                {
+                    return Err(format!(
+                        "`{source}` asks for a live feed at namespace `{}`, which is taken: \
+                         rename the app's namespace or configure `{source}`'s",
+                        live.namespace
+                    )
+                    .into());
+                }
+                feeds.push(crate::feed::Feed::contributed(&live));
+                taken.push(live);
+            }
+            *self.contributed.lock().unwrap_or_else(|p| p.into_inner()) = taken;
+            if !feeds.is_empty() {
+                app.on_change("socket-feed", move |state, change| {
+                    let feeds = feeds.clone();
+                    async move {
+                        let Some(io) = SocketIo::from_state(&state) else {
+                            return;
+                        };
+                        for feed in &feeds {
+                            feed.publish(&io, &change).await;
+                        }
+                    }
+                });
+            }
+        }
+        let _ = app;
         Ok(())
     }
 }

@@ -90,6 +90,9 @@ pub(crate) struct ConnectedInner {
     #[cfg_attr(not(feature = "orm"), expect(dead_code, reason = "policies read it"))]
     pub(crate) user_id: Option<String>,
     pub(crate) session: Option<Session>,
+    /// Who a contributed feed's own recogniser said the socket is.
+    #[cfg(feature = "orm")]
+    pub(crate) caller: Option<phial_orm::policy::Caller>,
 }
 
 /// Why an extractor could not give its value (the handler is then not
@@ -154,7 +157,11 @@ fn connected(s: &Socket<Adapter>) -> Result<Connected, ExtractError> {
 /// ```
 #[cfg(feature = "orm")]
 pub fn caller(s: &Socket<Adapter>) -> phial_orm::policy::Caller {
-    match connected(s).ok().and_then(|c| c.0.user_id.clone()) {
+    let connected = connected(s).ok();
+    if let Some(caller) = connected.as_ref().and_then(|c| c.0.caller.clone()) {
+        return caller;
+    }
+    match connected.and_then(|c| c.0.user_id.clone()) {
         Some(id) => phial_orm::policy::Caller::user(id),
         None => phial_orm::policy::Caller::anonymous(),
     }

@@ -45,17 +45,30 @@ fn narrowed_room(table: &str) -> String {
 pub(crate) struct Feed {
     pub(crate) ns: String,
     pub(crate) tables: Arc<HashSet<String>>,
+    /// Watching also needs the caller's grant to list the table (a
+    /// contributed feed such as the admin's).
+    pub(crate) grants: bool,
 }
 
 impl Feed {
+    /// The feed another extension asked for.
+    pub(crate) fn contributed(live: &phial_orm::live::LiveFeed) -> Self {
+        Feed {
+            ns: live.namespace.clone(),
+            tables: Arc::new(live.tables.iter().cloned().collect()),
+            grants: true,
+        }
+    }
+
     /// Adds the `watch` / `unwatch` events to a socket of the namespace.
     pub(crate) fn attach(&self, socket: &SocketRef, app: &AppState) {
         let tables = self.tables.clone();
+        let grants = self.grants;
         let policies = app.get::<Policies>().cloned().unwrap_or_default();
         socket.on(
             "watch",
             async move |s: SocketRef, Data(table): Data<String>, ack: AckSender| {
-                let answer = watch(&s, &tables, &policies, &table);
+                let answer = watch(&s, &tables, grants, &policies, &table);
                 let _ = ack.send(&answer);
             },
         );
@@ -90,7 +103,13 @@ impl Feed {
     }
 }
 
-fn watch(s: &SocketRef, tables: &HashSet<String>, policies: &Policies, table: &str) -> Value {
+fn watch(
+    s: &SocketRef,
+    tables: &HashSet<String>,
+    grants: bool,
+    policies: &Policies,
+    table: &str,
+) -> Value {
     if !tables.contains(table) {
         let mut known: Vec<&String> = tables.iter().collect();
         known.sort();
@@ -98,7 +117,7 @@ fn watch(s: &SocketRef, tables: &HashSet<String>, policies: &Policies, table: &s
     }
     let caller = crate::caller(s);
     let policy = policies.get(table);
-    if !policy.allows(Action::List, &caller) {
+    if !policy.allows(Action::List, &caller) || (grants && !caller.granted(table, Action::List)) {
         let why = if caller.is_authenticated() {
             format!("you may not list `{table}` rows")
         } else {

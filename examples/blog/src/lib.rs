@@ -12,6 +12,7 @@ pub mod migrations;
 
 use std::time::Duration;
 
+use phial::admin::{Admin, ModelView};
 use phial::cache::{Caching, cached};
 use phial::migrate::Migrate;
 use phial::orm::{Db, Orm, OrmError};
@@ -29,9 +30,9 @@ pub async fn create_app(config: Config) -> phial::Result<App> {
         .assets(phial::assets!())
         .register(Orm::new().policy::<post::Entity>(published_only()))
         .register(Migrate::new().migrator::<migrations::Migrator>())
-        // Admin users (`blog admin create-user --username NAME`); the panel
-        // comes on top of them.
-        .register(phial::admin::Admin::new())
+        // The admin panel at /admin (`blog admin create-user --username
+        // NAME --superuser` first); live with the socket extension.
+        .register(admin())
         .register(demo_data)
         .register(Caching::new())
         .register(api())
@@ -68,6 +69,58 @@ fn published_only() -> Policy {
     Policy::new().rows(|caller| {
         (!caller.is_authenticated()).then(|| Condition::all().add(post::Column::Published.eq(true)))
     })
+}
+
+/// The admin: authors, posts and comments, with search, filters and a
+/// "publish selected" action.
+fn admin() -> Admin {
+    Admin::new()
+        .model(
+            ModelView::<post::Entity>::new()
+                .list(["id", "title", "author_id", "published", "created_at"])
+                .search(["title", "body"])
+                .filters(["published", "author_id", "created_at"])
+                .sortable(["title", "created_at"])
+                .order_by("created_at", true)
+                .read_only("created_at")
+                .help(
+                    "published",
+                    "Published posts are on the index for everyone.",
+                )
+                .action("publish", "Publish selected posts", publish),
+        )
+        .model(
+            ModelView::<author::Entity>::new()
+                .hidden("password_hash")
+                .list(["id", "name", "email"])
+                .search(["name", "email"])
+                .sortable(["name"])
+                .order_by("name", false),
+        )
+        .model(
+            ModelView::<comment::Entity>::new()
+                .list(["id", "post_id", "author_name", "created_at"])
+                .search(["author_name", "body"])
+                .filters(["post_id", "created_at"])
+                .read_only("created_at")
+                .title("author_name"),
+        )
+}
+
+/// The admin's bulk action: publishes the selected posts (through `Db`:
+/// the index's cache is dropped and live pages follow).
+async fn publish(db: Db, posts: Vec<post::Model>) -> Result<String, phial::BoxError> {
+    let mut n = 0;
+    for p in posts.into_iter().filter(|p| !p.published) {
+        let mut am: post::ActiveModel = p.into();
+        am.published = Set(true);
+        db.update(am).await?;
+        n += 1;
+    }
+    Ok(format!(
+        "Published {n} post{}.",
+        if n == 1 { "" } else { "s" }
+    ))
 }
 
 /// The REST API: writes need a signed-in user (session key `user_id`) or

@@ -35,6 +35,7 @@
 pub mod bulk;
 mod field;
 pub mod json;
+pub mod query;
 
 use sea_orm::sea_query::ColumnType;
 use sea_orm::{

@@ -1,0 +1,59 @@
+//! The dashboard: the models this user may view with their row counts,
+//! and the latest actions on them.
+
+use axum::response::{IntoResponse, Redirect, Response};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::Ctx;
+use super::list::total;
+use crate::access::Permission;
+use crate::log;
+
+/// `GET /admin` → `/admin/`
+pub(crate) async fn to_slash(ctx: Ctx) -> Response {
+    Redirect::permanent(&ctx.reg.url("")).into_response()
+}
+
+/// `GET /admin/`
+pub(crate) async fn page(ctx: Ctx) -> Response {
+    let mut models = Vec::new();
+    let mut tables = Vec::new();
+    for m in &ctx.reg.models {
+        if !ctx.may(&**m, Permission::View) {
+            continue;
+        }
+        let spec = m.spec();
+        let cond = super::list::scope(&ctx, &**m, sea_orm::Condition::all());
+        let count = match total(&ctx, &**m, cond, false).await {
+            Ok(t) => t.label,
+            Err(e) => {
+                tracing::warn!(table = %spec.meta.table, "admin dashboard count: {e}");
+                "?".into()
+            }
+        };
+        tables.push(spec.meta.table.clone());
+        models.push(serde_json::json!({
+            "label": spec.label,
+            "url": ctx.reg.url(&format!("{}/", spec.slug)),
+            "add_url": ctx.may(&**m, Permission::Add).then(|| ctx.reg.url(&format!("{}/new", spec.slug))),
+            "count": count,
+        }));
+    }
+    let recent = log::Entity::find()
+        .filter(log::Column::TableName.is_in(tables))
+        .order_by_desc(log::Column::Id)
+        .limit(10)
+        .all(ctx.db.conn())
+        .await
+        .unwrap_or_default();
+    let recent: Vec<_> = recent
+        .iter()
+        .map(|e| super::log::entry_json(&ctx, e))
+        .collect();
+    ctx.render(
+        "admin/dashboard.html",
+        "",
+        "Dashboard",
+        serde_json::json!({"models": models, "recent": recent}),
+    )
+}

@@ -1,0 +1,591 @@
+//! One row: its detail page, the create and edit forms (errors beside
+//! their fields, what was typed kept, the row's version carried so a save
+//! over someone else's newer change shows both instead of overwriting),
+//! and deletion after a confirmation that lists the rows referring to it.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::response::Response;
+use http::StatusCode;
+use phial_orm::OrmError;
+use phial_orm::meta::RelationKind;
+use phial_orm::meta::json::FieldError;
+use sea_orm::Condition;
+use serde_json::{Value as Json, json};
+
+use super::list::{cell, foreign, related_labels, scope, text_of, write_failed};
+use super::{Ctx, key_segment, pairs, parse_key, value};
+use crate::access::Permission;
+use crate::audit::label_of;
+use crate::form::{self, Foreign};
+use crate::model::{AdminModel, Clause, Op, Row, WriteError, json_key, version_of};
+
+/// A database failure as a sentence for the page.
+pub(crate) fn db_message(e: &OrmError) -> String {
+    if let OrmError::Db(db) = e {
+        match db.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(m)) => {
+                return format!("Another row already has this value ({m}).");
+            }
+            Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(m)) => {
+                return format!(
+                    "Other rows refer to it, or it refers to a row that does not exist ({m})."
+                );
+            }
+            _ => {}
+        }
+    }
+    tracing::error!("admin write failed: {e}");
+    "The database refused the change; see the server's log.".to_owned()
+}
+
+/// The model and the row at `key`, within the user's reach.
+async fn load(
+    ctx: &Ctx,
+    slug: &str,
+    key: &str,
+    p: Permission,
+) -> Result<(std::sync::Arc<dyn AdminModel>, Json, Condition, Row), Response> {
+    let m = ctx.model(slug, p)?;
+    let not_found = || {
+        ctx.error(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "No {} with key `{key}` (or it is out of your reach).",
+                m.spec().singular
+            ),
+        )
+    };
+    let k = parse_key(&*m, key).ok_or_else(not_found)?;
+    let cond = m.key_condition(&k).map_err(|_| not_found())?;
+    let cond = scope(ctx, &*m, cond);
+    let row = m
+        .fetch(ctx.db.conn(), cond.clone(), &[], 0, 1)
+        .await
+        .map_err(|e| ctx.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?
+        .pop()
+        .ok_or_else(not_found)?;
+    Ok((m, k, cond, row))
+}
+
+fn urls(ctx: &Ctx, m: &dyn AdminModel, key: &Json) -> Json {
+    let spec = m.spec();
+    let seg = key_segment(key);
+    let base = ctx.reg.url(&format!("{}/{seg}/", spec.slug));
+    json!({
+        "list": ctx.reg.url(&format!("{}/", spec.slug)),
+        "detail": base,
+        "edit": (spec.can.edit && ctx.may(m, Permission::Change)).then(|| format!("{base}edit")),
+        "delete": ctx.may(m, Permission::Delete).then(|| format!("{base}delete")),
+        "history": format!("{base}history"),
+    })
+}
+
+/// `GET /admin/{model}/{key}/`
+pub(crate) async fn detail(ctx: Ctx, Path((slug, key)): Path<(String, String)>) -> Response {
+    let (m, k, _, row) = match load(&ctx, &slug, &key, Permission::View).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let spec = m.spec();
+    let mut fields = Vec::new();
+    for f in spec.meta.visible() {
+        let v = row.get(&f.name).cloned().unwrap_or(Json::Null);
+        let mut c = cell(f, &v);
+        if f.kind == phial_orm::meta::FieldKind::Json || f.kind == phial_orm::meta::FieldKind::Text
+        {
+            c["text"] = Json::String(match &v {
+                Json::String(s) => s.clone(),
+                Json::Null => "—".into(),
+                other => serde_json::to_string_pretty(other).unwrap_or_default(),
+            });
+            c["long"] = Json::Bool(true);
+        }
+        if let Some((rslug, labels)) =
+            related_labels(&ctx, &*m, &f.name, std::slice::from_ref(&row)).await
+            && let Some(l) = labels.get(&text_of(&v))
+        {
+            c["text"] = Json::String(l.clone());
+            c["url"] = Json::String(ctx.reg.url(&format!("{rslug}/{}/", key_segment(&v))));
+        }
+        fields.push(json!({"label": spec.label_of(&f.name), "value": c}));
+    }
+    let label = label_of(spec, &row);
+    ctx.render(
+        "admin/detail.html",
+        &spec.slug,
+        &label,
+        json!({
+            "model": {"label": spec.label, "singular": spec.singular, "slug": spec.slug, "table": spec.meta.table},
+            "label": label,
+            "key": crate::audit::key_text(&k),
+            "key_json": k.to_string(),
+            "version": version_of(&row),
+            "fields": fields,
+            "urls": urls(&ctx, &*m, &k),
+        }),
+    )
+}
+
+/// Foreign-key selects (small related tables) and searches (large ones).
+async fn foreign_map(
+    ctx: &Ctx,
+    m: &dyn AdminModel,
+    values: &HashMap<String, String>,
+) -> HashMap<String, Foreign> {
+    let mut out = HashMap::new();
+    for name in m.spec().form_fields() {
+        let Some((related, choices)) = foreign(ctx, m, &name).await else {
+            continue;
+        };
+        let current = match (&choices, values.get(&name).filter(|v| !v.is_empty())) {
+            (None, Some(v)) => {
+                let rspec = related.spec();
+                let key = parse_key(&*related, v);
+                match key.and_then(|k| related.key_condition(&k).ok()) {
+                    Some(cond) => related
+                        .fetch(ctx.db.conn(), scope(ctx, &*related, cond), &[], 0, 1)
+                        .await
+                        .ok()
+                        .and_then(|mut r| r.pop())
+                        .map(|r| label_of(rspec, &r)),
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        out.insert(
+            name,
+            Foreign {
+                slug: related.spec().slug.clone(),
+                choices,
+                current,
+            },
+        );
+    }
+    out
+}
+
+#[expect(clippy::too_many_arguments, reason = "one form page, its parts named")]
+async fn form_page(
+    ctx: &Ctx,
+    m: &dyn AdminModel,
+    title: &str,
+    action_url: &str,
+    values: &HashMap<String, String>,
+    errors: &HashMap<String, String>,
+    top_error: Option<String>,
+    version: Option<String>,
+    creating: bool,
+    urls: Json,
+) -> Response {
+    let spec = m.spec();
+    let foreign = foreign_map(ctx, m, values).await;
+    let fields = form::fields(spec, values, errors, &foreign, creating);
+    let status = if errors.is_empty() && top_error.is_none() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut r = ctx.render(
+        "admin/form.html",
+        &spec.slug,
+        title,
+        json!({
+            "model": {"label": spec.label, "singular": spec.singular, "slug": spec.slug, "table": spec.meta.table},
+            "fields": fields,
+            "action_url": action_url,
+            "version": version,
+            "creating": creating,
+            "error_count": errors.len(),
+            "top_error": top_error,
+            "urls": urls,
+        }),
+    );
+    *r.status_mut() = status;
+    r
+}
+
+/// `GET /admin/{model}/new`
+pub(crate) async fn create_form(ctx: Ctx, Path(slug): Path<String>) -> Response {
+    let m = match ctx.model(&slug, Permission::Add) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let spec = m.spec();
+    let url = ctx.reg.url(&format!("{}/new", spec.slug));
+    let list = json!({"list": ctx.reg.url(&format!("{}/", spec.slug))});
+    form_page(
+        &ctx,
+        &*m,
+        &format!("Add {}", spec.singular),
+        &url,
+        &HashMap::new(),
+        &HashMap::new(),
+        None,
+        None,
+        true,
+        list,
+    )
+    .await
+}
+
+fn merge(parse_errors: Vec<FieldError>, write_errors: Vec<FieldError>) -> Vec<FieldError> {
+    let mut all = parse_errors;
+    for e in write_errors {
+        // A field that did not parse is reported once, by its parse error.
+        if !all.iter().any(|p| p.field == e.field) {
+            all.push(e);
+        }
+    }
+    all
+}
+
+/// `POST /admin/{model}/new`
+pub(crate) async fn create(ctx: Ctx, Path(slug): Path<String>, body: Bytes) -> Response {
+    let m = match ctx.model(&slug, Permission::Add) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let spec = m.spec();
+    let form_pairs = pairs(&body);
+    let posted = form::parse(spec, &form_pairs, true);
+    let url = ctx.reg.url(&format!("{}/new", spec.slug));
+    let list = json!({"list": ctx.reg.url(&format!("{}/", spec.slug))});
+    let errors = merge(posted.errors, m.validate(&posted.values, true));
+    if !errors.is_empty() {
+        return form_page(
+            &ctx,
+            &*m,
+            &format!("Add {}", spec.singular),
+            &url,
+            &posted.raw,
+            &form::error_map(&errors),
+            None,
+            None,
+            true,
+            list,
+        )
+        .await;
+    }
+    match m.create(&ctx.db, &ctx.who(), posted.values).await {
+        Ok(row) => {
+            let key = json_key(&spec.meta, &row);
+            let next = if value(&form_pairs, "_another").is_some() {
+                url
+            } else {
+                ctx.reg
+                    .url(&format!("{}/{}/", spec.slug, key_segment(&key)))
+            };
+            ctx.redirect(
+                &next,
+                "success",
+                &format!("Added {} “{}”.", spec.singular, label_of(spec, &row)),
+            )
+        }
+        Err(WriteError::Fields(errors)) => {
+            form_page(
+                &ctx,
+                &*m,
+                &format!("Add {}", spec.singular),
+                &url,
+                &posted.raw,
+                &form::error_map(&errors),
+                None,
+                None,
+                true,
+                list,
+            )
+            .await
+        }
+        Err(WriteError::Db(e)) => {
+            form_page(
+                &ctx,
+                &*m,
+                &format!("Add {}", spec.singular),
+                &url,
+                &posted.raw,
+                &HashMap::new(),
+                Some(db_message(&e)),
+                None,
+                true,
+                list,
+            )
+            .await
+        }
+        Err(e) => write_failed(&ctx, &ctx.reg.url(&format!("{}/", spec.slug)), e),
+    }
+}
+
+/// `GET /admin/{model}/{key}/edit`
+pub(crate) async fn edit_form(ctx: Ctx, Path((slug, key)): Path<(String, String)>) -> Response {
+    let (m, k, _, row) = match load(&ctx, &slug, &key, Permission::Change).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !m.spec().can.edit {
+        return ctx.error(
+            StatusCode::FORBIDDEN,
+            "Editing is switched off for this model.",
+        );
+    }
+    let spec = m.spec();
+    let values = form::row_values(spec, &row);
+    let url = ctx
+        .reg
+        .url(&format!("{}/{}/edit", spec.slug, key_segment(&k)));
+    let title = format!("Edit {} “{}”", spec.singular, label_of(spec, &row));
+    form_page(
+        &ctx,
+        &*m,
+        &title,
+        &url,
+        &values,
+        &HashMap::new(),
+        None,
+        Some(version_of(&row)),
+        false,
+        urls(&ctx, &*m, &k),
+    )
+    .await
+}
+
+/// `POST /admin/{model}/{key}/edit`
+pub(crate) async fn edit(
+    ctx: Ctx,
+    Path((slug, key)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let (m, k, cond, row) = match load(&ctx, &slug, &key, Permission::Change).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let spec = m.spec();
+    if !spec.can.edit {
+        return ctx.error(
+            StatusCode::FORBIDDEN,
+            "Editing is switched off for this model.",
+        );
+    }
+    let form_pairs = pairs(&body);
+    let version = value(&form_pairs, "_version").map(str::to_owned);
+    let posted = form::parse(spec, &form_pairs, false);
+    let url = ctx
+        .reg
+        .url(&format!("{}/{}/edit", spec.slug, key_segment(&k)));
+    let title = format!("Edit {} “{}”", spec.singular, label_of(spec, &row));
+    let errors = merge(posted.errors, m.validate(&posted.values, false));
+    if !errors.is_empty() {
+        return form_page(
+            &ctx,
+            &*m,
+            &title,
+            &url,
+            &posted.raw,
+            &form::error_map(&errors),
+            None,
+            version,
+            false,
+            urls(&ctx, &*m, &k),
+        )
+        .await;
+    }
+    match m
+        .update(
+            &ctx.db,
+            &ctx.who(),
+            cond,
+            posted.values,
+            version.clone(),
+            "change",
+        )
+        .await
+    {
+        Ok((before, after)) => {
+            let next = if value(&form_pairs, "_continue").is_some() {
+                url
+            } else {
+                ctx.reg.url(&format!("{}/{}/", spec.slug, key_segment(&k)))
+            };
+            let message = if before == after {
+                "No changes to save.".to_owned()
+            } else {
+                format!("Saved {} “{}”.", spec.singular, label_of(spec, &after))
+            };
+            ctx.redirect(&next, "success", &message)
+        }
+        Err(WriteError::Conflict(current)) => {
+            let theirs = form::row_values(spec, &current);
+            let fields: Vec<Json> = spec
+                .form_fields()
+                .iter()
+                .filter(|n| spec.writable(n))
+                .map(|n| {
+                    let t = theirs.get(n).cloned().unwrap_or_default();
+                    let y = posted.raw.get(n).cloned().unwrap_or_default();
+                    json!({"name": n, "label": spec.label_of(n), "theirs": t, "yours": y, "differs": t != y})
+                })
+                .collect();
+            let mut r = ctx.render(
+                "admin/conflict.html",
+                &spec.slug,
+                "Changed meanwhile",
+                json!({
+                    "model": {"label": spec.label, "singular": spec.singular, "slug": spec.slug},
+                    "label": label_of(spec, &current),
+                    "fields": fields,
+                    "version": version_of(&current),
+                    "action_url": url,
+                    "urls": urls(&ctx, &*m, &k),
+                }),
+            );
+            *r.status_mut() = StatusCode::CONFLICT;
+            r
+        }
+        Err(WriteError::Fields(errors)) => {
+            form_page(
+                &ctx,
+                &*m,
+                &title,
+                &url,
+                &posted.raw,
+                &form::error_map(&errors),
+                None,
+                version,
+                false,
+                urls(&ctx, &*m, &k),
+            )
+            .await
+        }
+        Err(WriteError::Db(e)) => {
+            form_page(
+                &ctx,
+                &*m,
+                &title,
+                &url,
+                &posted.raw,
+                &HashMap::new(),
+                Some(db_message(&e)),
+                version,
+                false,
+                urls(&ctx, &*m, &k),
+            )
+            .await
+        }
+        Err(e) => write_failed(&ctx, &url, e),
+    }
+}
+
+/// Rows of other models that refer to `rows` (their has-many relations):
+/// counts, and the first few by name when the related model is in the
+/// admin.
+pub(crate) async fn related_counts(ctx: &Ctx, m: &dyn AdminModel, rows: &[Row]) -> Vec<Json> {
+    let mut out = Vec::new();
+    for rel in &m.spec().meta.relations {
+        if rel.kind == RelationKind::BelongsTo || rel.from.len() != 1 || rel.to.len() != 1 {
+            continue;
+        }
+        let Some(related) = ctx.reg.by_table(&rel.table).cloned() else {
+            out.push(json!({"label": rel.table, "count": "some", "items": []}));
+            continue;
+        };
+        let clauses: Vec<Condition> = rows
+            .iter()
+            .filter_map(|r| r.get(&rel.from[0]).cloned())
+            .filter_map(|v| {
+                related
+                    .condition(
+                        &[Clause {
+                            field: rel.to[0].clone(),
+                            op: Op::Eq,
+                            value: v,
+                        }],
+                        None,
+                    )
+                    .ok()
+            })
+            .collect();
+        if clauses.is_empty() {
+            continue;
+        }
+        let mut any = Condition::any();
+        for c in clauses {
+            any = any.add(c);
+        }
+        let conn = ctx.db.conn();
+        let limit = ctx.reg.cfg.count_limit;
+        let n = related.count(conn, any.clone(), limit).await.unwrap_or(0);
+        if n == 0 {
+            continue;
+        }
+        let rspec = related.spec();
+        let items: Vec<Json> = if ctx.may(&*related, Permission::View) {
+            related
+                .fetch(conn, any, &rspec.order, 0, 10)
+                .await
+                .unwrap_or_default()
+                .iter()
+                .map(|r| {
+                    let key = json_key(&rspec.meta, r);
+                    json!({"label": label_of(rspec, r), "url": ctx.reg.url(&format!("{}/{}/", rspec.slug, key_segment(&key)))})
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let count = if n > limit {
+            format!("more than {}", crate::listing::thousands(limit))
+        } else {
+            n.to_string()
+        };
+        out.push(json!({"label": rspec.label, "count": count, "items": items, "more": n > items.len() as u64}));
+    }
+    out
+}
+
+/// `GET /admin/{model}/{key}/delete`
+pub(crate) async fn delete_form(ctx: Ctx, Path((slug, key)): Path<(String, String)>) -> Response {
+    let (m, k, _, row) = match load(&ctx, &slug, &key, Permission::Delete).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let spec = m.spec();
+    let related = related_counts(&ctx, &*m, std::slice::from_ref(&row)).await;
+    ctx.render(
+        "admin/delete.html",
+        &spec.slug,
+        "Delete",
+        json!({
+            "model": {"label": spec.label, "singular": spec.singular, "slug": spec.slug},
+            "label": label_of(spec, &row),
+            "related": related,
+            "action_url": ctx.reg.url(&format!("{}/{}/delete", spec.slug, key_segment(&k))),
+            "urls": urls(&ctx, &*m, &k),
+        }),
+    )
+}
+
+/// `POST /admin/{model}/{key}/delete`
+pub(crate) async fn delete(ctx: Ctx, Path((slug, key)): Path<(String, String)>) -> Response {
+    let (m, k, cond, row) = match load(&ctx, &slug, &key, Permission::Delete).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let spec = m.spec();
+    let list = ctx.reg.url(&format!("{}/", spec.slug));
+    match m.delete(&ctx.db, &ctx.who(), cond, 1, "delete").await {
+        Ok(gone) if gone.is_empty() => ctx.redirect(&list, "warning", "It was already gone."),
+        Ok(_) => ctx.redirect(
+            &list,
+            "success",
+            &format!("Deleted {} “{}”.", spec.singular, label_of(spec, &row)),
+        ),
+        Err(e) => write_failed(
+            &ctx,
+            &ctx.reg.url(&format!("{}/{}/", spec.slug, key_segment(&k))),
+            e,
+        ),
+    }
+}

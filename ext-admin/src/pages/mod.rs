@@ -1,0 +1,353 @@
+//! The panel's pages. Every page but the sign-in form takes [`Ctx`]: the
+//! signed-in staff user (or a redirect to sign in), the app, the
+//! database, templates and the policies their permissions are checked
+//! against.
+
+pub(crate) mod auth;
+pub(crate) mod custom;
+pub(crate) mod dashboard;
+pub(crate) mod edit;
+pub(crate) mod list;
+pub(crate) mod log;
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Redirect, Response};
+use http::StatusCode;
+use http::request::Parts;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use phial_core::{AppState, HttpError, Session, Templates};
+use phial_orm::Db;
+use phial_orm::meta::FieldKind;
+use phial_orm::policy::Policies;
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::access::{self, Permission, SESSION_SEEN, SESSION_USER, Staff};
+use crate::audit::{Who, key_text};
+use crate::config::AdminConfig;
+use crate::custom::AdminPage;
+use crate::model::AdminModel;
+use crate::throttle::Throttle;
+
+/// Everything the pages share, in the app's state.
+pub(crate) struct Registry {
+    pub(crate) cfg: AdminConfig,
+    pub(crate) title: String,
+    pub(crate) models: Vec<Arc<dyn AdminModel>>,
+    pub(crate) pages: Vec<AdminPage>,
+    pub(crate) throttle: Throttle,
+    /// The Socket.IO path, when the socket extension serves live updates.
+    pub(crate) live: Option<String>,
+}
+
+impl Registry {
+    pub(crate) fn model(&self, slug: &str) -> Option<&Arc<dyn AdminModel>> {
+        self.models.iter().find(|m| m.spec().slug == slug)
+    }
+
+    pub(crate) fn by_table(&self, table: &str) -> Option<&Arc<dyn AdminModel>> {
+        self.models.iter().find(|m| m.spec().meta.table == table)
+    }
+
+    pub(crate) fn url(&self, rest: &str) -> String {
+        format!("{}/{}", self.cfg.prefix, rest.trim_start_matches('/'))
+    }
+}
+
+/// A signed-in staff user's request.
+pub(crate) struct Ctx {
+    pub(crate) app: AppState,
+    pub(crate) reg: Arc<Registry>,
+    pub(crate) staff: Staff,
+    pub(crate) session: Session,
+    pub(crate) tpl: Templates,
+    pub(crate) db: Db,
+    pub(crate) policies: Policies,
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    HttpError::internal(e.to_string()).into_response()
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Response> {
+        let reg = app
+            .get::<Arc<Registry>>()
+            .cloned()
+            .ok_or_else(|| internal("the admin's registry is missing"))?;
+        let session = Session::from_request_parts(parts, app)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let tpl = Templates::from_request_parts(parts, app)
+            .await
+            .map_err(|e| match e {})?;
+        let db =
+            Db::from_state(app).ok_or_else(|| internal("the admin needs the Orm extension"))?;
+        let to_login = |flash: Option<&str>| {
+            if let Some(m) = flash {
+                session.flash_with("warning", m);
+            }
+            let here = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default();
+            let next = utf8_percent_encode(&here, NON_ALPHANUMERIC);
+            Redirect::to(&format!("{}/login?next={next}", reg.cfg.prefix)).into_response()
+        };
+        let Some(id) = session.get::<i32>(SESSION_USER) else {
+            return Err(to_login(None));
+        };
+        let now = access::now_secs();
+        let seen = session.get::<u64>(SESSION_SEEN).unwrap_or(0);
+        if now.saturating_sub(seen) > reg.cfg.session_idle_minutes * 60 {
+            access::sign_out(&session);
+            return Err(to_login(Some("Your session expired: sign in again.")));
+        }
+        let staff = Staff::load(db.conn(), id).await.map_err(internal)?;
+        let Some(staff) = staff else {
+            access::sign_out(&session);
+            return Err(to_login(Some("Your account is no longer active.")));
+        };
+        // Refreshed at most once a minute: the cookie is not rewritten on
+        // every request.
+        if now.saturating_sub(seen) >= 60 {
+            let _ = session.insert(SESSION_SEEN, now);
+        }
+        let policies = app.get::<Policies>().cloned().unwrap_or_default();
+        Ok(Ctx {
+            app: app.clone(),
+            reg,
+            staff,
+            session,
+            tpl,
+            db,
+            policies,
+        })
+    }
+}
+
+/// A menu entry.
+#[derive(Debug, Serialize)]
+pub(crate) struct MenuItem {
+    pub(crate) label: String,
+    pub(crate) url: String,
+    pub(crate) active: bool,
+}
+
+impl Ctx {
+    pub(crate) fn who(&self) -> Who {
+        Who {
+            id: Some(self.staff.id),
+            username: self.staff.username.clone(),
+        }
+    }
+
+    pub(crate) fn may(&self, model: &dyn AdminModel, p: Permission) -> bool {
+        let spec = model.spec();
+        let switched_on = match p {
+            Permission::View => true,
+            Permission::Add => spec.can.create,
+            Permission::Change => spec.can.edit || !model.actions().is_empty(),
+            Permission::Delete => spec.can.delete,
+        };
+        switched_on && self.staff.may(&self.policies, &spec.meta.table, p)
+    }
+
+    /// The model at `slug` if the user may `p` it: a 404 for no such
+    /// model, a 403 naming what is missing.
+    pub(crate) fn model(&self, slug: &str, p: Permission) -> Result<Arc<dyn AdminModel>, Response> {
+        let m = self.reg.model(slug).cloned().ok_or_else(|| {
+            self.error(StatusCode::NOT_FOUND, &format!("No model `{slug}` here."))
+        })?;
+        if !self.may(&*m, p) {
+            return Err(self.error(
+                StatusCode::FORBIDDEN,
+                &format!(
+                    "You may not {} {}: ask an administrator for the `{}.{}` permission.",
+                    p.word(),
+                    m.spec().label.to_lowercase(),
+                    m.spec().meta.table,
+                    p.word()
+                ),
+            ));
+        }
+        Ok(m)
+    }
+
+    /// The menu: models the user may view, then custom pages.
+    pub(crate) fn menu(&self, active: &str) -> Vec<MenuItem> {
+        let mut items: Vec<MenuItem> = self
+            .reg
+            .models
+            .iter()
+            .filter(|m| self.may(&***m, Permission::View))
+            .map(|m| MenuItem {
+                label: m.spec().label.clone(),
+                url: self.reg.url(&format!("{}/", m.spec().slug)),
+                active: m.spec().slug == active,
+            })
+            .collect();
+        for p in &self.reg.pages {
+            if p.allowed(self) {
+                items.push(MenuItem {
+                    label: p.title.clone(),
+                    url: self.reg.url(&format!("pages/{}", p.slug)),
+                    active: format!("pages/{}", p.slug) == active,
+                });
+            }
+        }
+        items
+    }
+
+    /// The context every page's layout needs.
+    pub(crate) fn base(&self, active: &str, title: &str) -> Json {
+        serde_json::json!({
+            "admin": {
+                "title": self.reg.title,
+                "prefix": self.reg.cfg.prefix,
+                "user": self.staff.username,
+                "superuser": self.staff.superuser,
+                "menu": self.menu(active),
+                "active": if request_is_dashboard(active, title) { "dashboard" } else { active },
+                "live": self.reg.live.as_ref().map(|path| serde_json::json!({
+                    "path": path,
+                    "namespace": self.reg.cfg.live_namespace,
+                })),
+            },
+            "page_title": title,
+        })
+    }
+
+    /// Renders `template` with the layout's context plus `ctx`.
+    pub(crate) fn render(&self, template: &str, active: &str, title: &str, ctx: Json) -> Response {
+        let mut all = self.base(active, title);
+        if let (Some(a), Json::Object(b)) = (all.as_object_mut(), ctx) {
+            a.extend(b);
+        }
+        match self.tpl.render(template, all) {
+            Ok(html) => html.into_response(),
+            Err(e) => e.into_response(),
+        }
+    }
+
+    /// An error page in the layout.
+    pub(crate) fn error(&self, status: StatusCode, message: &str) -> Response {
+        let mut r = self.render(
+            "admin/error.html",
+            "",
+            status.canonical_reason().unwrap_or("Error"),
+            serde_json::json!({"message": message, "status": status.as_u16()}),
+        );
+        *r.status_mut() = status;
+        r
+    }
+
+    /// Back to `url` with a message.
+    pub(crate) fn redirect(&self, url: &str, category: &str, message: &str) -> Response {
+        self.session.flash_with(category, message);
+        Redirect::to(url).into_response()
+    }
+}
+
+fn request_is_dashboard(active: &str, title: &str) -> bool {
+    active.is_empty() && title == "Dashboard"
+}
+
+/// The URL segment of a row's key.
+pub(crate) fn key_segment(key: &Json) -> String {
+    let text = match key {
+        Json::Array(_) => key.to_string(),
+        other => key_text(other),
+    };
+    utf8_percent_encode(&text, NON_ALPHANUMERIC).to_string()
+}
+
+/// A key from its URL segment (already percent-decoded), typed by the
+/// key's fields.
+pub(crate) fn parse_key(model: &dyn AdminModel, text: &str) -> Option<Json> {
+    let meta = &model.spec().meta;
+    if meta.primary_key.len() == 1 {
+        let field = meta.field(&meta.primary_key[0])?;
+        return Some(match field.kind {
+            FieldKind::Integer => Json::from(text.parse::<i64>().ok()?),
+            _ => Json::String(text.to_owned()),
+        });
+    }
+    serde_json::from_str::<Json>(text).ok().filter(|k| {
+        k.as_array()
+            .is_some_and(|a| a.len() == meta.primary_key.len())
+    })
+}
+
+/// The pairs of a URL-encoded body or query (names may repeat).
+pub(crate) fn pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(bytes).into_owned().collect()
+}
+
+/// The value of `name` among `pairs`.
+pub(crate) fn value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Routes of the panel under the prefix.
+pub(crate) fn routes(app: &mut phial_core::AppBuilder, prefix: &str) {
+    use phial_core::routing::{get, post};
+    let p = |rest: &str| format!("{prefix}{rest}");
+    app.route(&p("/"), get(dashboard::page).name("admin_index"));
+    app.route(&p(""), get(dashboard::to_slash));
+    app.route(
+        &p("/login"),
+        get(auth::form).post(auth::sign_in).name("admin_login"),
+    );
+    app.route(&p("/logout"), post(auth::sign_out).name("admin_logout"));
+    app.route(&p("/log"), get(log::index).name("admin_log"));
+    app.route(&p("/log/{entry}"), get(log::entry).name("admin_log_entry"));
+    app.route(
+        &p("/log/{entry}/revert"),
+        post(log::revert).name("admin_log_revert"),
+    );
+    app.route(&p("/pages/{page}"), get(custom::page).name("admin_page"));
+    app.route(&p("/{model}/"), get(list::page).name("admin_list"));
+    app.route(&p("/{model}"), get(list::to_slash));
+    app.route(&p("/{model}/bulk"), post(list::bulk).name("admin_bulk"));
+    app.route(
+        &p("/{model}/export.csv"),
+        get(list::export).name("admin_export"),
+    );
+    app.route(
+        &p("/{model}/choices"),
+        get(list::choices).name("admin_choices"),
+    );
+    app.route(
+        &p("/{model}/new"),
+        get(edit::create_form)
+            .post(edit::create)
+            .name("admin_create"),
+    );
+    app.route(
+        &p("/{model}/{key}/"),
+        get(edit::detail).name("admin_detail"),
+    );
+    app.route(
+        &p("/{model}/{key}/edit"),
+        get(edit::edit_form).post(edit::edit).name("admin_edit"),
+    );
+    app.route(
+        &p("/{model}/{key}/delete"),
+        get(edit::delete_form)
+            .post(edit::delete)
+            .name("admin_delete"),
+    );
+    app.route(
+        &p("/{model}/{key}/history"),
+        get(log::history).name("admin_history"),
+    );
+}
