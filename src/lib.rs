@@ -159,6 +159,8 @@ pub mod prelude {
         Urls, Valid,
     };
 
+    #[cfg(feature = "admin")]
+    pub use phial_admin::prelude::*;
     #[cfg(feature = "cache")]
     pub use phial_cache::prelude::*;
     #[cfg(feature = "migrate")]

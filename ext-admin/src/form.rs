@@ -194,6 +194,11 @@ pub(crate) fn parse(spec: &ViewSpec, pairs: &[(String, String)], creating: bool)
             .filter(|(k, _)| *k == name)
             .map(|(_, v)| v.as_str())
             .collect();
+        // A field the form did not send is left as it is (the admin's own
+        // forms send every field, a checkbox's hidden `false` included).
+        if sent.is_empty() {
+            continue;
+        }
         if field.kind == FieldKind::Boolean {
             let on = sent.iter().any(|v| *v == "true" || *v == "on");
             raw.insert(name.clone(), on.to_string());

@@ -78,6 +78,11 @@ pub use roles::{assign_role, create_role};
 pub use users::{AdminError, MIN_PASSWORD_LEN, authenticate, create_user, valid_username};
 pub use view::{AdminEntity, ModelView};
 
+/// What apps import: `use phial::prelude::*;` brings these.
+pub mod prelude {
+    pub use crate::{Admin, AdminPage, ModelView};
+}
+
 /// The config section this extension reads.
 pub const SECTION: &str = "admin";
 

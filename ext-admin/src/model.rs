@@ -166,6 +166,23 @@ impl<E: AdminEntity> Mounted<E> {
         &self.view.spec.meta
     }
 
+    /// Inserts a row and its audit entry in one transaction.
+    async fn insert_logged(
+        &self,
+        db: &Db,
+        who: &Who,
+        am: E::ActiveModel,
+        action: &str,
+    ) -> Result<Row, WriteError> {
+        db.transaction(async |tx| {
+            let saved = tx.insert(am).await?;
+            let after = self.row(&saved);
+            audit::record(&**tx, who, self.spec(), &after, action, &Row::new(), &after).await?;
+            Ok::<_, WriteError>(after)
+        })
+        .await
+    }
+
     fn row(&self, model: &E::Model) -> Row {
         json::to_json::<E>(self.meta(), model)
     }
@@ -346,22 +363,7 @@ impl<E: AdminEntity> AdminModel for Mounted<E> {
             let mut am = E::ActiveModel::default();
             json::apply::<E>(&self.write_meta, &mut am, &values, WriteMode::Create)
                 .map_err(WriteError::Fields)?;
-            db.transaction(async |tx| {
-                let saved = tx.insert(am).await?;
-                let after = self.row(&saved);
-                audit::record(
-                    &**tx,
-                    who,
-                    self.spec(),
-                    &after,
-                    "create",
-                    &Row::new(),
-                    &after,
-                )
-                .await?;
-                Ok::<_, WriteError>(after)
-            })
-            .await
+            self.insert_logged(db, who, am, "create").await
         })
     }
 
@@ -465,22 +467,7 @@ impl<E: AdminEntity> AdminModel for Mounted<E> {
             if !errors.is_empty() {
                 return Err(WriteError::Fields(errors));
             }
-            db.transaction(async |tx| {
-                let saved = tx.insert(am).await?;
-                let after = self.row(&saved);
-                audit::record(
-                    &**tx,
-                    who,
-                    self.spec(),
-                    &after,
-                    "restore",
-                    &Row::new(),
-                    &after,
-                )
-                .await?;
-                Ok::<_, WriteError>(after)
-            })
-            .await
+            self.insert_logged(db, who, am, "restore").await
         })
     }
 

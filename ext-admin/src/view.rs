@@ -78,10 +78,17 @@ pub(crate) struct ViewSpec {
 impl ViewSpec {
     /// A field's label: declared, or its name in words.
     pub(crate) fn label_of(&self, field: &str) -> String {
-        self.labels
-            .get(field)
-            .cloned()
-            .unwrap_or_else(|| humanize(field))
+        if let Some(l) = self.labels.get(field) {
+            return l.clone();
+        }
+        // A foreign key is named after what it points at (`author_id`:
+        // Author).
+        match field.strip_suffix("_id") {
+            Some(base) if !base.is_empty() && self.meta.foreign_key(field).is_some() => {
+                humanize(base)
+            }
+            _ => humanize(field),
+        }
     }
 
     /// The fields its forms edit, in order.

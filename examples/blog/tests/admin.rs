@@ -430,3 +430,42 @@ async fn staff_without_a_permission_are_refused_and_forms_need_csrf() {
     assert_eq!(res.status(), 403);
     assert!(res.text().contains("CSRF"));
 }
+
+#[tokio::test]
+async fn live_pages_watch_only_what_staff_may_view() {
+    use phial::socket::testing::SocketClient;
+    let (_dir, app, http) = setup().await;
+    common::seed(&app, TOKEN).await;
+    // Not signed in to the admin: refused at connect.
+    assert!(SocketClient::connect(&http, "/phial-admin").await.is_err());
+    let db = Db::from_state(app.state()).unwrap();
+    create_user(&db, "viewer", "correct horse battery", false)
+        .await
+        .unwrap();
+    create_role(&db, "readers", "post.view").await.unwrap();
+    assign_role(&db, "viewer", "readers").await.unwrap();
+    assert_eq!(sign_in(&http, "viewer", "correct horse battery").await, 303);
+    let live = SocketClient::connect(&http, "/phial-admin").await.unwrap();
+    let ok: Value = live.emit_with_ack("watch", &json!("post")).await.unwrap();
+    assert_eq!(ok["ok"], true, "{ok}");
+    let refused: Value = live
+        .emit_with_ack("watch", &json!("comment"))
+        .await
+        .unwrap();
+    assert!(
+        refused["error"].is_string(),
+        "no comment.view grant: {refused}"
+    );
+    let res = http
+        .post("/api/posts")
+        .header("authorization", &format!("Bearer {TOKEN}"))
+        .json(&json!({"author_id": 1, "title": "fresh", "body": "b"}))
+        .send()
+        .await;
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>()["id"].clone();
+    let event = live.recv_event("changed").await.unwrap();
+    let change: Value = event.arg(0);
+    assert_eq!(change["table"], "post");
+    assert_eq!(change["keys"], json!([id]));
+}

@@ -4,61 +4,19 @@
 //! the served client, the origin check and the Redis-free local adapter
 //! together, as a reader sees them.
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use fantoccini::{ClientBuilder, Locator};
-use phial::testing::tool;
+use fantoccini::Locator;
 use serde_json::{Value, json};
 
+mod browser_support;
 mod common;
 
 const TOKEN: &str = "blog-browser-token";
 
-/// chromedriver on a free port, stopped when dropped.
-struct Driver {
-    child: tokio::process::Child,
-    url: String,
-}
-
-async fn chromedriver() -> Option<(Driver, std::path::PathBuf)> {
-    let driver = tool("chromedriver")?;
-    let browser = tool("chromium")?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let child = tokio::process::Command::new(driver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("chromedriver starts");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "chromedriver did not listen on {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Some((
-        Driver {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        },
-        browser,
-    ))
-}
-
 #[tokio::test]
 async fn a_post_page_shows_new_comments_live() {
-    let Some((mut driver, browser)) = chromedriver().await else {
+    let Some((driver, client)) = browser_support::browser().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -80,20 +38,6 @@ async fn a_post_page_shows_new_comments_live() {
         let _ = stopped.await;
     }));
 
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": browser,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--disable-background-networking", "--disable-dev-shm-usage"],
-        }),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a browser session");
     let result = async {
         client.goto(&format!("{base}/posts/{}", post_id)).await?;
         // The page joined its post's room over /live.
@@ -130,6 +74,6 @@ async fn a_post_page_shows_new_comments_live() {
     let _ = client.close().await;
     let _ = stop.send(());
     server.await.unwrap().unwrap();
-    let _ = driver.child.kill().await;
+    driver.stop().await;
     result.expect("the page updated live");
 }

@@ -377,13 +377,16 @@ pub(crate) async fn edit(
         .url(&format!("{}/{}/edit", spec.slug, key_segment(&k)));
     let title = format!("Edit {} “{}”", spec.singular, label_of(spec, &row));
     let errors = merge(posted.errors, m.validate(&posted.values, false));
+    // What was typed, over the row (read-only fields show the row's).
+    let mut shown = form::row_values(spec, &row);
+    shown.extend(posted.raw.clone());
     if !errors.is_empty() {
         return form_page(
             &ctx,
             &*m,
             &title,
             &url,
-            &posted.raw,
+            &shown,
             &form::error_map(&errors),
             None,
             version,
@@ -450,7 +453,7 @@ pub(crate) async fn edit(
                 &*m,
                 &title,
                 &url,
-                &posted.raw,
+                &shown,
                 &form::error_map(&errors),
                 None,
                 version,
@@ -465,7 +468,7 @@ pub(crate) async fn edit(
                 &*m,
                 &title,
                 &url,
-                &posted.raw,
+                &shown,
                 &HashMap::new(),
                 Some(db_message(&e)),
                 version,

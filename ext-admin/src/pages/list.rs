@@ -326,7 +326,7 @@ fn columns_json(ctx: &Ctx, m: &dyn AdminModel, lq: &ListQuery) -> Vec<Json> {
                 "label": spec.label_of(c),
                 "sort_url": sortable.then(|| lq.link(&[("sort", Some(next)), ("page", None)])),
                 "sorted": match current { Some(true) => "desc", Some(false) => "asc", None => "" },
-                "num": spec.meta.field(c).is_some_and(|f| matches!(f.kind, FieldKind::Integer | FieldKind::Number)),
+                "num": spec.meta.foreign_key(c).is_none() && spec.meta.field(c).is_some_and(|f| matches!(f.kind, FieldKind::Integer | FieldKind::Number)),
             })
         })
         .collect()
@@ -355,6 +355,7 @@ async fn rows_json(ctx: &Ctx, m: &dyn AdminModel, rows: &[Row]) -> Vec<Json> {
                         && let Some(label) = labels.get(&text_of(&v))
                     {
                         cell["text"] = Json::String(label.clone());
+                        cell["class"] = Json::String(String::new());
                         cell["url"] =
                             Json::String(ctx.reg.url(&format!("{slug}/{}/", key_segment(&v))));
                     }

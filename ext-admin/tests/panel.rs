@@ -1,0 +1,365 @@
+//! The panel on SQLite, PostgreSQL and MariaDB: every widget's value
+//! round-trips through a form, filters by type narrow the list, a large
+//! table is never counted in full, a stale edit is a conflict (under the
+//! row lock), and a delete reverts from the audit log with its key.
+
+use phial_admin::{Admin, ModelView, create_user};
+use phial_core::test_client::{TestClient, TestResponse};
+use phial_core::{App, Config};
+use phial_migrate::Migrate;
+use phial_orm::{Db, Orm};
+use sea_orm::{ConnectionTrait, EntityTrait, Schema};
+
+mod widget {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "admin_widget")]
+    #[expect(unreachable_pub, reason = "sea-orm's derive makes public items")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        #[sea_orm(column_type = "String(StringLen::N(40))")]
+        pub name: String,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub note: Option<String>,
+        pub qty: i32,
+        pub price: Option<f64>,
+        pub active: bool,
+        pub due: Option<Date>,
+        pub made_at: DateTimeUtc,
+        pub data: Option<Json>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    #[expect(unreachable_pub, reason = "sea-orm's derive makes public items")]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+async fn app(url: &Option<String>, dir: &std::path::Path) -> (App, Db) {
+    let mut config = Config::testing()
+        .set("instance_path", dir.display().to_string())
+        .set("admin.count_limit", 3)
+        .set("migrate.auto_upgrade", false);
+    if let Some(url) = url {
+        config = config.set("database.url", url);
+    }
+    let app = App::builder(config)
+        .register(Orm::new())
+        .register(Migrate::new())
+        .register(
+            Admin::new().model(
+                ModelView::<widget::Entity>::new()
+                    .list(["id", "name", "qty", "active", "due"])
+                    .search(["name", "note"])
+                    .filters(["qty", "active", "due", "made_at", "name"])
+                    .sortable(["qty", "name"]),
+            ),
+        )
+        .build()
+        .await
+        .unwrap();
+    let db = Db::from_state(app.state()).unwrap();
+    let backend = db.conn().get_database_backend();
+    let schema = Schema::new(backend);
+    for table in [
+        "admin_widget",
+        "phial_admin_log",
+        "phial_admin_user_role",
+        "phial_admin_role",
+        "phial_admin_user",
+    ] {
+        db.conn()
+            .execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
+            .await
+            .unwrap();
+    }
+    let c = db.conn();
+    c.execute(&schema.create_table_from_entity(phial_admin::user::Entity))
+        .await
+        .unwrap();
+    c.execute(&schema.create_table_from_entity(phial_admin::role::Entity))
+        .await
+        .unwrap();
+    c.execute(&schema.create_table_from_entity(phial_admin::user_role::Entity))
+        .await
+        .unwrap();
+    c.execute(&schema.create_table_from_entity(phial_admin::log::Entity))
+        .await
+        .unwrap();
+    c.execute(&schema.create_table_from_entity(widget::Entity))
+        .await
+        .unwrap();
+    create_user(&db, "root", "correct horse battery", true)
+        .await
+        .unwrap();
+    (app, db)
+}
+
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn submit(
+    http: &TestClient,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> TestResponse {
+    let form = http.get(page).send().await;
+    assert_eq!(form.status(), 200, "{page}: {}", form.text());
+    let token = form.csrf_token().expect("a CSRF field");
+    let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+    all.extend_from_slice(fields);
+    http.post(action).form(&all).send().await
+}
+
+fn version(html: &str) -> String {
+    let at = html.find("name=\"_version\" value=\"").unwrap() + 23;
+    html[at..at + 32].to_owned()
+}
+
+#[tokio::test]
+async fn the_panel_works_on_every_database() {
+    let _one_at_a_time = SERIAL.lock().await;
+    for (name, url) in phial_core::testing::sql_databases().await {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, db) = app(&url, dir.path()).await;
+        let http = app.test_client();
+        let res = submit(
+            &http,
+            "/admin/login",
+            "/admin/login",
+            &[("username", "root"), ("password", "correct horse battery")],
+        )
+        .await;
+        assert_eq!(res.status(), 303, "{name}: {}", res.text());
+
+        // Every widget, typed values in, the same values back.
+        let res = submit(
+            &http,
+            "/admin/admin_widget/new",
+            "/admin/admin_widget/new",
+            &[
+                ("name", "alpha"),
+                ("note", "a note"),
+                ("qty", "7"),
+                ("price", "2.5"),
+                ("active", "false"),
+                ("active", "true"),
+                ("due", "2026-12-24"),
+                ("made_at", "2026-12-02T10:30"),
+                ("data", "{\"tags\": [\"x\"]}"),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), 303, "{name}: {}", res.text());
+        let detail = http
+            .get(res.header("location").unwrap())
+            .send()
+            .await
+            .text();
+        for shown in [
+            "alpha",
+            "a note",
+            "7",
+            "2.5",
+            "Yes",
+            "2026-12-24",
+            "2026-12-02 10:30",
+            "tags",
+        ] {
+            assert!(
+                detail.contains(shown),
+                "{name}: `{shown}` missing in {detail}"
+            );
+        }
+        // Bad values: each reported beside its field, nothing stored.
+        let res = submit(
+            &http,
+            "/admin/admin_widget/new",
+            "/admin/admin_widget/new",
+            &[
+                ("name", ""),
+                ("qty", "seven"),
+                ("data", "{oops"),
+                ("made_at", "2026-12-02T10:30"),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), 422, "{name}");
+        let html = res.text();
+        for id in ["e-name", "e-qty", "e-data"] {
+            assert!(
+                html.contains(&format!("id=\"{id}\"")),
+                "{name}: {id} missing: {html}"
+            );
+        }
+        assert!(
+            html.contains("seven") && html.contains("{oops"),
+            "{name}: typed text kept"
+        );
+        for (n, qty, active) in [
+            ("beta", "1", "false"),
+            ("gamma", "20", "true"),
+            ("delta", "3", "false"),
+            ("omega", "9", "true"),
+        ] {
+            let res = submit(
+                &http,
+                "/admin/admin_widget/new",
+                "/admin/admin_widget/new",
+                &[
+                    ("name", n),
+                    ("qty", qty),
+                    ("active", active),
+                    ("made_at", "2026-11-01T08:00:00"),
+                ],
+            )
+            .await;
+            assert_eq!(res.status(), 303, "{name}: {}", res.text());
+        }
+
+        // Filters by type.
+        let list = |q: &str| {
+            let http = http.clone();
+            let q = q.to_owned();
+            async move {
+                http.get(&format!("/admin/admin_widget/?{q}"))
+                    .send()
+                    .await
+                    .text()
+            }
+        };
+        let range = list("f.qty.ge=3&f.qty.le=9").await;
+        assert!(
+            range.contains("alpha") && range.contains("delta") && range.contains("omega"),
+            "{name}: {range}"
+        );
+        assert!(
+            !range.contains("beta") && !range.contains("gamma"),
+            "{name}"
+        );
+        let on = list("f.active=true").await;
+        assert!(
+            on.contains("alpha") && on.contains("gamma") && !on.contains("delta"),
+            "{name}"
+        );
+        let days = list("f.made_at.ge=2026-12-02&f.made_at.le=2026-12-02").await;
+        assert!(
+            days.contains("alpha") && !days.contains("beta"),
+            "{name}: {days}"
+        );
+        let text = list("f.name=MEG").await;
+        assert!(text.contains("omega") && !text.contains("alpha"), "{name}");
+        let sorted = list("sort=-qty").await;
+        assert!(
+            sorted.find("gamma").unwrap() < sorted.find("omega").unwrap(),
+            "{name}"
+        );
+
+        // Five rows past a count limit of three: never counted in full.
+        let all = list("").await;
+        assert!(
+            all.contains("more than 3") || all.contains("about 5"),
+            "{name}: {all}"
+        );
+        if name == "PostgreSQL" {
+            db.conn()
+                .execute_unprepared("ANALYZE admin_widget")
+                .await
+                .unwrap();
+            assert!(
+                list("").await.contains("about 5"),
+                "{name}: the planner's estimate"
+            );
+        }
+        let few = list("f.qty.le=2").await;
+        assert!(
+            few.contains("more than 3"),
+            "{name}: a filtered large table shows no total: {few}"
+        );
+
+        // A stale edit is a conflict, not an overwrite.
+        let form = http.get("/admin/admin_widget/1/edit").send().await;
+        let (token, stale) = (form.csrf_token().unwrap(), version(&form.text()));
+        let fresh = submit(
+            &http,
+            "/admin/admin_widget/1/edit",
+            "/admin/admin_widget/1/edit",
+            &[
+                ("name", "alpha"),
+                ("qty", "8"),
+                ("active", "true"),
+                ("made_at", "2026-12-02T10:30:00"),
+            ],
+        )
+        .await;
+        assert_eq!(fresh.status(), 303, "{name}: {}", fresh.text());
+        let res = http
+            .post("/admin/admin_widget/1/edit")
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("_version", stale.as_str()),
+                ("name", "alpha"),
+                ("qty", "99"),
+                ("active", "true"),
+                ("made_at", "2026-12-02T10:30:00"),
+            ])
+            .send()
+            .await;
+        assert_eq!(res.status(), 409, "{name}");
+        let row = widget::Entity::find_by_id(1)
+            .one(db.conn())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.qty, 8, "{name}: nothing overwritten");
+
+        // Delete, then revert the delete from the log: the same row, same key.
+        let res = submit(
+            &http,
+            "/admin/admin_widget/1/delete",
+            "/admin/admin_widget/1/delete",
+            &[],
+        )
+        .await;
+        assert_eq!(res.status(), 303, "{name}");
+        assert!(
+            widget::Entity::find_by_id(1)
+                .one(db.conn())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let log = http
+            .get("/admin/log?table=admin_widget")
+            .send()
+            .await
+            .text()
+            .replace("&#x2f;", "/");
+        let at = log.find("/admin/log/").unwrap();
+        let entry: String = log[at..].chars().take_while(|c| *c != '"').collect();
+        assert!(
+            http.get(&entry).send().await.text().contains("alpha"),
+            "{name}"
+        );
+        let res = submit(&http, &entry, &format!("{entry}/revert"), &[]).await;
+        assert_eq!(res.status(), 303, "{name}");
+        let back = widget::Entity::find_by_id(1)
+            .one(db.conn())
+            .await
+            .unwrap()
+            .expect("restored");
+        assert_eq!(
+            (
+                back.name.as_str(),
+                back.qty,
+                back.due.map(|d| d.to_string())
+            ),
+            ("alpha", 8, Some("2026-12-24".into())),
+            "{name}"
+        );
+        app.shutdown().await;
+    }
+}
