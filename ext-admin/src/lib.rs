@@ -145,6 +145,22 @@ const TEMPLATES: &[(&str, &str)] = &[
         "admin/error.html",
         include_str!("../assets/templates/error.html"),
     ),
+    (
+        "admin/access_users.html",
+        include_str!("../assets/templates/access_users.html"),
+    ),
+    (
+        "admin/access_user.html",
+        include_str!("../assets/templates/access_user.html"),
+    ),
+    (
+        "admin/access_roles.html",
+        include_str!("../assets/templates/access_roles.html"),
+    ),
+    (
+        "admin/access_role.html",
+        include_str!("../assets/templates/access_role.html"),
+    ),
 ];
 
 /// CSS and JS, embedded and served at `{prefix}/static/`: no CDN.

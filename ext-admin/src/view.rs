@@ -152,6 +152,13 @@ impl ViewSpec {
                 "admin view `{table}`: the model has no primary key"
             ));
         }
+        if RESERVED.contains(&self.slug.as_str()) {
+            problems.push(format!(
+                "admin view `{table}`: slug `{}` is one of the panel's own paths ({}); give the view `.slug(\"...\")`",
+                self.slug,
+                RESERVED.join(", ")
+            ));
+        }
         if self.slug.is_empty()
             || !self
                 .slug
@@ -166,6 +173,9 @@ impl ViewSpec {
         problems
     }
 }
+
+/// Paths the panel uses itself, which no model view may take.
+const RESERVED: [&str; 6] = ["login", "logout", "log", "pages", "static", "access"];
 
 /// `created_at` → `Created at`.
 pub(crate) fn humanize(name: &str) -> String {

@@ -469,3 +469,135 @@ async fn live_pages_watch_only_what_staff_may_view() {
     assert_eq!(change["table"], "post");
     assert_eq!(change["keys"], json!([id]));
 }
+
+#[tokio::test]
+async fn superusers_edit_roles_and_staff_in_the_panel() {
+    let (_dir, app, http) = setup().await;
+    common::seed(&app, TOKEN).await;
+    assert_eq!(sign_in(&http, "root", "correct horse battery").await, 303);
+    let page = http.get("/admin/access/roles/new").send().await.text();
+    assert!(
+        page.contains("value=\"post.change\""),
+        "the matrix lists the models: {page}"
+    );
+    let res = submit(
+        &http,
+        "/admin/access/roles/new",
+        "/admin/access/roles/new",
+        &[
+            ("name", "editors"),
+            ("grant", "post.view"),
+            ("grant", "post.change"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303, "{}", res.text());
+    let roles = http.get("/admin/access/roles/").send().await.text();
+    assert!(
+        roles.contains("editors") && roles.contains("post.change"),
+        "{roles}"
+    );
+    let role_id = "1"; // the first role of a fresh database
+    let res = submit(
+        &http,
+        "/admin/access/users/new",
+        "/admin/access/users/new",
+        &[
+            ("username", "eve"),
+            ("password", "short"),
+            ("superuser", "false"),
+            ("role", role_id),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 422, "a short password is refused");
+    assert!(res.text().contains("too short"));
+    let res = submit(
+        &http,
+        "/admin/access/users/new",
+        "/admin/access/users/new",
+        &[
+            ("username", "eve"),
+            ("password", "correct horse battery"),
+            ("superuser", "false"),
+            ("role", role_id),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303, "{}", res.text());
+    // A superuser cannot lock themselves out.
+    let users = http.get("/admin/access/users/").send().await.text();
+    assert!(
+        users.contains("eve") && users.contains("editors"),
+        "{users}"
+    );
+    let res = submit(
+        &http,
+        "/admin/access/users/1",
+        "/admin/access/users/1",
+        &[("superuser", "false"), ("active", "true")],
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    // The new staff user: posts yes, authors no, this page no.
+    let eve = app.test_client();
+    assert_eq!(sign_in(&eve, "eve", "correct horse battery").await, 303);
+    assert_eq!(eve.get("/admin/post/").send().await.status(), 200);
+    assert_eq!(eve.get("/admin/post/1/edit").send().await.status(), 200);
+    assert_eq!(eve.get("/admin/post/1/delete").send().await.status(), 403);
+    assert_eq!(eve.get("/admin/author/").send().await.status(), 403);
+    assert_eq!(eve.get("/admin/access/users/").send().await.status(), 403);
+}
+
+#[tokio::test]
+async fn an_admin_page_on_one_node_hears_a_write_on_another() {
+    use phial::socket::testing::SocketClient;
+    let Some(redis) =
+        phial::testing::service_url("Redis", "PHIAL_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+            .await
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("admin-nodes-{}", std::process::id());
+    let node = |dir: &tempfile::TempDir| {
+        let url = format!("sqlite://{}", dir.path().join("blog.sqlite").display());
+        let config = Config::testing()
+            .set("database.url", url)
+            .set("blog.api_token", TOKEN)
+            .set("socket.adapter", "redis")
+            .set("socket.redis_url", redis.clone())
+            .set("socket.channel_prefix", prefix.clone());
+        blog::create_app(config)
+    };
+    let one = node(&dir).await.unwrap();
+    let two = node(&dir).await.unwrap();
+    let db = Db::from_state(one.state()).unwrap();
+    create_user(&db, "root", "correct horse battery", true)
+        .await
+        .unwrap();
+    common::seed(&one, TOKEN).await;
+    let http = one.test_client();
+    assert_eq!(sign_in(&http, "root", "correct horse battery").await, 303);
+    let live = SocketClient::connect(&http, "/phial-admin").await.unwrap();
+    let ok: Value = live.emit_with_ack("watch", &json!("post")).await.unwrap();
+    assert_eq!(ok["ok"], true, "{ok}");
+    // A write through the other node's API.
+    let res = two
+        .test_client()
+        .post("/api/posts")
+        .header("authorization", &format!("Bearer {TOKEN}"))
+        .json(&json!({"author_id": 1, "title": "from node two", "body": "b"}))
+        .send()
+        .await;
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>()["id"].clone();
+    let event = live.recv_event("changed").await.unwrap();
+    let change: Value = event.arg(0);
+    assert_eq!(
+        (change["table"].clone(), change["keys"].clone()),
+        (json!("post"), json!([id]))
+    );
+    one.shutdown().await;
+    two.shutdown().await;
+}

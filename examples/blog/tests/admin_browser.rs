@@ -180,6 +180,13 @@ async fn staff_use_the_panel_in_a_browser_and_lists_update_live() {
         assert!(text.contains("A better title"), "{text}");
         shot(&client, "audit-diff").await?;
 
+        // The role editor: models by Django's four permissions.
+        client
+            .goto(&format!("{base}/admin/access/roles/new"))
+            .await?;
+        wait_for(&client, "table.matrix").await?;
+        shot(&client, "role-matrix").await?;
+
         // A phone-width window: the same pages, one column.
         client.set_window_size(390, 844).await?;
         client.goto(&format!("{base}/admin/post/")).await?;

@@ -9,6 +9,7 @@ pub(crate) mod dashboard;
 pub(crate) mod edit;
 pub(crate) mod list;
 pub(crate) mod log;
+pub(crate) mod staff;
 
 use std::sync::Arc;
 
@@ -315,6 +316,24 @@ pub(crate) fn routes(app: &mut phial_core::AppBuilder, prefix: &str) {
         post(log::revert).name("admin_log_revert"),
     );
     app.route(&p("/pages/{page}"), get(custom::page).name("admin_page"));
+    app.route(&p("/access/users/"), get(staff::users).name("admin_users"));
+    app.route(
+        &p("/access/users/new"),
+        get(staff::new_user_form).post(staff::new_user),
+    );
+    app.route(
+        &p("/access/users/{id}"),
+        get(staff::user_form).post(staff::user_save),
+    );
+    app.route(&p("/access/roles/"), get(staff::roles).name("admin_roles"));
+    app.route(
+        &p("/access/roles/new"),
+        get(staff::new_role_form).post(staff::new_role),
+    );
+    app.route(
+        &p("/access/roles/{id}"),
+        get(staff::role_form).post(staff::role_save),
+    );
     app.route(&p("/{model}/"), get(list::page).name("admin_list"));
     app.route(&p("/{model}"), get(list::to_slash));
     app.route(&p("/{model}/bulk"), post(list::bulk).name("admin_bulk"));
