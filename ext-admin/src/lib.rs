@@ -226,6 +226,26 @@ impl Admin {
             .collect()
     }
 
+    /// Who a session's signed-in staff user is: the grants sign-in found
+    /// (kept in the signed cookie), while the session is not idle past
+    /// `admin.session_idle_minutes`.
+    fn session_caller(cfg: &AdminConfig) -> phial_orm::live::SessionCaller {
+        let idle = cfg.session_idle_minutes * 60;
+        phial_orm::live::SessionCaller::new(move |_app, session| {
+            let session = session?;
+            session.get::<i32>(access::SESSION_USER)?;
+            let seen = session.get::<u64>(access::SESSION_SEEN)?;
+            if access::now_secs().saturating_sub(seen) > idle {
+                return None;
+            }
+            Some(
+                session
+                    .get::<access::CallerSnapshot>(access::SESSION_CALLER)?
+                    .caller(),
+            )
+        })
+    }
+
     /// Asks the socket extension for the live namespace, once.
     fn contribute_live(&self, app: &mut AppBuilder, cfg: &AdminConfig) {
         if !app.extension_names().contains(&"socket")
@@ -234,23 +254,10 @@ impl Admin {
         {
             return;
         }
-        let idle = cfg.session_idle_minutes * 60;
-        app.contribute(phial_orm::live::LiveFeed::new(
+        app.contribute(phial_orm::live::LiveFeed::for_sessions(
             cfg.live_namespace.clone(),
             self.tables(),
-            move |_app, session| {
-                let session = session?;
-                session.get::<i32>(access::SESSION_USER)?;
-                let seen = session.get::<u64>(access::SESSION_SEEN)?;
-                if access::now_secs().saturating_sub(seen) > idle {
-                    return None;
-                }
-                Some(
-                    session
-                        .get::<access::CallerSnapshot>(access::SESSION_CALLER)?
-                        .caller(),
-                )
-            },
+            &Self::session_caller(cfg),
         ));
     }
 }
@@ -280,6 +287,7 @@ impl Extension for Admin {
         }
         app.static_embedded("admin_static", &format!("{}/static", cfg.prefix), STATIC);
         pages::routes(app, &cfg.prefix);
+        app.insert(Self::session_caller(&cfg));
         self.contribute_live(app, &cfg);
         Ok(())
     }

@@ -28,6 +28,40 @@ use crate::policy::Caller;
 
 type CallerFn = dyn Fn(&AppState, Option<&Session>) -> Option<Caller> + Send + Sync;
 
+/// Who a session belongs to, as an extension that signs people in
+/// recognises them (the admin's staff, with their roles' grants), kept in
+/// the app's state so every way in sees the same caller: REST's
+/// `Guard::session_caller()`, the admin's live namespace.
+///
+/// ```
+/// use phial_orm::live::SessionCaller;
+/// use phial_orm::policy::Caller;
+/// let staff = SessionCaller::new(|_app, session| Some(Caller::user(session?.user_id("staff")?)));
+/// # let _ = staff;
+/// ```
+#[derive(Clone)]
+pub struct SessionCaller(pub Arc<CallerFn>);
+
+impl fmt::Debug for SessionCaller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionCaller(..)")
+    }
+}
+
+impl SessionCaller {
+    /// A recogniser.
+    pub fn new(
+        f: impl Fn(&AppState, Option<&Session>) -> Option<Caller> + Send + Sync + 'static,
+    ) -> Self {
+        SessionCaller(Arc::new(f))
+    }
+
+    /// The session's caller, if it is one of theirs.
+    pub fn caller(&self, app: &AppState, session: Option<&Session>) -> Option<Caller> {
+        (self.0)(app, session)
+    }
+}
+
 /// A change-feed namespace for the socket extension to open (see the
 /// module docs).
 #[derive(Clone)]
@@ -51,6 +85,20 @@ impl fmt::Debug for LiveFeed {
 }
 
 impl LiveFeed {
+    /// A feed of `tables` in `namespace`, for the clients a
+    /// [`SessionCaller`] knows.
+    pub fn for_sessions<I, S>(namespace: impl Into<String>, tables: I, who: &SessionCaller) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        LiveFeed {
+            namespace: namespace.into(),
+            tables: tables.into_iter().map(Into::into).collect(),
+            caller: who.0.clone(),
+        }
+    }
+
     /// A feed of `tables` in `namespace`, for the clients `caller` knows.
     pub fn new<I, S>(
         namespace: impl Into<String>,

@@ -63,6 +63,18 @@ impl Guard {
         })
     }
 
+    /// The caller another extension recognises from the session (the
+    /// admin's signed-in staff, with the grants of their roles:
+    /// `phial_orm::live::SessionCaller`), so a staff user's rights are the
+    /// same through the API as in the admin. Nobody when no extension
+    /// registered one.
+    pub fn session_caller() -> Self {
+        Guard::new(|parts, app| {
+            let who = app.get::<phial_orm::live::SessionCaller>()?;
+            who.caller(app, Session::from_extensions(&parts.extensions).as_ref())
+        })
+    }
+
     /// `Authorization: Bearer <token>` with this token. The caller is the
     /// user `api` with the role `api`.
     pub fn bearer(token: impl Into<String>) -> Self {

@@ -28,7 +28,11 @@ use entities::{author, comment, post};
 pub async fn create_app(config: Config) -> phial::Result<App> {
     Ok(App::builder(config)
         .assets(phial::assets!())
-        .register(Orm::new().policy::<post::Entity>(published_only()))
+        .register(
+            Orm::new()
+                .policy::<post::Entity>(published_only())
+                .policy::<comment::Entity>(moderated()),
+        )
         .register(Migrate::new().migrator::<migrations::Migrator>())
         // The admin panel at /admin (`blog admin create-user --username
         // NAME --superuser` first); live with the socket extension.
@@ -123,13 +127,28 @@ async fn publish(db: Db, posts: Vec<post::Model>) -> Result<String, phial::BoxEr
     ))
 }
 
+/// Comments: anyone reads, signed-in users and the API token write, and
+/// deleting one takes the `comment.delete` grant of an admin role (or the
+/// API token) — the same right in the admin, the API and socket rooms.
+fn moderated() -> Policy {
+    Policy::new().delete(Rule::when(|caller| {
+        caller.granted("comment", Action::Delete) || caller.has_role("api")
+    }))
+}
+
 /// The REST API: writes need a signed-in user (session key `user_id`) or
 /// `Authorization: Bearer <blog.api_token>` (PHIAL_BLOG__API_TOKEN); with
 /// neither, they are refused. Posts follow their model's policy (declared
 /// on `Orm`).
 fn api() -> Rest {
     Rest::new()
-        .guard(Guard::session_user("user_id").or(Guard::bearer_from_config("blog.api_token")))
+        // Staff signed in to the admin reach the API with their roles'
+        // grants too.
+        .guard(
+            Guard::session_user("user_id")
+                .or(Guard::session_caller())
+                .or(Guard::bearer_from_config("blog.api_token")),
+        )
         .document(ApiDoc::openapi())
         .resource(
             Resource::<post::Entity>::new()

@@ -601,3 +601,80 @@ async fn an_admin_page_on_one_node_hears_a_write_on_another() {
     one.shutdown().await;
     two.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_staff_grant_means_the_same_through_the_api() {
+    let (_dir, app, http) = setup().await;
+    let (published, _) = common::seed(&app, TOKEN).await;
+    let db = Db::from_state(app.state()).unwrap();
+    let mut comments = Vec::new();
+    for body in ["one", "two"] {
+        let res = http
+            .post("/api/comments")
+            .header("authorization", &format!("Bearer {TOKEN}"))
+            .json(&json!({"post_id": published, "author_name": "Bob", "body": body}))
+            .send()
+            .await;
+        assert_eq!(res.status(), 201);
+        comments.push(res.json::<Value>()["id"].as_i64().unwrap());
+    }
+    create_role(&db, "moderators", "comment.view comment.delete")
+        .await
+        .unwrap();
+    create_role(&db, "readers", "comment.view").await.unwrap();
+    for (name, role) in [("mod", "moderators"), ("reader", "readers")] {
+        create_user(&db, name, "correct horse battery", false)
+            .await
+            .unwrap();
+        assign_role(&db, name, role).await.unwrap();
+    }
+    // Signed in to the admin only: the API sees the same staff user.
+    let reader = app.test_client();
+    assert_eq!(
+        sign_in(&reader, "reader", "correct horse battery").await,
+        303
+    );
+    let res = reader
+        .delete(&format!("/api/comments/{}", comments[0]))
+        .send()
+        .await;
+    assert_eq!(res.status(), 403, "no comment.delete grant: {}", res.text());
+    assert_eq!(
+        reader
+            .get(&format!("/admin/comment/{}/delete", comments[0]))
+            .send()
+            .await
+            .status(),
+        403
+    );
+    let moderator = app.test_client();
+    assert_eq!(
+        sign_in(&moderator, "mod", "correct horse battery").await,
+        303
+    );
+    let res = moderator
+        .delete(&format!("/api/comments/{}", comments[0]))
+        .send()
+        .await;
+    assert_eq!(res.status(), 204, "{}", res.text());
+    assert_eq!(
+        moderator
+            .get(&format!("/admin/comment/{}/delete", comments[1]))
+            .send()
+            .await
+            .status(),
+        200
+    );
+    // Signed out, the API no longer knows them.
+    let token = moderator.get("/admin/").send().await.csrf_token().unwrap();
+    moderator
+        .post("/admin/logout")
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await;
+    let res = moderator
+        .delete(&format!("/api/comments/{}", comments[1]))
+        .send()
+        .await;
+    assert_eq!(res.status(), 401, "{}", res.text());
+}
