@@ -12,7 +12,7 @@ pub mod migrations;
 
 use std::time::Duration;
 
-use phial::admin::{Admin, ModelView};
+use phial::admin::{Admin, AdminPage, ModelView};
 use phial::cache::{Caching, cached};
 use phial::migrate::Migrate;
 use phial::orm::{Db, Orm, OrmError};
@@ -109,6 +109,22 @@ fn admin() -> Admin {
                 .read_only("created_at")
                 .title("author_name"),
         )
+        // A page of our own in the menu, for staff who may view posts.
+        .page(
+            AdminPage::new("stats", "Statistics", stats_page)
+                .requires("post", phial::admin::Permission::View),
+        )
+}
+
+/// The admin's statistics page (its body; the admin adds the layout).
+async fn stats_page(_staff: phial::admin::Staff, app: AppState) -> Result<String, HttpError> {
+    let db = Db::from_state(&app).ok_or_else(|| HttpError::internal("no database"))?;
+    let Json(stats) = stats(db).await?;
+    Ok(format!(
+        "<dl class=\"fields card\"><div><dt>Published posts</dt><dd>{}</dd></div>\
+         <div><dt>Authors</dt><dd>{}</dd></div><div><dt>Comments</dt><dd>{}</dd></div></dl>",
+        stats.published_posts, stats.authors, stats.comments
+    ))
 }
 
 /// The admin's bulk action: publishes the selected posts (through `Db`:

@@ -103,6 +103,10 @@ async fn a_superuser_lists_searches_filters_sorts_and_pages() {
     let dash = http.get("/admin/").send().await;
     assert_eq!(dash.status(), 200);
     assert!(dash.text().contains("Posts"), "{}", dash.text());
+    // The blog's own page is in the menu, and renders in the layout.
+    assert!(dash.text().contains("Statistics"));
+    let stats = http.get("/admin/pages/stats").send().await.text();
+    assert!(stats.contains("Published posts</dt><dd>1</dd>"), "{stats}");
     let list = http.get("/admin/post/").send().await.text();
     assert!(
         list.contains(&format!("data-key=\"{published}\"")),
@@ -412,6 +416,8 @@ async fn staff_without_a_permission_are_refused_and_forms_need_csrf() {
     );
     assert_eq!(http.get("/admin/author/").send().await.status(), 403);
     assert_eq!(http.get("/admin/post/new").send().await.status(), 403);
+    // A page that needs post.view: this viewer has it.
+    assert_eq!(http.get("/admin/pages/stats").send().await.status(), 200);
     let edit = http
         .get(&format!("/admin/post/{published}/edit"))
         .send()
@@ -647,6 +653,8 @@ async fn a_staff_grant_means_the_same_through_the_api() {
             .status(),
         403
     );
+    // The blog's statistics page needs post.view, which this reader lacks.
+    assert_eq!(reader.get("/admin/pages/stats").send().await.status(), 403);
     let moderator = app.test_client();
     assert_eq!(
         sign_in(&moderator, "mod", "correct horse battery").await,

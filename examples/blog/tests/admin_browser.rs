@@ -59,26 +59,15 @@ async fn staff_use_the_panel_in_a_browser_and_lists_update_live() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", dir.path().join("blog.sqlite").display());
-    let app = blog::create_app(
-        phial::Config::testing()
-            .set("database.url", db_url)
-            .set("blog.api_token", TOKEN),
-    )
-    .await
-    .unwrap();
+    let app = browser_support::blog_app(&dir, TOKEN).await;
     let db = Db::from_state(app.state()).unwrap();
     create_user(&db, "root", "correct horse battery", true)
         .await
         .unwrap();
     let (post_id, _) = common::seed(&app, TOKEN).await;
     let http = app.test_client();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.clone().serve_with(listener, async move {
-        let _ = stopped.await;
-    }));
+    let served = browser_support::Served::start(&app).await;
+    let base = served.base.clone();
     let result = async {
         client.set_window_size(1280, 900).await?;
         client.goto(&format!("{base}/admin/")).await?;
@@ -200,10 +189,199 @@ async fn staff_use_the_panel_in_a_browser_and_lists_update_live() {
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    let _ = client.close().await;
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
-    driver.stop().await;
+    served.stop(client, driver).await;
     result.expect("the admin works in the browser");
     eprintln!("screenshots in {}", shots_dir().display());
+}
+
+/// Types into the sign-in form and submits it.
+async fn sign_in_as(
+    client: &Client,
+    base: &str,
+    user: &str,
+    password: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    client.goto(&format!("{base}/admin/login")).await?;
+    wait_for(client, "input[name=username]")
+        .await?
+        .send_keys(user)
+        .await?;
+    client
+        .find(Locator::Css("input[name=password]"))
+        .await?
+        .send_keys(password)
+        .await?;
+    client
+        .find(Locator::Css("button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    Ok(())
+}
+
+async fn click(client: &Client, css: &str) -> Result<(), fantoccini::error::CmdError> {
+    wait_for(client, css).await?.click().await
+}
+
+/// Waits until `condition` (JavaScript) is true on the page.
+async fn wait_until(client: &Client, condition: &str) -> Result<(), fantoccini::error::CmdError> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let ok = client
+            .execute(&format!("return !!({condition})"), vec![])
+            .await?;
+        if ok == json!(true) {
+            return Ok(());
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never true: {condition}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The rows' titles on the list page, in order.
+async fn titles(client: &Client) -> Result<Vec<String>, fantoccini::error::CmdError> {
+    let out = client
+        .execute(
+            "return [...document.querySelectorAll('tbody[data-rows] tr[data-key] td:nth-child(3)')].map(td => td.innerText)",
+            vec![],
+        )
+        .await?;
+    Ok(serde_json::from_value(out).unwrap_or_default())
+}
+
+#[tokio::test]
+async fn crud_search_filters_pages_bulk_export_and_refusals_in_the_browser() {
+    let Some((driver, client)) = browser_support::browser().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let app = browser_support::blog_app(&dir, TOKEN).await;
+    let db = Db::from_state(app.state()).unwrap();
+    create_user(&db, "root", "correct horse battery", true)
+        .await
+        .unwrap();
+    create_user(&db, "viewer", "correct horse battery", false)
+        .await
+        .unwrap();
+    phial::admin::create_role(&db, "readers", "post.view")
+        .await
+        .unwrap();
+    phial::admin::assign_role(&db, "viewer", "readers")
+        .await
+        .unwrap();
+    common::seed(&app, TOKEN).await;
+    let http = app.test_client();
+    for i in 0..30 {
+        let res = http
+            .post("/api/posts")
+            .header("authorization", &format!("Bearer {TOKEN}"))
+            .json(&json!({"author_id": 1, "title": format!("row {i:02}"), "body": "b"}))
+            .send()
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    let served = browser_support::Served::start(&app).await;
+    let base = served.base.clone();
+    let result = async {
+        client.set_window_size(1280, 900).await?;
+        sign_in_as(&client, &base, "root", "correct horse battery").await?;
+        wait_for(&client, ".dash").await?;
+
+        // Create through the form.
+        client.goto(&format!("{base}/admin/post/new")).await?;
+        wait_for(&client, "#f-title").await?.send_keys("made by hand").await?;
+        client.find(Locator::Css("#f-body")).await?.send_keys("its text").await?;
+        click(&client, ".submit button.primary").await?;
+        let flash = wait_for(&client, ".flash.success").await?;
+        assert!(flash.text().await?.contains("made by hand"));
+        let created_url = client.current_url().await?.to_string();
+
+        // Search, sort (by clicking the header twice), paginate.
+        client.goto(&format!("{base}/admin/post/")).await?;
+        let q = wait_for(&client, "#q").await?;
+        q.send_keys("row").await?;
+        click(&client, "form.search button").await?;
+        wait_until(&client, "location.search.includes('q=row') && document.readyState === 'complete'").await?;
+        let total = client.find(Locator::Css(".pager .total")).await?.text().await?;
+        assert_eq!(total, "30 posts");
+        client.find(Locator::XPath("//th//a[contains(., 'Title')]")).await?.click().await?;
+        wait_for(&client, "th[aria-sort=ascending]").await?;
+        assert_eq!(titles(&client).await?.first().map(String::as_str), Some("row 00"));
+        client.find(Locator::XPath("//th//a[contains(., 'Title')]")).await?.click().await?;
+        wait_for(&client, "th[aria-sort=descending]").await?;
+        assert_eq!(titles(&client).await?.first().map(String::as_str), Some("row 29"));
+        click(&client, "a[rel=next]").await?;
+        wait_until(&client, "location.search.includes('page=2') && document.readyState === 'complete'").await?;
+        let page2 = titles(&client).await?;
+        assert_eq!(page2, ["row 04", "row 03", "row 02", "row 01", "row 00"]);
+
+        // Filter: published posts only (the seeded one).
+        client.goto(&format!("{base}/admin/post/")).await?;
+        let select = wait_for(&client, "select[name='f.published']").await?;
+        select.select_by_value("true").await?;
+        click(&client, "aside.filters button").await?;
+        wait_until(&client, "location.search.includes('published') && document.readyState === 'complete'").await?;
+        assert_eq!(client.find(Locator::Css(".pager .total")).await?.text().await?, "1 post");
+
+        // A bulk action: publish two drafts.
+        client.goto(&format!("{base}/admin/post/?q=row+0&sort=title")).await?;
+        wait_for(&client, "tbody[data-rows]").await?;
+        client
+            .execute(
+                "document.querySelectorAll('input[name=_selected]').forEach((b, i) => { if (i < 2) b.click(); })",
+                vec![],
+            )
+            .await?;
+        wait_for(&client, "select#action").await?.select_by_value("publish").await?;
+        click(&client, ".actions button").await?;
+        let flash = wait_for(&client, ".flash.success").await?;
+        assert_eq!(flash.text().await?, "Published 2 posts.");
+
+        // CSV of the filtered list, fetched by the page (the browser's
+        // session and all).
+        let csv = client
+            .execute(
+                "return fetch('/admin/post/export.csv?f.published=true').then(r => r.text())",
+                vec![],
+            )
+            .await?;
+        let csv = csv.as_str().unwrap_or_default().to_owned();
+        assert!(csv.starts_with("id,author_id,title,body,published,created_at\r\n"), "{csv}");
+        assert_eq!(csv.lines().count(), 4, "the header, the seeded post and the two published: {csv}");
+
+        // A form posted without its CSRF token is refused.
+        let status = client
+            .execute(
+                "return fetch('/admin/post/1/delete', {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded'}, body: 'x=1'}).then(r => r.status)",
+                vec![],
+            )
+            .await?;
+        assert_eq!(status, json!(403));
+
+        // Delete the created post, after its confirmation page.
+        client.goto(&format!("{created_url}delete")).await?;
+        click(&client, "form.submit button.danger").await?;
+        let flash = wait_for(&client, ".flash.success").await?;
+        assert!(flash.text().await?.contains("Deleted post"));
+        client.goto(&created_url).await?;
+        wait_for(&client, ".flash.error").await?;
+
+        // Signed out, then in as a viewer: posts yes, authors refused.
+        click(&client, ".who button").await?;
+        wait_for(&client, "input[name=username]").await?;
+        sign_in_as(&client, &base, "viewer", "correct horse battery").await?;
+        wait_for(&client, ".dash").await?;
+        let menu = client.find(Locator::Css("nav.side")).await?.text().await?;
+        assert!(menu.contains("Posts") && !menu.contains("Authors"), "{menu}");
+        client.goto(&format!("{base}/admin/author/")).await?;
+        let refused = wait_for(&client, ".flash.error").await?;
+        assert!(refused.text().await?.contains("author.view"));
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    served.stop(client, driver).await;
+    result.expect("the admin works in the browser");
 }

@@ -20,23 +20,12 @@ async fn a_post_page_shows_new_comments_live() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("blog.sqlite").display());
-    let app = blog::create_app(
-        phial::Config::testing()
-            .set("database.url", db)
-            .set("blog.api_token", TOKEN),
-    )
-    .await
-    .unwrap();
+    let app = browser_support::blog_app(&dir, TOKEN).await;
     let http = app.test_client();
     let auth = format!("Bearer {TOKEN}");
     let (post_id, _draft) = common::seed(&app, TOKEN).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.clone().serve_with(listener, async move {
-        let _ = stopped.await;
-    }));
+    let served = browser_support::Served::start(&app).await;
+    let base = served.base.clone();
 
     let result = async {
         client.goto(&format!("{base}/posts/{}", post_id)).await?;
@@ -71,9 +60,6 @@ async fn a_post_page_shows_new_comments_live() {
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    let _ = client.close().await;
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
-    driver.stop().await;
+    served.stop(client, driver).await;
     result.expect("the page updated live");
 }

@@ -65,3 +65,44 @@ pub(crate) async fn browser() -> Option<(Driver, Client)> {
         .expect("a browser session");
     Some((Driver { child }, client))
 }
+
+/// The blog on SQLite in `dir`, with `token` as its API token.
+pub(crate) async fn blog_app(dir: &tempfile::TempDir, token: &str) -> phial::App {
+    let db = format!("sqlite://{}", dir.path().join("blog.sqlite").display());
+    blog::create_app(
+        phial::Config::testing()
+            .set("database.url", db)
+            .set("blog.api_token", token),
+    )
+    .await
+    .expect("the blog builds")
+}
+
+/// An app served on a free loopback port until [`Served::stop`].
+pub(crate) struct Served {
+    /// `http://127.0.0.1:PORT`
+    pub(crate) base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<(), phial::Error>>,
+}
+
+impl Served {
+    /// Serves `app`.
+    pub(crate) async fn start(app: &phial::App) -> Served {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.clone().serve_with(listener, async move {
+            let _ = stopped.await;
+        }));
+        Served { base, stop, server }
+    }
+
+    /// Stops serving (gracefully) and closes the browser.
+    pub(crate) async fn stop(self, client: Client, driver: Driver) {
+        let _ = client.close().await;
+        let _ = self.stop.send(());
+        self.server.await.unwrap().unwrap();
+        driver.stop().await;
+    }
+}
