@@ -124,6 +124,20 @@ async fn staff_use_the_panel_in_a_browser_and_lists_update_live() {
             .await?;
         assert!(row.text().await?.contains("written through REST"));
 
+        // A row's page says when the row changes elsewhere.
+        client
+            .goto(&format!("{base}/admin/post/{post_id}/"))
+            .await?;
+        wait_for(&client, "body[data-live=on]").await?;
+        let res = http
+            .patch(&format!("/api/posts/{post_id}"))
+            .header("authorization", &format!("Bearer {TOKEN}"))
+            .json(&json!({"body": "changed through REST"}))
+            .send()
+            .await;
+        assert_eq!(res.status(), 200, "{}", res.text());
+        wait_for(&client, "[data-live-changed]:not([hidden])").await?;
+
         // An edit with an error: shown beside the field, the other fields'
         // text kept (the input's maxlength keeps titles short; an empty
         // one is refused by the server, the form having `novalidate`).

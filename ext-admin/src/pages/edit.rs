@@ -80,6 +80,7 @@ fn urls(ctx: &Ctx, m: &dyn AdminModel, key: &Json) -> Json {
         "edit": (spec.can.edit && ctx.may(m, Permission::Change)).then(|| format!("{base}edit")),
         "delete": ctx.may(m, Permission::Delete).then(|| format!("{base}delete")),
         "history": format!("{base}history"),
+        "key_json": key.to_string(),
     })
 }
 

@@ -10,9 +10,15 @@ use fantoccini::{Client, ClientBuilder};
 use phial::testing::tool;
 use serde_json::json;
 
+/// One browser at a time in a test binary: two Chromiums on two cores
+/// slow each other past the waits, and a port freed for chromedriver could
+/// be taken by the other test's server before chromedriver binds it.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// chromedriver, killed with the test.
 pub(crate) struct Driver {
     child: tokio::process::Child,
+    _one_at_a_time: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Driver {
@@ -26,12 +32,13 @@ impl Driver {
 pub(crate) async fn browser() -> Option<(Driver, Client)> {
     let driver = tool("chromedriver")?;
     let chromium = tool("chromium")?;
+    let one_at_a_time = ONE_BROWSER.lock().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .ok()?
         .local_addr()
         .ok()?
         .port();
-    let child = tokio::process::Command::new(driver)
+    let mut child = tokio::process::Command::new(driver)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -49,6 +56,10 @@ pub(crate) async fn browser() -> Option<(Driver, Client)> {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(
+        child.try_wait().ok().flatten().is_none(),
+        "chromedriver exited: port {port} was taken"
+    );
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -63,7 +74,13 @@ pub(crate) async fn browser() -> Option<(Driver, Client)> {
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
         .expect("a browser session");
-    Some((Driver { child }, client))
+    Some((
+        Driver {
+            child,
+            _one_at_a_time: one_at_a_time,
+        },
+        client,
+    ))
 }
 
 /// The blog on SQLite in `dir`, with `token` as its API token.
