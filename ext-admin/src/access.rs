@@ -105,6 +105,8 @@ pub struct Staff {
     pub roles: Vec<String>,
     /// The same user as policies see them.
     pub caller: Caller,
+    /// The grants their roles hold, `(table, action)`.
+    grants: Vec<(String, Action)>,
 }
 
 impl Staff {
@@ -136,30 +138,29 @@ impl Staff {
     }
 
     fn new(u: user::Model, roles: &[role::Model]) -> Staff {
-        let mut caller = Caller::user(u.username.clone());
+        let mut grants = Vec::new();
+        // A role saved through the admin or CLI parses; one edited by hand
+        // in the database keeps its good words.
         for r in roles {
-            caller = caller.with_role(r.name.clone());
-            // A role saved through the admin or CLI parses; one edited by
-            // hand in the database keeps its good words.
             for word in r.permissions.split_whitespace() {
-                if let Ok(grants) = parse_grants(word) {
-                    for (table, p) in grants {
-                        for a in p.actions() {
-                            caller = caller.with_grant(table.clone(), *a);
-                        }
-                    }
+                for (table, p) in parse_grants(word).unwrap_or_default() {
+                    grants.extend(p.actions().iter().map(|a| (table.clone(), *a)));
                 }
             }
         }
-        if u.is_superuser {
-            caller = caller.with_every_grant();
-        }
+        let snapshot = CallerSnapshot {
+            name: u.username.clone(),
+            roles: roles.iter().map(|r| r.name.clone()).collect(),
+            grants: grants.clone(),
+            all: u.is_superuser,
+        };
         Staff {
             id: u.id,
             username: u.username,
             superuser: u.is_superuser,
-            roles: roles.iter().map(|r| r.name.clone()).collect(),
-            caller,
+            roles: snapshot.roles.clone(),
+            caller: snapshot.caller(),
+            grants,
         }
     }
 
@@ -184,19 +185,13 @@ pub(crate) struct CallerSnapshot {
 }
 
 impl CallerSnapshot {
-    pub(crate) fn of(staff: &Staff, tables: &[String]) -> Self {
-        let mut grants = Vec::new();
-        for t in tables {
-            for a in Action::ALL {
-                if !staff.superuser && staff.caller.granted(t, a) {
-                    grants.push((t.clone(), a));
-                }
-            }
-        }
+    /// Every grant the user's roles hold, whether or not the panel shows
+    /// the table (an API-only model's grant reaches the API too).
+    pub(crate) fn of(staff: &Staff) -> Self {
         CallerSnapshot {
             name: staff.username.clone(),
             roles: staff.roles.clone(),
-            grants,
+            grants: staff.grants.clone(),
             all: staff.superuser,
         }
     }
@@ -235,6 +230,32 @@ pub(crate) fn sign_out(session: &Session) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_carries_every_grant_of_the_roles() {
+        let u = user::Model {
+            id: 1,
+            username: "eve".into(),
+            password_hash: String::new(),
+            is_superuser: false,
+            is_active: true,
+            created_at: chrono::Utc::now(),
+        };
+        let r = role::Model {
+            id: 1,
+            name: "accounts".into(),
+            // `ledger` need not be in the panel: the API enforces it too.
+            permissions: "ledger.view post.delete bogus".into(),
+        };
+        let staff = Staff::new(u, &[r]);
+        let caller = CallerSnapshot::of(&staff).caller();
+        for c in [&staff.caller, &caller] {
+            assert!(c.granted("ledger", Action::List) && c.granted("ledger", Action::Read));
+            assert!(c.granted("post", Action::Delete));
+            assert!(!c.granted("post", Action::Change));
+            assert!(c.has_role("accounts") && !c.has_every_grant());
+        }
+    }
 
     #[test]
     fn grants_parse_and_bad_words_are_named() {

@@ -168,8 +168,7 @@ fn clause(spec: &ViewSpec, param: &str, raw: &str) -> Result<Clause, String> {
             let d = parse_date(raw).ok_or_else(|| bad("a date (2026-12-02)"))?;
             let (op, day) = match s {
                 Some("le") => (Op::Lt, d.succ_opt().unwrap_or(d)),
-                Some(_) => (Op::Ge, d),
-                None => (Op::Ge, d),
+                _ => (Op::Ge, d),
             };
             let z = if field.kind == FieldKind::DateTimeTz {
                 "Z"

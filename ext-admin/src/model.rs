@@ -491,22 +491,28 @@ impl<E: AdminEntity> AdminModel for Mounted<E> {
             let message = (action.run)(db.clone(), models)
                 .await
                 .map_err(|e| WriteError::Action(e.to_string()))?;
-            // What the action changed, row by row, for the log.
+            // What the action changed, row by row, for the log: the rows
+            // read again in one query.
+            let keys: Vec<Json> = before.iter().map(|b| json_key(self.meta(), b)).collect();
+            let cond = self
+                .keys_condition(&keys)
+                .map_err(|e| WriteError::Fields(vec![e]))?;
+            let after: std::collections::HashMap<String, Row> = E::find()
+                .filter(cond)
+                .all(db.conn())
+                .await?
+                .iter()
+                .map(|m| {
+                    let row = self.row(m);
+                    (json_key(self.meta(), &row).to_string(), row)
+                })
+                .collect();
             let mut changed = 0;
-            for b in &before {
-                let key = json_key(self.meta(), b);
-                let cond = self
-                    .key_condition(&key)
-                    .map_err(|e| WriteError::Fields(vec![e]))?;
-                let after = E::find()
-                    .filter(cond)
-                    .one(db.conn())
-                    .await?
-                    .map(|m| self.row(&m))
-                    .unwrap_or_default();
-                if &after != b {
+            for (b, key) in before.iter().zip(&keys) {
+                let a = after.get(&key.to_string()).cloned().unwrap_or_default();
+                if &a != b {
                     changed += 1;
-                    audit::record(db.conn(), who, self.spec(), b, name, b, &after).await?;
+                    audit::record(db.conn(), who, self.spec(), b, name, b, &a).await?;
                 }
             }
             Ok((message, changed))

@@ -144,15 +144,10 @@ pub(crate) async fn sign_in(
         Ok(None) => return refuse(StatusCode::UNAUTHORIZED, "This account is inactive.".into()),
         Err(e) => return HttpError::internal(e.to_string()).into_response(),
     };
-    let tables: Vec<String> = reg
-        .models
-        .iter()
-        .map(|m| m.spec().meta.table.clone())
-        .collect();
     let stored = session
         .insert(SESSION_USER, staff.id)
         .and_then(|()| session.insert(SESSION_SEEN, access::now_secs()))
-        .and_then(|()| session.insert(SESSION_CALLER, CallerSnapshot::of(&staff, &tables)));
+        .and_then(|()| session.insert(SESSION_CALLER, CallerSnapshot::of(&staff)));
     if let Err(e) = stored {
         return HttpError::internal(e.to_string()).into_response();
     }

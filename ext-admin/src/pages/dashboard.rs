@@ -52,7 +52,7 @@ pub(crate) async fn page(ctx: Ctx) -> Response {
         .collect();
     ctx.render(
         "admin/dashboard.html",
-        "",
+        "(dashboard)",
         "Dashboard",
         serde_json::json!({"models": models, "recent": recent}),
     )

@@ -169,22 +169,27 @@ async fn foreign_map(
     out
 }
 
-#[expect(clippy::too_many_arguments, reason = "one form page, its parts named")]
-async fn form_page(
-    ctx: &Ctx,
-    m: &dyn AdminModel,
-    title: &str,
-    action_url: &str,
-    values: &HashMap<String, String>,
-    errors: &HashMap<String, String>,
-    top_error: Option<String>,
+/// What a create or edit form page is, apart from its values and errors.
+struct FormPage {
+    title: String,
+    action_url: String,
+    /// The row's version, when editing.
     version: Option<String>,
     creating: bool,
     urls: Json,
+}
+
+async fn form_page(
+    ctx: &Ctx,
+    m: &dyn AdminModel,
+    page: &FormPage,
+    values: &HashMap<String, String>,
+    errors: &HashMap<String, String>,
+    top_error: Option<String>,
 ) -> Response {
     let spec = m.spec();
     let foreign = foreign_map(ctx, m, values).await;
-    let fields = form::fields(spec, values, errors, &foreign, creating);
+    let fields = form::fields(spec, values, errors, &foreign, page.creating);
     let status = if errors.is_empty() && top_error.is_none() {
         StatusCode::OK
     } else {
@@ -193,20 +198,52 @@ async fn form_page(
     let mut r = ctx.render(
         "admin/form.html",
         &spec.slug,
-        title,
+        &page.title,
         json!({
             "model": {"label": spec.label, "singular": spec.singular, "slug": spec.slug, "table": spec.meta.table},
             "fields": fields,
-            "action_url": action_url,
-            "version": version,
-            "creating": creating,
+            "action_url": page.action_url,
+            "version": page.version,
+            "creating": page.creating,
             "error_count": errors.len(),
             "top_error": top_error,
-            "urls": urls,
+            "urls": page.urls,
         }),
     );
     *r.status_mut() = status;
     r
+}
+
+/// The create form of `m`.
+fn create_page(ctx: &Ctx, m: &dyn AdminModel) -> FormPage {
+    let spec = m.spec();
+    FormPage {
+        title: format!("Add {}", spec.singular),
+        action_url: ctx.reg.url(&format!("{}/new", spec.slug)),
+        version: None,
+        creating: true,
+        urls: json!({"list": ctx.reg.url(&format!("{}/", spec.slug))}),
+    }
+}
+
+/// The edit form of the row at `key`, loaded at `version`.
+fn edit_page(
+    ctx: &Ctx,
+    m: &dyn AdminModel,
+    key: &Json,
+    row: &Row,
+    version: Option<String>,
+) -> FormPage {
+    let spec = m.spec();
+    FormPage {
+        title: format!("Edit {} “{}”", spec.singular, label_of(spec, row)),
+        action_url: ctx
+            .reg
+            .url(&format!("{}/{}/edit", spec.slug, key_segment(key))),
+        version,
+        creating: false,
+        urls: urls(ctx, m, key),
+    }
 }
 
 /// `GET /admin/{model}/new`
@@ -215,22 +252,8 @@ pub(crate) async fn create_form(ctx: Ctx, Path(slug): Path<String>) -> Response 
         Ok(m) => m,
         Err(r) => return r,
     };
-    let spec = m.spec();
-    let url = ctx.reg.url(&format!("{}/new", spec.slug));
-    let list = json!({"list": ctx.reg.url(&format!("{}/", spec.slug))});
-    form_page(
-        &ctx,
-        &*m,
-        &format!("Add {}", spec.singular),
-        &url,
-        &HashMap::new(),
-        &HashMap::new(),
-        None,
-        None,
-        true,
-        list,
-    )
-    .await
+    let page = create_page(&ctx, &*m);
+    form_page(&ctx, &*m, &page, &HashMap::new(), &HashMap::new(), None).await
 }
 
 fn merge(parse_errors: Vec<FieldError>, write_errors: Vec<FieldError>) -> Vec<FieldError> {
@@ -253,21 +276,16 @@ pub(crate) async fn create(ctx: Ctx, Path(slug): Path<String>, body: Bytes) -> R
     let spec = m.spec();
     let form_pairs = pairs(&body);
     let posted = form::parse(spec, &form_pairs, true);
-    let url = ctx.reg.url(&format!("{}/new", spec.slug));
-    let list = json!({"list": ctx.reg.url(&format!("{}/", spec.slug))});
+    let page = create_page(&ctx, &*m);
     let errors = merge(posted.errors, m.validate(&posted.values, true));
     if !errors.is_empty() {
         return form_page(
             &ctx,
             &*m,
-            &format!("Add {}", spec.singular),
-            &url,
+            &page,
             &posted.raw,
             &form::error_map(&errors),
             None,
-            None,
-            true,
-            list,
         )
         .await;
     }
@@ -275,7 +293,7 @@ pub(crate) async fn create(ctx: Ctx, Path(slug): Path<String>, body: Bytes) -> R
         Ok(row) => {
             let key = json_key(&spec.meta, &row);
             let next = if value(&form_pairs, "_another").is_some() {
-                url
+                page.action_url.clone()
             } else {
                 ctx.reg
                     .url(&format!("{}/{}/", spec.slug, key_segment(&key)))
@@ -290,14 +308,10 @@ pub(crate) async fn create(ctx: Ctx, Path(slug): Path<String>, body: Bytes) -> R
             form_page(
                 &ctx,
                 &*m,
-                &format!("Add {}", spec.singular),
-                &url,
+                &page,
                 &posted.raw,
                 &form::error_map(&errors),
                 None,
-                None,
-                true,
-                list,
             )
             .await
         }
@@ -305,14 +319,10 @@ pub(crate) async fn create(ctx: Ctx, Path(slug): Path<String>, body: Bytes) -> R
             form_page(
                 &ctx,
                 &*m,
-                &format!("Add {}", spec.singular),
-                &url,
+                &page,
                 &posted.raw,
                 &HashMap::new(),
                 Some(db_message(&e)),
-                None,
-                true,
-                list,
             )
             .await
         }
@@ -334,23 +344,8 @@ pub(crate) async fn edit_form(ctx: Ctx, Path((slug, key)): Path<(String, String)
     }
     let spec = m.spec();
     let values = form::row_values(spec, &row);
-    let url = ctx
-        .reg
-        .url(&format!("{}/{}/edit", spec.slug, key_segment(&k)));
-    let title = format!("Edit {} “{}”", spec.singular, label_of(spec, &row));
-    form_page(
-        &ctx,
-        &*m,
-        &title,
-        &url,
-        &values,
-        &HashMap::new(),
-        None,
-        Some(version_of(&row)),
-        false,
-        urls(&ctx, &*m, &k),
-    )
-    .await
+    let page = edit_page(&ctx, &*m, &k, &row, Some(version_of(&row)));
+    form_page(&ctx, &*m, &page, &values, &HashMap::new(), None).await
 }
 
 /// `POST /admin/{model}/{key}/edit`
@@ -373,28 +368,14 @@ pub(crate) async fn edit(
     let form_pairs = pairs(&body);
     let version = value(&form_pairs, "_version").map(str::to_owned);
     let posted = form::parse(spec, &form_pairs, false);
-    let url = ctx
-        .reg
-        .url(&format!("{}/{}/edit", spec.slug, key_segment(&k)));
-    let title = format!("Edit {} “{}”", spec.singular, label_of(spec, &row));
+    let page = edit_page(&ctx, &*m, &k, &row, version.clone());
+    let url = page.action_url.clone();
     let errors = merge(posted.errors, m.validate(&posted.values, false));
     // What was typed, over the row (read-only fields show the row's).
     let mut shown = form::row_values(spec, &row);
     shown.extend(posted.raw.clone());
     if !errors.is_empty() {
-        return form_page(
-            &ctx,
-            &*m,
-            &title,
-            &url,
-            &shown,
-            &form::error_map(&errors),
-            None,
-            version,
-            false,
-            urls(&ctx, &*m, &k),
-        )
-        .await;
+        return form_page(&ctx, &*m, &page, &shown, &form::error_map(&errors), None).await;
     }
     match m
         .update(
@@ -449,32 +430,16 @@ pub(crate) async fn edit(
             r
         }
         Err(WriteError::Fields(errors)) => {
-            form_page(
-                &ctx,
-                &*m,
-                &title,
-                &url,
-                &shown,
-                &form::error_map(&errors),
-                None,
-                version,
-                false,
-                urls(&ctx, &*m, &k),
-            )
-            .await
+            form_page(&ctx, &*m, &page, &shown, &form::error_map(&errors), None).await
         }
         Err(WriteError::Db(e)) => {
             form_page(
                 &ctx,
                 &*m,
-                &title,
-                &url,
+                &page,
                 &shown,
                 &HashMap::new(),
                 Some(db_message(&e)),
-                version,
-                false,
-                urls(&ctx, &*m, &k),
             )
             .await
         }

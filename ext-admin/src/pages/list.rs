@@ -57,12 +57,17 @@ pub(crate) async fn total(
     let conn = ctx.db.conn();
     let table = &m.spec().meta.table;
     let est = estimate(conn, table).await;
-    let big = match est {
-        Some(e) if e > limit => true,
-        _ => m.count(conn, Condition::all(), limit).await? > limit,
+    let whole = match est {
+        Some(e) if e > limit => None,
+        _ => Some(m.count(conn, Condition::all(), limit).await?),
     };
+    let big = whole.is_none_or(|n| n > limit);
     if !big {
-        let n = m.count(conn, cond, limit).await?;
+        // Unnarrowed, the whole table's count is the answer already.
+        let n = match whole {
+            Some(n) if cond.is_empty() => n,
+            _ => m.count(conn, cond, limit).await?,
+        };
         return Ok(Total {
             exact: Some(n),
             label: thousands(n),
@@ -229,7 +234,7 @@ pub(crate) async fn page(
     if partial {
         return match ctx.tpl.render(
             "admin/_rows.html",
-            json!({"rows": rows_json, "columns": columns_json(&ctx, &*m, &lq), "selectable": selectable(&ctx, &*m)}),
+            json!({"rows": rows_json, "columns": columns_json(&*m, &lq), "selectable": selectable(&ctx, &*m)}),
         ) {
             Ok(h) => h.into_response(),
             Err(e) => e.into_response(),
@@ -278,7 +283,7 @@ pub(crate) async fn page(
         &spec.label,
         json!({
             "model": {"label": spec.label, "singular": spec.singular, "slug": spec.slug, "table": spec.meta.table},
-            "columns": columns_json(&ctx, &*m, &lq),
+            "columns": columns_json(&*m, &lq),
             "rows": rows_json,
             "selectable": selectable(&ctx, &*m),
             "actions": actions,
@@ -309,9 +314,8 @@ fn selectable(ctx: &Ctx, m: &dyn AdminModel) -> bool {
                 .may(&ctx.policies, &m.spec().meta.table, Permission::Change))
 }
 
-fn columns_json(ctx: &Ctx, m: &dyn AdminModel, lq: &ListQuery) -> Vec<Json> {
+fn columns_json(m: &dyn AdminModel, lq: &ListQuery) -> Vec<Json> {
     let spec = m.spec();
-    let _ = ctx;
     spec.list_columns
         .iter()
         .map(|c| {

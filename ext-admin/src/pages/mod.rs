@@ -214,7 +214,7 @@ impl Ctx {
                 "user": self.staff.username,
                 "superuser": self.staff.superuser,
                 "menu": self.menu(active),
-                "active": if request_is_dashboard(active, title) { "dashboard" } else { active },
+                "active": active,
                 "live": self.reg.live.as_ref().map(|path| serde_json::json!({
                     "path": path,
                     "namespace": self.reg.cfg.live_namespace,
@@ -253,10 +253,6 @@ impl Ctx {
         self.session.flash_with(category, message);
         Redirect::to(url).into_response()
     }
-}
-
-fn request_is_dashboard(active: &str, title: &str) -> bool {
-    active.is_empty() && title == "Dashboard"
 }
 
 /// The URL segment of a row's key.
