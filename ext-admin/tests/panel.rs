@@ -8,7 +8,7 @@ use phial_core::test_client::{TestClient, TestResponse};
 use phial_core::{App, Config};
 use phial_migrate::Migrate;
 use phial_orm::{Db, Orm};
-use sea_orm::{ConnectionTrait, EntityTrait, Schema};
+use sea_orm::{ConnectionTrait, EntityTrait, Schema, TransactionTrait};
 
 mod widget {
     use sea_orm::entity::prelude::*;
@@ -315,6 +315,75 @@ async fn the_panel_works_on_every_database() {
             .unwrap()
             .unwrap();
         assert_eq!(row.qty, 8, "{name}: nothing overwritten");
+        if name == "PostgreSQL" {
+            // A save racing another connection's uncommitted change of the
+            // row waits for the row lock, then sees the newer version: 409.
+            // (Without the lock it would read the committed row, match the
+            // form's version and overwrite the other change.)
+            let form = http.get("/admin/admin_widget/1/edit").send().await;
+            let token = form.csrf_token().unwrap();
+            let current = version(&form.text());
+            let other = db.conn().begin().await.unwrap();
+            other
+                .execute_unprepared("UPDATE admin_widget SET qty = 50 WHERE id = 1")
+                .await
+                .unwrap();
+            let fields: Vec<(String, String)> = [
+                ("csrf_token", token.as_str()),
+                ("_version", current.as_str()),
+                ("name", "alpha"),
+                ("qty", "77"),
+                ("active", "true"),
+                ("made_at", "2026-12-02T10:30:00"),
+            ]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+            let save = tokio::spawn({
+                let http = http.clone();
+                async move {
+                    let res = http
+                        .post("/admin/admin_widget/1/edit")
+                        .form(&fields)
+                        .send()
+                        .await;
+                    res.status().as_u16()
+                }
+            });
+            // Until the admin's SELECT ... FOR UPDATE waits on our lock.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let row = db
+                    .conn()
+                    .query_one_raw(sea_orm::Statement::from_string(
+                        sea_orm::DbBackend::Postgres,
+                        "SELECT count(*)::bigint AS n FROM pg_locks WHERE NOT granted",
+                    ))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                if row.try_get::<i64>("", "n").unwrap() > 0 {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the save never waited on the row lock"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            other.commit().await.unwrap();
+            assert_eq!(
+                save.await.unwrap(),
+                409,
+                "{name}: the locked row's newer version"
+            );
+            let row = widget::Entity::find_by_id(1)
+                .one(db.conn())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(row.qty, 50, "{name}: the other change stands");
+        }
 
         // Delete, then revert the delete from the log: the same row, same key.
         let res = submit(
@@ -357,7 +426,11 @@ async fn the_panel_works_on_every_database() {
                 back.qty,
                 back.due.map(|d| d.to_string())
             ),
-            ("alpha", 8, Some("2026-12-24".into())),
+            (
+                "alpha",
+                if name == "PostgreSQL" { 50 } else { 8 },
+                Some("2026-12-24".into())
+            ),
             "{name}"
         );
         app.shutdown().await;
