@@ -70,6 +70,74 @@ pub async fn service_url(name: &str, env_var: &str, default: &str) -> Option<Str
     None
 }
 
+/// The PostgreSQL server tests use (`PHIAL_TEST_POSTGRES_URL`, else the
+/// machine's `postgres://postgres@127.0.0.1:5432/test`), as
+/// [`service_url`] finds it.
+pub async fn postgres_url() -> Option<String> {
+    service_url(
+        "PostgreSQL",
+        "PHIAL_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/test",
+    )
+    .await
+}
+
+/// The local Redis Cluster's seed URL (`PHIAL_TEST_REDIS_CLUSTER_URL`, else
+/// `redis://127.0.0.1:7100`, where `scripts/redis-cluster.sh` starts it)
+/// and its port, as [`service_url`] finds it.
+pub async fn redis_cluster_seed() -> Option<(String, u16)> {
+    let url = service_url(
+        "Redis Cluster",
+        "PHIAL_TEST_REDIS_CLUSTER_URL",
+        "redis://127.0.0.1:7100",
+    )
+    .await?;
+    let (_, port) = host_port(&url, 6379)?;
+    Some((url, port))
+}
+
+/// Where `scripts/node-tools.sh` installed the npm packages tests run with
+/// node (`PHIAL_NODE_TOOLS`, default `~/.cache/phial-node`), when `package`
+/// is among them. Otherwise prints `SKIPPED` and returns `None`, or panics
+/// when services are required.
+pub fn node_modules(package: &str) -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("PHIAL_NODE_TOOLS")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache/phial-node"))
+        })?
+        .join("node_modules");
+    if dir.join(package).is_dir() {
+        return Some(dir);
+    }
+    skip_or_fail(format!(
+        "{package} is not installed (run scripts/node-tools.sh)"
+    ))
+}
+
+/// A tool a test needs is missing: `SKIPPED` loudly, or a panic when
+/// services are required.
+fn skip_or_fail<T>(message: String) -> Option<T> {
+    if services_required() {
+        panic!("PHIAL_REQUIRE_SERVICES=1 and {message}");
+    }
+    eprintln!("\n*** SKIPPED: {message} ***\n");
+    None
+}
+
+/// Runs `redis-cli -p PORT ARGS…` on loopback and returns what it printed,
+/// for tests that act on a Redis (Cluster) node from outside: kill a
+/// primary, read `CLUSTER INFO`, flush a key.
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    let out = std::process::Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .expect("redis-cli runs (Debian's redis-tools)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// An external program a test drives (a fuzzer, a validator): `name` from
 /// the virtualenv `scripts/python-tools.sh` fills (`PHIAL_VENV`, default
 /// `~/.cache/phial-venv`), else from `PATH`. When missing it prints
@@ -93,12 +161,9 @@ pub fn tool(name: &str) -> Option<std::path::PathBuf> {
     if let Some(found) = in_venv.or_else(on_path) {
         return Some(found);
     }
-    let message = format!("`{name}` is not installed (run scripts/python-tools.sh)");
-    if services_required() {
-        panic!("PHIAL_REQUIRE_SERVICES=1 and {message}");
-    }
-    eprintln!("\n*** SKIPPED: {message} ***\n");
-    None
+    skip_or_fail(format!(
+        "`{name}` is not installed (run scripts/python-tools.sh)"
+    ))
 }
 
 /// The SQL databases a database test runs against: SQLite (always; `None`

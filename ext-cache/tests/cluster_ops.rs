@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use phial_cache::Cache;
 use phial_cache::redis::Redis;
-use phial_core::testing::service_url;
+use phial_core::testing::{redis_cli as cli, service_url};
 
 fn script(arg: &str) -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/redis-cluster.sh");
@@ -22,16 +22,6 @@ fn script(arg: &str) -> String {
         "redis-cluster.sh {arg}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
-        .arg("-p")
-        .arg(port.to_string())
-        .args(args)
-        .output()
-        .expect("redis-cli runs");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -5,31 +5,14 @@
 
 use std::path::PathBuf;
 
-use phial_core::testing::{services_required, tool};
+use phial_core::testing::{node_modules, tool};
 use serde_json::Value;
 
 mod common;
 
-/// Where `scripts/node-tools.sh` put socket.io-client, when it did.
-fn node_modules() -> Option<PathBuf> {
-    let dir = std::env::var_os("PHIAL_NODE_TOOLS")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/phial-node")))?
-        .join("node_modules");
-    if dir.join("socket.io-client").is_dir() {
-        return Some(dir);
-    }
-    let message = "socket.io-client is not installed (run scripts/node-tools.sh)";
-    if services_required() {
-        panic!("PHIAL_REQUIRE_SERVICES=1 and {message}");
-    }
-    eprintln!("\n*** SKIPPED: {message} ***\n");
-    None
-}
-
 #[tokio::test]
 async fn the_official_client_over_polling_and_websocket() {
-    let (Some(node), Some(modules)) = (tool("node"), node_modules()) else {
+    let (Some(node), Some(modules)) = (tool("node"), node_modules("socket.io-client")) else {
         return;
     };
     let app = common::app().await;
@@ -87,7 +70,7 @@ async fn the_official_client_over_polling_and_websocket() {
 #[tokio::test]
 async fn a_graceful_shutdown_closes_connected_clients() {
     use tokio::io::{AsyncBufReadExt, BufReader};
-    let (Some(node), Some(modules)) = (tool("node"), node_modules()) else {
+    let (Some(node), Some(modules)) = (tool("node"), node_modules("socket.io-client")) else {
         return;
     };
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js/linger.js");
