@@ -76,6 +76,7 @@ impl App {
         let draining = self.clone();
         let signal = async move {
             signal.await;
+            tracing::info!("shutting down: no new connections; in-flight requests finish");
             let _ = fired_tx.send(true);
             // Long-lived connections close while requests drain.
             tokio::spawn(async move { draining.drain().await });
@@ -102,6 +103,7 @@ impl App {
             }
         };
         self.shutdown().await;
+        tracing::info!("shut down");
         result
     }
 }
