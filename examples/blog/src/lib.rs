@@ -7,6 +7,7 @@
 //! `/api/stats` in the same document.
 
 pub mod entities;
+pub mod io_demo;
 pub mod live;
 pub mod migrations;
 
@@ -61,6 +62,13 @@ pub async fn create_app(config: Config) -> phial::Result<App> {
         .route("/login", get(login_page).post(login).name("login"))
         .route("/logout", post(logout).name("logout"))
         .route("/import", post(import).name("import"))
+        // Three 100 ms queries, one after another and joined (PostgreSQL
+        // or MySQL): the Flask overview's async table.
+        .route(
+            "/io/sequential",
+            get(io_demo::sequential).name("io_sequential"),
+        )
+        .route("/io/joined", get(io_demo::joined).name("io_joined"))
         .blueprint(pages())
         .build()
         .await?)
@@ -412,6 +420,7 @@ fn demo_data(app: &mut AppBuilder) -> Result<(), BoxError> {
     }
     app.on_startup(|state| async move {
         let db = Db::from_state(&state).ok_or("no database")?;
+        development_admin(&db).await?;
         if author::Entity::find().count(db.conn()).await? > 0 {
             return Ok(());
         }
@@ -448,5 +457,21 @@ fn demo_data(app: &mut AppBuilder) -> Result<(), BoxError> {
         .await?;
         Ok(())
     });
+    Ok(())
+}
+
+/// In development, a first run with no admin user makes one, `admin`, with
+/// a random password printed once in the log, so `/admin` opens on the
+/// first `cargo run -p blog` (`blog admin create-user` makes more).
+async fn development_admin(db: &Db) -> Result<(), BoxError> {
+    if phial::admin::user::Entity::find().count(db.conn()).await? > 0 {
+        return Ok(());
+    }
+    let password: String = phial::cli::new_secret().chars().take(20).collect();
+    phial::admin::create_user(db, "admin", &password, true).await?;
+    tracing::warn!(
+        "development admin user created: sign in at /admin/ as `admin` \
+         with password `{password}` (shown once; `blog admin create-user` makes others)"
+    );
     Ok(())
 }
