@@ -47,6 +47,7 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
     }
     mount_static(&mut b, &root);
     mount_health(&mut b);
+    let request_metrics = mount_metrics(&mut b);
     let urls = url_map(&mut b);
     let security_headers =
         SecurityHeaders::from_config(&b.core.security).unwrap_or_else(|errors| {
@@ -123,6 +124,10 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
     b.values
         .insert(HealthChecks(std::mem::take(&mut b.health_checks)));
     b.values.insert(std::mem::take(&mut b.deploy_checks));
+    b.values
+        .insert(crate::metrics_endpoint::MetricsCollectors(std::mem::take(
+            &mut b.metrics_collectors,
+        )));
     let keys = Keys::new(b.core.effective_secret_key(), &b.core.secret_key_fallbacks);
     let state = AppState(Arc::new(AppInner {
         config: b.config.clone(),
@@ -141,6 +146,7 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
         },
         security_headers,
         request_id_header,
+        request_metrics,
     }));
 
     let _ = b.state_slot.set(Arc::downgrade(&state.0));
@@ -409,6 +415,27 @@ fn mount_health(b: &mut AppBuilder) {
     b.current = previous;
 }
 
+/// Mounts the metrics page (unless it has a listener of its own) and
+/// says whether requests are recorded: only while the page is served
+/// somewhere, and Phial's recorder is the process's.
+fn mount_metrics(b: &mut AppBuilder) -> Option<crate::request_metrics::RequestMetrics> {
+    let cfg = &b.core.metrics;
+    if !cfg.served(b.config.profile().is_production()) {
+        return None;
+    }
+    crate::metrics_recorder::handle()?;
+    if !cfg.bind_set() {
+        let path = cfg.path.clone();
+        let previous = std::mem::replace(&mut b.current, CORE_SOURCE.into());
+        b.route(
+            &path,
+            crate::routing::get(crate::metrics_endpoint::scrape).name("metrics"),
+        );
+        b.current = previous;
+    }
+    Some(Default::default())
+}
+
 fn url_map(b: &mut AppBuilder) -> UrlMap {
     let mut map = UrlMap::default();
     let mut seen: Vec<&RouteInfo> = Vec::new();
@@ -438,7 +465,12 @@ async fn fallback(req: Request) -> axum::response::Response {
 }
 
 fn assemble_router(b: &mut AppBuilder, state: &AppState) -> Router {
-    let mut router = std::mem::take(&mut b.router).fallback(fallback);
+    let mut router = std::mem::take(&mut b.router);
+    if state.0.request_metrics.is_some() {
+        // Before the fallback: unmatched requests have no pattern.
+        router = router.route_layer(crate::request_metrics::RouteLabelLayer);
+    }
+    let mut router = router.fallback(fallback);
     for layer in b.layers.drain(..) {
         router = layer(router);
     }

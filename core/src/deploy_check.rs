@@ -131,6 +131,28 @@ fn core_hazards(state: &AppState) -> Vec<DeployFinding> {
             "templates are re-checked on every render; turn auto_reload off",
         ));
     }
+    let metrics = &core.metrics;
+    if metrics.enabled && !metrics.token_set() && !metrics.bind_set() {
+        found.push(DeployFinding::warning(
+            "metrics.token",
+            format!(
+                "{} is off in production until it is protected: set metrics.token \
+                 (PHIAL_METRICS__TOKEN) for scrapes with a bearer token, or metrics.bind \
+                 to serve it on a port of its own; metrics.enabled = false to go without",
+                metrics.path
+            ),
+        ));
+    }
+    if metrics.bind_set()
+        && !is_loopback(metrics.bind.as_deref().unwrap_or(""))
+        && !metrics.token_set()
+    {
+        found.push(DeployFinding::warning(
+            "metrics.bind",
+            "the metrics port listens beyond this machine without a token: keep it off the \
+             load balancer, or set metrics.token too",
+        ));
+    }
     if core.body_limit > 64 * 1024 * 1024 {
         found.push(DeployFinding::warning(
             "body_limit",

@@ -40,9 +40,13 @@ mod extract;
 mod health;
 mod launch;
 mod lifecycle;
+mod log_context;
+mod metrics_endpoint;
+mod metrics_recorder;
 mod middleware;
 pub mod password;
 mod request_id;
+mod request_metrics;
 mod route_table;
 pub mod routing;
 mod security;
@@ -63,7 +67,7 @@ pub use app::{App, AppService};
 pub use assets::{Assets, EmbeddedFile, Folder};
 pub use blueprint::Blueprint;
 pub use builder::{AppBuilder, Provided};
-pub use config::{Config, ConfigError, CoreConfig, Profile};
+pub use config::{Config, ConfigError, CoreConfig, MetricsConfig, Profile};
 pub use deploy_check::{DeployFinding, DeployLevel};
 pub use error::{BoxError, BuildError, BuildErrors, Error, HttpError, Result};
 pub use error_page::{ErrorContext, ErrorHandler};
@@ -80,7 +84,7 @@ pub use templates::{TemplateEngine, Templates};
 pub use urls::Urls;
 
 /// Libraries whose types appear in Phial's API.
-pub use {axum, clap, http, minijinja, serde_json, tokio, tower, tower_http, validator};
+pub use {axum, clap, http, metrics, minijinja, serde_json, tokio, tower, tower_http, validator};
 
 /// What Phial's macros expand to; not part of the API.
 #[doc(hidden)]

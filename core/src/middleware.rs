@@ -43,6 +43,11 @@ impl RequestContext {
             .filter(|s| s.is_on())
     }
 
+    /// The shared context whether or not sessions are on.
+    pub(crate) fn any(ext: &http::Extensions) -> Option<&Session> {
+        ext.get::<RequestContext>().map(|c| &c.0)
+    }
+
     pub(crate) fn id(ext: &http::Extensions) -> Option<&RequestId> {
         ext.get::<RequestContext>().and_then(|c| c.0.request_id())
     }
@@ -103,6 +108,8 @@ struct Post {
     /// Boxed: present only while a subscriber wants request spans, and
     /// inline it would make every request's future larger.
     span: Option<Box<(Span, Instant)>>,
+    /// When the request came in, while metrics are recorded.
+    started: Option<Instant>,
 }
 
 impl<S> Service<Request> for CoreService<S>
@@ -128,12 +135,12 @@ where
                 .and_then(RequestId::from_client);
             id.unwrap_or_else(RequestId::generate)
         });
-        let span = core
-            .trace
-            .then(|| request_span(&req, request_id.as_ref()))
-            .flatten();
+        let span = core.trace.then(|| request_span(&req)).flatten();
+        let _ids = crate::log_context::enter(request_id.as_ref());
         let sessions = core.session.enabled;
-        let context = (request_id.is_some() || sessions).then(|| {
+        let metrics = app.0.request_metrics.is_some();
+        let started = metrics.then(Instant::now);
+        let context = (request_id.is_some() || sessions || metrics).then(|| {
             let headers = sessions.then(|| req.headers());
             Session::for_request(app.clone(), request_id, headers)
         });
@@ -151,6 +158,7 @@ where
             facts,
             context,
             span,
+            started,
         };
         let state = match limit_body(app, req) {
             Err(e) => Stage::Ready {
@@ -175,14 +183,15 @@ where
 }
 
 /// The request's span, when a subscriber wants DEBUG spans of
-/// `phial::request` (RUST_LOG=phial::request=debug); otherwise nothing is
-/// built, not even the id's text.
-fn request_span(req: &Request, id: Option<&RequestId>) -> Option<Box<(Span, Instant)>> {
+/// `phial::request` (RUST_LOG=phial::request=debug; on in development):
+/// its "finished" event gives each request's status and time. Nothing is
+/// built otherwise. The request id is on every line without it (see
+/// `log_context`).
+fn request_span(req: &Request) -> Option<Box<(Span, Instant)>> {
     if !tracing::enabled!(target: TRACE_TARGET, tracing::Level::DEBUG) {
         return None;
     }
-    let id = id.map(RequestId::as_str).unwrap_or("");
-    let span = tracing::debug_span!(target: TRACE_TARGET, "request", method = %req.method(), path = %req.uri().path(), id = %id);
+    let span = tracing::debug_span!(target: TRACE_TARGET, "request", method = %req.method(), path = %req.uri().path());
     Some(Box::new((span, Instant::now())))
 }
 
@@ -226,6 +235,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        let _ids = this
+            .post
+            .as_ref()
+            .and_then(|p| crate::log_context::enter(p.context.as_ref()?.request_id()));
         loop {
             let res = match this.stage.as_mut().project() {
                 StageProj::Inner { fut } => {
@@ -246,6 +259,13 @@ where
                         .post
                         .as_ref()
                         .is_some_and(|p| p.app.core().catch_panics);
+                    // What the error page logs belongs to the request too.
+                    let span = this
+                        .post
+                        .as_ref()
+                        .and_then(|p| p.span.as_ref())
+                        .map(|b| b.0.clone());
+                    let _entered = span.as_ref().map(Span::enter);
                     let polled = guarded(catch, || fut.as_mut().poll(cx));
                     let res = match polled {
                         Ok(Poll::Pending) => return Poll::Pending,
@@ -301,6 +321,10 @@ impl Post {
         );
         if let Some(context) = self.context.as_ref().filter(|c| c.is_on()) {
             context.finish(headers);
+        }
+        if let (Some(started), Some(metrics)) = (self.started, &self.app.0.request_metrics) {
+            let route = self.context.as_ref().and_then(Session::route);
+            metrics.record(route, &self.facts.method, res.status(), started.elapsed());
         }
         if let Some((span, start)) = self.span.map(|b| *b) {
             let status = res.status().as_u16();

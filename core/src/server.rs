@@ -73,6 +73,7 @@ impl App {
             );
         }
         let (fired_tx, mut fired_rx) = tokio::sync::watch::channel(false);
+        let metrics_listener = self.serve_metrics(fired_rx.clone()).await?;
         let draining = self.clone();
         let signal = async move {
             signal.await;
@@ -102,8 +103,49 @@ impl App {
                 Ok(())
             }
         };
+        // It stopped taking scrapes when the signal fired; a server that
+        // ended on an error takes it down too.
+        if let Some(task) = metrics_listener {
+            task.abort();
+            let _ = task.await;
+        }
         self.shutdown().await;
         tracing::info!("shut down");
         result
+    }
+
+    /// Serves the metrics page on `metrics.bind`, when set and metrics are
+    /// on, until the shutdown signal fires.
+    async fn serve_metrics(
+        &self,
+        mut fired: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<Option<tokio::task::JoinHandle<()>>, Error> {
+        let state = self.state();
+        let cfg = &state.core().metrics;
+        if state.0.request_metrics.is_none() || !cfg.bind_set() {
+            return Ok(None);
+        }
+        let addr = cfg.bind.clone().unwrap_or_default();
+        let listener = TcpListener::bind(addr.trim())
+            .await
+            .map_err(|source| Error::Serve {
+                addr: format!("{addr} (metrics.bind)"),
+                source,
+            })?;
+        if let Ok(local) = listener.local_addr() {
+            tracing::info!("metrics on http://{local}{}", cfg.path);
+        }
+        let router = crate::metrics_endpoint::separate_router(state);
+        let stop = async move {
+            let _ = fired.wait_for(|fired| *fired).await;
+        };
+        Ok(Some(tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router)
+                .with_graceful_shutdown(stop)
+                .await
+            {
+                tracing::warn!("the metrics listener stopped: {e}");
+            }
+        })))
     }
 }

@@ -78,6 +78,8 @@ pub(crate) struct AppInner {
     pub(crate) extensions: Vec<String>,
     pub(crate) error_pages: ErrorPages,
     pub(crate) security_headers: crate::security::SecurityHeaders,
+    /// Request series, while metrics are served.
+    pub(crate) request_metrics: Option<crate::request_metrics::RequestMetrics>,
     pub(crate) request_id_header: http::HeaderName,
 }
 

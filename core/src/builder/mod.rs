@@ -84,6 +84,7 @@ pub struct AppBuilder {
     pub(crate) commands: Vec<CliCommand>,
     pub(crate) health_checks: Vec<HealthCheck>,
     pub(crate) deploy_checks: crate::deploy_check::DeployChecks,
+    pub(crate) metrics_collectors: Vec<(String, crate::metrics_endpoint::CollectFn)>,
     pub(crate) changes: crate::changes::ChangeFeed,
     pub(crate) contributions: std::collections::HashMap<TypeId, Vec<Contribution>>,
     pub(crate) startup: Vec<StartupHook>,
@@ -107,6 +108,11 @@ impl AppBuilder {
             errors.push(config_error("core", e));
             CoreConfig::defaults(config.profile())
         });
+        if core.metrics.served(config.profile().is_production()) {
+            // Now, so what extensions describe and record while they bind
+            // lands in the recorder the page renders.
+            crate::metrics_recorder::handle();
+        }
         let changes = crate::changes::ChangeFeed::default();
         let mut values = TypeMap::default();
         values.insert(changes.clone());
@@ -131,6 +137,7 @@ impl AppBuilder {
             commands: Vec::new(),
             health_checks: Vec::new(),
             deploy_checks: Default::default(),
+            metrics_collectors: Vec::new(),
             changes,
             contributions: Default::default(),
             startup: Vec::new(),

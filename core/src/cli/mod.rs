@@ -233,11 +233,92 @@ pub fn new_secret() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// How log lines are written: text for a terminal, JSON objects (one per
+/// line) for a log shipper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `[request id] 2026-12-03T… INFO target: message`.
+    Text,
+    /// `{"request_id":…,"timestamp":…,"level":"INFO","fields":{"message":…},"target":…}`.
+    Json,
+}
+
+impl LogFormat {
+    /// `PHIAL_LOG_FORMAT` (`json` or `text`), else JSON in production and
+    /// text otherwise. The second value is an unknown `PHIAL_LOG_FORMAT`,
+    /// to warn about once logging is up.
+    pub fn from_env(profile: crate::Profile) -> (LogFormat, Option<String>) {
+        let set = std::env::var("PHIAL_LOG_FORMAT").ok();
+        let default = if profile.is_production() {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        };
+        match set.as_deref().map(str::trim) {
+            None | Some("") => (default, None),
+            Some(f) if f.eq_ignore_ascii_case("json") => (LogFormat::Json, None),
+            Some(f) if f.eq_ignore_ascii_case("text") => (LogFormat::Text, None),
+            Some(f) => (default, Some(f.to_owned())),
+        }
+    }
+}
+
+/// The subscriber [`init_tracing`] installs, writing to `writer`: tests
+/// run it on a buffer to see the lines production writes.
+///
+/// ```
+/// use phial_core::cli::{LogFormat, log_subscriber};
+/// let sub = log_subscriber(LogFormat::Json, "info", std::io::sink);
+/// tracing::subscriber::with_default(sub, || tracing::info!("to the sink"));
+/// ```
+pub fn log_subscriber<W>(
+    format: LogFormat,
+    filter: &str,
+    writer: W,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = tracing_subscriber::EnvFilter::new(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    match format {
+        // The span list would repeat the current span.
+        LogFormat::Json => {
+            let inner = tracing_subscriber::fmt::format()
+                .json()
+                .with_current_span(true)
+                .with_span_list(false);
+            Box::new(
+                builder
+                    .json()
+                    .event_format(crate::log_context::WithRequestId { inner, json: true })
+                    .finish(),
+            )
+        }
+        LogFormat::Text => {
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let inner = tracing_subscriber::fmt::format().with_ansi(ansi);
+            Box::new(
+                builder
+                    .with_ansi(ansi)
+                    .event_format(crate::log_context::WithRequestId { inner, json: false })
+                    .finish(),
+            )
+        }
+    }
+}
+
 /// Installs a tracing subscriber on standard error (filtered by `RUST_LOG`), once.
 ///
 /// Without `RUST_LOG`, development also logs each request (the
-/// `phial::request` span and its "finished" event at DEBUG), as Flask's
-/// development server does; other profiles log at `info`.
+/// `phial::request` span's "finished" event at DEBUG), as Flask's
+/// development server does; other profiles log at `info`. Production
+/// writes one JSON object per line (for a log shipper), other profiles
+/// text; `PHIAL_LOG_FORMAT=json` or `text` picks either (see
+/// [`LogFormat::from_env`]). Every line logged while a request runs
+/// carries its request id.
 pub fn init_tracing(profile: crate::Profile) {
     let default = match profile {
         // PostgreSQL's notices ("relation already exists, skipping") are
@@ -245,13 +326,19 @@ pub fn init_tracing(profile: crate::Profile) {
         crate::Profile::Development => "info,phial::request=debug,sqlx::postgres::notice=warn",
         _ => "info,sqlx::postgres::notice=warn",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|f| !f.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned());
+    let (format, unknown) = LogFormat::from_env(profile);
+    let installed = tracing_subscriber::util::SubscriberInitExt::try_init(log_subscriber(
+        format,
+        &filter,
+        std::io::stderr,
+    ));
+    if let (Ok(()), Some(unknown)) = (installed, unknown) {
+        tracing::warn!("PHIAL_LOG_FORMAT is `{unknown}`: use `json` or `text`");
+    }
 }
 
 /// The binary's name for usage lines: the file name of the first argument.

@@ -38,7 +38,10 @@ pub struct CoreConfig {
     pub instance_path: PathBuf,
     /// Largest request body accepted, in bytes; larger ones get a 413.
     pub body_limit: usize,
-    /// Log each request as a tracing span (at DEBUG level).
+    /// Run each request in a tracing span (DEBUG, target `phial::request`:
+    /// method and path) whose "finished" event gives its status and time,
+    /// while a subscriber wants it (development's default filter does).
+    /// Every line a request logs carries its id either way.
     pub trace: bool,
     /// Turn handler panics into 500 responses instead of dropped connections.
     pub catch_panics: bool,
@@ -64,6 +67,8 @@ pub struct CoreConfig {
     pub request_id: RequestIdConfig,
     /// `/healthz` and `/readyz`.
     pub health: HealthConfig,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
 }
 
 /// `[server]`.
@@ -192,6 +197,55 @@ pub struct HealthConfig {
     pub check_timeout_ms: u64,
 }
 
+/// `[metrics]`: requests by route and status, and every extension's own
+/// figures, in the Prometheus text format.
+///
+/// In production the endpoint is served only behind `token` or on its own
+/// `bind` (a port the load balancer does not expose): what it shows (routes,
+/// pool sizes, error rates) is for operators. `check --deploy` warns when
+/// neither is set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetricsConfig {
+    /// Record metrics and serve them.
+    pub enabled: bool,
+    /// Path of the endpoint.
+    pub path: String,
+    /// When set, a scrape must send `Authorization: Bearer <token>`
+    /// (`PHIAL_METRICS__TOKEN`); others get a 401.
+    pub token: Option<String>,
+    /// When set, `run` serves the endpoint on this address only, beside
+    /// the app's (e.g. `127.0.0.1:9100`), and the app's router leaves it
+    /// out.
+    pub bind: Option<String>,
+}
+
+impl MetricsConfig {
+    /// Whether metrics are recorded and served: on, and outside production
+    /// or behind a token or a bind of their own.
+    ///
+    /// ```
+    /// let mut m = phial_core::MetricsConfig::default();
+    /// assert!(m.served(false));
+    /// assert!(!m.served(true));
+    /// m.token = Some("a-long-random-token".into());
+    /// assert!(m.served(true));
+    /// ```
+    pub fn served(&self, production: bool) -> bool {
+        self.enabled && (!production || self.token_set() || self.bind_set())
+    }
+
+    /// The token, when one is set (an empty one counts as none).
+    pub fn token_set(&self) -> bool {
+        self.token.as_deref().is_some_and(|t| !t.trim().is_empty())
+    }
+
+    /// The separate address, when one is set.
+    pub fn bind_set(&self) -> bool {
+        self.bind.as_deref().is_some_and(|b| !b.trim().is_empty())
+    }
+}
+
 impl CoreConfig {
     /// The built-in defaults of a profile: the lowest configuration layer.
     pub fn defaults(profile: Profile) -> Self {
@@ -247,6 +301,12 @@ impl CoreConfig {
                 live_path: "/healthz".into(),
                 ready_path: "/readyz".into(),
                 check_timeout_ms: 2000,
+            },
+            metrics: MetricsConfig {
+                enabled: true,
+                path: "/metrics".into(),
+                token: None,
+                bind: None,
             },
         }
     }
@@ -333,4 +393,5 @@ section_defaults!(
     TemplatesConfig => templates,
     RequestIdConfig => request_id,
     HealthConfig => health,
+    MetricsConfig => metrics,
 );

@@ -65,6 +65,9 @@ struct Shared {
     app: AppState,
     id: Option<RequestId>,
     state: Option<State>,
+    /// The matched route's pattern, set by the route layer when metrics
+    /// are on (see `request_metrics`).
+    route: std::sync::OnceLock<axum::extract::MatchedPath>,
 }
 
 /// The current request's session. Cheap to clone; loaded from the cookie on
@@ -106,7 +109,23 @@ impl Session {
             cookies: h.get_all(COOKIE).iter().cloned().collect(),
             data: Mutex::new(SessionData::default()),
         });
-        Session(Arc::new(Shared { app, id, state }))
+        Session(Arc::new(Shared {
+            app,
+            id,
+            state,
+            route: std::sync::OnceLock::new(),
+        }))
+    }
+
+    /// Records the route that matched (the first one: a nested router's
+    /// outer layer and its inner route agree on the full pattern).
+    pub(crate) fn set_route(&self, path: axum::extract::MatchedPath) {
+        let _ = self.0.route.set(path);
+    }
+
+    /// The matched route's pattern, when metrics recorded one.
+    pub(crate) fn route(&self) -> Option<&str> {
+        self.0.route.get().map(axum::extract::MatchedPath::as_str)
     }
 
     /// Whether this is a session (sessions are on), not only the id.
