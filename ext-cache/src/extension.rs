@@ -126,6 +126,12 @@ impl Extension for Caching {
                 .name("cache_metrics"),
             );
         }
+        crate::metrics::describe();
+        app.metrics_collector(|state: AppState| async move {
+            if let Some(cache) = state.get::<Cache>() {
+                crate::metrics::collect(cache);
+            }
+        });
         // The app serves without its cache (slower): degraded, not down.
         app.health_check_optional("cache", |state: AppState| async move {
             let cache = state.get::<Cache>().ok_or("no cache in the state")?;

@@ -48,6 +48,7 @@ mod error;
 mod extension;
 mod flight;
 pub mod memory;
+mod metrics;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod response;

@@ -28,6 +28,7 @@
 mod cli;
 mod error;
 mod lock;
+mod metrics;
 mod migrations;
 mod runner;
 mod template;
@@ -174,6 +175,14 @@ impl Extension for Migrate {
                 Ok(())
             });
         }
+        metrics::describe();
+        app.metrics_collector(|state| async move {
+            if let (Some(migrations), Some(dbs)) =
+                (state.get::<Migrations>(), state.get::<Databases>())
+            {
+                metrics::collect(migrations, dbs).await;
+            }
+        });
         cli::register(app);
         Ok(())
     }

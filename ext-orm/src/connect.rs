@@ -64,7 +64,7 @@ pub(crate) async fn connect(
             })?;
         }
     }
-    let conn = Database::connect(opts)
+    let mut conn = Database::connect(opts)
         .await
         .map_err(|e| OrmError::Connect {
             name: name.to_owned(),
@@ -76,6 +76,7 @@ pub(crate) async fn connect(
         url: redact_url(url),
         reason: e.to_string(),
     })?;
+    crate::metrics::time_queries(name, &mut conn);
     Ok(conn)
 }
 

@@ -61,7 +61,7 @@ impl Databases {
         )
     }
 
-    fn all(&self) -> impl Iterator<Item = (&str, &str, &DatabaseConnection)> {
+    pub(crate) fn all(&self) -> impl Iterator<Item = (&str, &str, &DatabaseConnection)> {
         std::iter::once(("default", self.0.default.0.as_str(), &self.0.default.1)).chain(
             self.0
                 .binds

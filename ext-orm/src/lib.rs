@@ -32,6 +32,7 @@ mod db;
 mod error;
 pub mod live;
 pub mod meta;
+mod metrics;
 mod pagination;
 pub mod policy;
 mod request_tx;
@@ -126,6 +127,12 @@ impl Extension for Orm {
                 .get::<Databases>()
                 .ok_or("the Orm extension provided no databases")?;
             dbs.ping_all().await.map_err(BoxError::from)
+        });
+        metrics::describe();
+        app.metrics_collector(|state| async move {
+            if let Some(dbs) = state.get::<Databases>() {
+                metrics::collect(dbs);
+            }
         });
         app.on_shutdown(|state| async move {
             if let Some(dbs) = state.get::<Databases>() {

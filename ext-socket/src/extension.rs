@@ -339,6 +339,12 @@ impl phial_core::Extension for Socket {
             findings
         });
         app.insert(SocketIo(io.clone()));
+        crate::metrics::describe();
+        app.metrics_collector(|state: AppState| async move {
+            if let Some(io) = state.get::<SocketIo>() {
+                crate::metrics::collect(&io.0).await;
+            }
+        });
         app.insert(Settings {
             user_key: cfg.user_key.clone(),
         });

@@ -23,6 +23,7 @@ mod extension;
 mod extract;
 #[cfg(feature = "orm")]
 pub mod feed;
+mod metrics;
 mod origin;
 pub mod testing;
 
