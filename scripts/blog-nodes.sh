@@ -20,7 +20,7 @@
 #   PHIAL_NODES_PORTS  the nodes' ports (default "5101 5102 5103")
 #   PHIAL_NODES_DB     the database, created if missing (default blog_nodes)
 #   PHIAL_NODES_PG     the PostgreSQL server (default postgres://postgres@127.0.0.1:5432)
-#   PHIAL_NODES_DIR    logs, pids, the generated secret key and API token
+#   PHIAL_NODES_DIR    logs, pids, the generated secret key, API and metrics tokens
 #                      (default /tmp/phial-blog-nodes)
 #   PHIAL_NODES_PREFIX the cache key prefix and socket channel (default blog-nodes)
 set -euo pipefail
@@ -46,6 +46,7 @@ node_env() {
   export PHIAL_CONFIG="$root/examples/blog/deploy/production.toml"
   export PHIAL_SECRET_KEY; PHIAL_SECRET_KEY=$(cat "$dir/secret_key")
   export PHIAL_BLOG__API_TOKEN; PHIAL_BLOG__API_TOKEN=$(cat "$dir/api_token")
+  export PHIAL_METRICS__TOKEN; PHIAL_METRICS__TOKEN=$(cat "$dir/metrics_token")
   export PHIAL_DATABASE__URL="$pg/$db"
   export PHIAL_CACHE__KEY_PREFIX="$prefix:"
   export PHIAL_SOCKET__CHANNEL_PREFIX="$prefix-socket.io"
@@ -63,6 +64,7 @@ start() {
   mkdir -p "$dir"
   [[ -s "$dir/secret_key" ]] || "$bin" secret >"$dir/secret_key"
   [[ -s "$dir/api_token" ]] || "$bin" secret >"$dir/api_token"
+  [[ -s "$dir/metrics_token" ]] || "$bin" secret >"$dir/metrics_token"
   if [[ "$(psql "$pg/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]]; then
     psql "$pg/postgres" -qc "CREATE DATABASE \"$db\"" >/dev/null
   fi

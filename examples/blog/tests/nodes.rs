@@ -89,7 +89,12 @@ impl Nodes {
     }
 
     fn api_token(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("api_token"))
+        self.token("api_token")
+    }
+
+    /// A token the script generated (`api_token`, `metrics_token`).
+    fn token(&self, file: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(file))
             .unwrap()
             .trim()
             .to_owned()
@@ -312,6 +317,51 @@ async fn three_nodes_share_migrations_cache_sessions_and_live_comments_and_survi
         )
         .await;
     }
+
+    // --- Each node's /metrics (behind the token in production) shows its
+    // share: node 3 served the page from the shared tier, the schema is
+    // current, and its lines are JSON with the request id.
+    let unauthorized = send(&http, "GET", &nodes.url(3, "/metrics"), &[], None)
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status, 401, "{}", unauthorized.body);
+    let bearer_metrics = format!("Bearer {}", nodes.token("metrics_token"));
+    let scrape = send(
+        &http,
+        "GET",
+        &nodes.url(3, "/metrics"),
+        &[("authorization", &bearer_metrics)],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(scrape.status, 200, "{}", scrape.body);
+    let series = |name: &str| {
+        scrape
+            .body
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {name} on node 3:\n{}", scrape.body))
+    };
+    assert!(series(r#"phial_cache_hits_total{backend="tiered",tier="l2"}"#) >= 1.0);
+    assert_eq!(series(r#"phial_migrations{state="pending"}"#), 0.0);
+    assert_eq!(series("phial_cache_invalidation_subscribed"), 1.0);
+    assert!(series(r#"phial_http_requests_total{method="GET",route="/",status="200"}"#) >= 2.0);
+    let logged: Vec<Value> = nodes
+        .log(1)
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("node 1 logs a line that is not JSON ({e}): {l}"))
+        })
+        .collect();
+    assert!(
+        logged.iter().any(|l| l["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("applied ") || m.contains("serving on"))),
+        "{}",
+        nodes.log(1)
+    );
 
     // --- A comment posted on node 2 reaches a reader on node 3.
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js/follow.js");

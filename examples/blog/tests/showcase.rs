@@ -163,12 +163,26 @@ async fn the_production_config_passes_check_deploy_with_nothing_to_report() {
     let (ok, text) = check_deploy(&[
         ("PHIAL_SECRET_KEY", &secret),
         ("PHIAL_BLOG__API_TOKEN", &secret),
+        ("PHIAL_METRICS__TOKEN", &secret),
     ])
     .await;
     assert!(ok, "{text}");
     assert!(
         !text.contains("WARNING") && !text.contains("ERROR"),
         "nothing to report: {text}"
+    );
+
+    // Without a metrics token the page stays off, and the check says how
+    // to turn it on.
+    let (ok, text) = check_deploy(&[
+        ("PHIAL_SECRET_KEY", &secret),
+        ("PHIAL_BLOG__API_TOKEN", &secret),
+    ])
+    .await;
+    assert!(ok, "a warning only: {text}");
+    assert!(
+        text.contains("WARNING metrics.token") && text.contains("PHIAL_METRICS__TOKEN"),
+        "{text}"
     );
 
     // Without the secret key it is refused, naming the fix.
@@ -192,9 +206,12 @@ async fn the_async_demo_pages_wait_one_after_another_or_at_once() {
     let Some(pg) = postgres_url().await else {
         return;
     };
-    let app = blog::create_app(phial::Config::testing().set("database.url", pg))
-        .await
-        .unwrap();
+    // The pages touch no table: the shared test database's migrations
+    // (other suites' too) are left as they are.
+    let config = phial::Config::testing()
+        .set("database.url", pg)
+        .set("migrate.auto_upgrade", false);
+    let app = blog::create_app(config).await.unwrap();
     let client = app.test_client();
     let time = async |path: &str| {
         let res = client.get(path).send().await;
