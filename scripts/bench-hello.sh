@@ -41,11 +41,14 @@ cmd[phial-default]="env PHIAL_ENV=production PHIAL_SECRET_KEY=$secret $bin/hello
 cmd[phial-layers-off]="env PHIAL_ENV=production PHIAL_SECRET_KEY=$secret PHIAL_TRACE=false PHIAL_CATCH_PANICS=false \
 PHIAL_REQUEST_ID__ENABLED=false PHIAL_SECURITY__ENABLED=false PHIAL_SESSION__ENABLED=false PHIAL_CSRF__ENABLED=false \
 $bin/hello run --bind 127.0.0.1:5103"
+# The defaults with /metrics served (production needs its token): every
+# request counted by route and status, with its latency.
+cmd[phial-metrics]="env PHIAL_ENV=production PHIAL_SECRET_KEY=$secret PHIAL_METRICS__TOKEN=$secret $bin/hello run --bind 127.0.0.1:5105"
 # Bare axum sending the same headers as Phial's defaults (tower-http): what
 # the bytes on the wire cost, apart from Phial's machinery.
 cmd[axum-same-headers]="$bin/bare-axum 127.0.0.1:5104 --same-headers"
-declare -A port=([axum]=5101 [phial-default]=5102 [phial-layers-off]=5103 [axum-same-headers]=5104)
-read -r -a variants <<<"${VARIANTS:-axum phial-default phial-layers-off axum-same-headers}"
+declare -A port=([axum]=5101 [phial-default]=5102 [phial-layers-off]=5103 [axum-same-headers]=5104 [phial-metrics]=5105)
+read -r -a variants <<<"${VARIANTS:-axum phial-default phial-metrics phial-layers-off axum-same-headers}"
 paths=(/plaintext /json)
 
 results=$(mktemp)

@@ -35,7 +35,14 @@ fn production() -> Config {
 }
 
 async fn phial_router(on: &[&str], all_defaults: bool) -> phial::AppService {
-    let mut config = production();
+    phial_router_with(on, all_defaults, production()).await
+}
+
+async fn phial_router_with(
+    on: &[&str],
+    all_defaults: bool,
+    mut config: Config,
+) -> phial::AppService {
     if !all_defaults {
         for (key, off) in OFF {
             let enable =
@@ -54,6 +61,9 @@ async fn phial_router(on: &[&str], all_defaults: bool) -> phial::AppService {
 enum Stack {
     Bare(Router),
     Phial(phial::AppService),
+    /// With a log subscriber as production installs it (JSON lines, INFO),
+    /// writing to a sink: what the per-request span costs.
+    Logged(phial::AppService, tracing::Dispatch),
 }
 
 impl Stack {
@@ -61,6 +71,12 @@ impl Stack {
         match self {
             Stack::Bare(s) => ns_per_request(s, n).await,
             Stack::Phial(s) => ns_per_request(s, n).await,
+            Stack::Logged(s, logs) => {
+                // The runtime is current-thread: the default holds for
+                // every poll of these requests.
+                let _guard = tracing::dispatcher::set_default(logs);
+                ns_per_request(s, n).await
+            }
         }
     }
 }
@@ -122,10 +138,14 @@ async fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(200_000);
     // `layer-cost N security` profiles one stack alone (for perf or
-    // valgrind); `bare`, `off` and `defaults` name the other rows.
+    // valgrind); `bare`, `off`, `defaults` and `metrics` name the other
+    // rows.
     if let Some(only) = std::env::args().nth(2) {
         let mut stack = if only == "bare" {
             Stack::Bare(bare_router())
+        } else if only == "metrics" {
+            let metered = production().set("metrics.token", "m".repeat(40));
+            Stack::Phial(phial_router_with(&[], true, metered).await)
         } else {
             let key = OFF
                 .iter()
@@ -158,6 +178,18 @@ async fn main() {
     stacks.push((
         "phial defaults".to_owned(),
         Stack::Phial(phial_router(&[], true).await),
+    ));
+    // Production serves /metrics only with a token (or a bind): set, every
+    // request is counted by route and status.
+    let metered = production().set("metrics.token", "m".repeat(40));
+    stacks.push((
+        "phial defaults + metrics".to_owned(),
+        Stack::Phial(phial_router_with(&[], true, metered).await),
+    ));
+    let json = phial::cli::log_subscriber(phial::cli::LogFormat::Json, "info", std::io::sink);
+    stacks.push((
+        "phial defaults + JSON logs".to_owned(),
+        Stack::Logged(phial_router(&[], true).await, tracing::Dispatch::new(json)),
     ));
     stacks.push((
         "axum + same headers (tower-http)".to_owned(),
