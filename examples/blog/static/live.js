@@ -6,7 +6,11 @@
   const postId = Number(section.dataset.postId);
   const list = document.getElementById("comment-list");
   const count = document.getElementById("comment-count");
-  const socket = io("/live");
+  // WebSocket first: one connection that stays on the node it reached, so
+  // several nodes need no sticky sessions (deploy/nginx.conf). Long polling
+  // only where a WebSocket cannot open (its requests must then reach one
+  // node: see the note there).
+  const socket = io("/live", { transports: ["websocket", "polling"] });
   // `data-live` says whether the page follows its post (tests wait on it).
   socket.on("connect", () =>
     socket.emit("join", { post_id: postId }, (answer) => {
