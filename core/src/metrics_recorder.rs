@@ -22,7 +22,8 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// The recorder's handle, installing the recorder on first use. `None`
 /// when another global recorder was installed first (the app's own
-/// choice): Phial then records into that one and serves no page.
+/// choice): Phial then serves no page and counts no requests; what the
+/// extensions record as it happens (query times) goes to that recorder.
 pub(crate) fn handle() -> Option<&'static PrometheusHandle> {
     HANDLE.get_or_init(install).as_ref()
 }
@@ -37,8 +38,8 @@ fn install() -> Option<PrometheusHandle> {
     let handle = recorder.handle();
     if metrics::set_global_recorder(recorder).is_err() {
         tracing::warn!(
-            "another `metrics` recorder is installed: Phial's metrics go to it, and the \
-             Prometheus endpoint (`metrics.path`) is not served"
+            "another `metrics` recorder is installed: Phial serves no Prometheus page \
+             (`metrics.path`) and counts no requests; extensions' query times go to it"
         );
         return None;
     }

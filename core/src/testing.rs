@@ -125,6 +125,20 @@ fn skip_or_fail<T>(message: String) -> Option<T> {
     None
 }
 
+/// The value of one series on a Prometheus page (`/metrics`): `series` is
+/// the name with its labels as the exporter writes them (sorted by key),
+/// e.g. `phial_http_requests_total{method="GET",route="/",status="200"}`.
+///
+/// ```
+/// let page = "# TYPE up gauge\nup{job=\"a\"} 1\n";
+/// assert_eq!(phial_core::testing::metric(page, r#"up{job="a"}"#), Some(1.0));
+/// assert_eq!(phial_core::testing::metric(page, "up"), None);
+/// ```
+pub fn metric(page: &str, series: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
 /// Runs `redis-cli -p PORT ARGS…` on loopback and returns what it printed,
 /// for tests that act on a Redis (Cluster) node from outside: kill a
 /// primary, read `CLUSTER INFO`, flush a key.

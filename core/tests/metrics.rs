@@ -12,12 +12,9 @@ use phial_core::cli::Output;
 use phial_core::routing::get;
 use phial_core::{App, AppBuilder, AppState, Config, HttpError, Profile};
 
-/// The value of the series `name{labels…}` on the page (labels in the
-/// order the exporter writes them, which is sorted by key), 0 when absent.
+/// The value of `series` on the page, 0 when absent.
 fn value(page: &str, series: &str) -> f64 {
-    page.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0)
+    phial_core::testing::metric(page, series).unwrap_or(0.0)
 }
 
 async fn page(app: &App) -> String {

@@ -3,18 +3,13 @@
 //! and misses, Socket.IO connections and rooms, the migrations applied.
 
 use phial::socket::testing::SocketClient;
+use phial::testing::metric as value;
 use phial::{App, Config};
 use serde_json::json;
 
 mod common;
 
 const TOKEN: &str = "blog-test-token";
-
-/// The value of `series` on the page (the exporter sorts labels by key).
-fn value(page: &str, series: &str) -> Option<f64> {
-    page.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
 
 async fn scrape(app: &App) -> String {
     let res = app.test_client().get("/metrics").send().await;

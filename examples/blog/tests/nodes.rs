@@ -337,10 +337,7 @@ async fn three_nodes_share_migrations_cache_sessions_and_live_comments_and_survi
     .unwrap();
     assert_eq!(scrape.status, 200, "{}", scrape.body);
     let series = |name: &str| {
-        scrape
-            .body
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+        phial::testing::metric(&scrape.body, name)
             .unwrap_or_else(|| panic!("no {name} on node 3:\n{}", scrape.body))
     };
     assert!(series(r#"phial_cache_hits_total{backend="tiered",tier="l2"}"#) >= 1.0);

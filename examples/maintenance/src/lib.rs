@@ -115,6 +115,8 @@ impl Extension for Maintenance {
             },
         ));
 
+        // The CLI command finds the flag in the app's instance folder.
+        let flag_file = cfg.flag_file.clone();
         // The flag is read when the app starts and then every `poll_ms`,
         // only by an app built to serve (not for `routes` or `config`).
         if app.serving() {
@@ -183,22 +185,12 @@ impl Extension for Maintenance {
                         .default_value("status"),
                 ),
             move |ctx| {
-                let flag_file = flag_file_of(&ctx);
-                async move { switch_command(ctx, flag_file).await }
+                let flag = ctx.app.state().instance_path().join(&flag_file);
+                async move { switch_command(ctx, flag).await }
             },
         );
         Ok(())
     }
-}
-
-fn flag_file_of(ctx: &phial::cli::CommandContext) -> PathBuf {
-    let cfg: MaintenanceConfig = ctx
-        .app
-        .state()
-        .config()
-        .section("maintenance")
-        .unwrap_or_default();
-    ctx.app.state().instance_path().join(cfg.flag_file)
 }
 
 async fn switch_command(ctx: phial::cli::CommandContext, flag: PathBuf) -> Result<(), BoxError> {
