@@ -74,7 +74,7 @@ where
     Fut: Future<Output = Result<Stored, Problem>>,
 {
     #[cfg(feature = "cache")]
-    if let Some(cache) = app.get::<phial_cache::Cache>() {
+    if let Some(cache) = app.get::<phial_cache::Cache>().filter(|_| s.cache) {
         let table = s.meta.table.as_str();
         let scope = scope(s, app, caller);
         let (key, tags) = match what {

@@ -1,6 +1,6 @@
 //! The `[rest]` section. Stable keys: `rest.prefix`, `rest.per_page`,
-//! `rest.max_per_page`, `rest.bulk_limit`, `rest.docs`, `rest.title`,
-//! `rest.version`.
+//! `rest.max_per_page`, `rest.bulk_limit`, `rest.cache`, `rest.docs`,
+//! `rest.title`, `rest.version`.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +16,11 @@ pub struct RestConfig {
     pub max_per_page: u64,
     /// Most rows one bulk create may carry.
     pub bulk_limit: usize,
+    /// Serve reads (`GET` of a list or a row) from the app's cache when the
+    /// cache extension is registered; writes through `Db` drop them. Turn
+    /// it off when something other than this app writes the tables (a
+    /// script, another service): the change feed sees only `Db`'s writes.
+    pub cache: bool,
     /// Serve the OpenAPI document (`{prefix}/openapi.json`) and Swagger UI
     /// (`{prefix}/docs/`).
     pub docs: bool,
@@ -32,6 +37,7 @@ impl Default for RestConfig {
             per_page: 20,
             max_per_page: 100,
             bulk_limit: 10_000,
+            cache: true,
             docs: true,
             title: None,
             version: "1.0.0".into(),

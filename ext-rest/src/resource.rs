@@ -289,6 +289,12 @@ pub(crate) struct Shared {
     /// `/api/posts`
     pub(crate) collection: String,
     pub(crate) bulk_limit: usize,
+    /// `rest.cache`: reads may come from the app's cache.
+    #[cfg_attr(
+        not(feature = "cache"),
+        expect(dead_code, reason = "only the cache reads it")
+    )]
+    pub(crate) cache: bool,
 }
 
 impl Shared {
@@ -359,6 +365,7 @@ where
             write_guard,
             collection: collection.clone(),
             bulk_limit: cfg.bulk_limit,
+            cache: cfg.cache,
         });
         let ops = &self.ops;
 

@@ -57,6 +57,29 @@ async fn backends() -> Vec<(&'static str, Option<String>)> {
     out
 }
 
+/// The API's app again with the cache registered (`api()` registers the
+/// Orm and Rest), an author created through it, and its URL.
+async fn with_cache_and_ada(api: &common::Api) -> (phial_core::App, Value, String) {
+    let app = phial_core::App::builder(api.app.state().config().clone())
+        .root_path(api.app.state().instance_path().parent().unwrap())
+        .register(phial_orm::Orm::new())
+        .register(Caching::new())
+        .register(common::rest())
+        .build()
+        .await
+        .unwrap();
+    let ada: Value = app
+        .test_client()
+        .post("/api/authors")
+        .header("authorization", &bearer())
+        .json(&json!({"name": "Ada", "email": "ada@example.com"}))
+        .send()
+        .await
+        .json();
+    let url = format!("/api/authors/{}", ada["id"]);
+    (app, ada, url)
+}
+
 #[tokio::test]
 async fn etags_are_answered_from_the_cache_until_a_write_makes_them_stale() {
     count_queries();
@@ -75,24 +98,8 @@ async fn etags_are_answered_from_the_cache_until_a_write_makes_them_stale() {
             }
         })
         .await;
-        // `api()` registers the Orm and Rest; the cache joins them here.
-        let app = phial_core::App::builder(api.app.state().config().clone())
-            .root_path(api.app.state().instance_path().parent().unwrap())
-            .register(phial_orm::Orm::new())
-            .register(Caching::new())
-            .register(common::rest())
-            .build()
-            .await
-            .unwrap();
+        let (app, ada, url) = with_cache_and_ada(&api).await;
         let client = app.test_client();
-        let ada: Value = client
-            .post("/api/authors")
-            .header("authorization", &bearer())
-            .json(&json!({"name": "Ada", "email": "ada@example.com"}))
-            .send()
-            .await
-            .json();
-        let url = format!("/api/authors/{}", ada["id"]);
 
         let (first, n) = queries(async || client.get(&url).send().await).await;
         assert_eq!(first.status(), StatusCode::OK, "{backend}");
@@ -203,4 +210,39 @@ async fn etags_are_answered_from_the_cache_until_a_write_makes_them_stale() {
         app.shutdown().await;
         api.app.shutdown().await;
     }
+}
+
+/// `rest.cache = false`: with the cache registered for other things, every
+/// read queries, so a write the change feed never saw (another program's)
+/// shows at once.
+#[tokio::test]
+async fn with_rest_cache_off_reads_see_writes_made_behind_the_apps_back() {
+    count_queries();
+    let _serial = SERIAL.lock().await;
+    let api = api("SQLite", &None, |c| {
+        c.set("database.log_statements", true)
+            .set("rest.cache", false)
+    })
+    .await;
+    let (app, _, url) = with_cache_and_ada(&api).await;
+    let client = app.test_client();
+    for _ in 0..2 {
+        let (read, n) = queries(async || client.get(&url).send().await).await;
+        assert_eq!(read.status(), StatusCode::OK);
+        assert!(n > 0, "every read queries with rest.cache off");
+        let (list, n) = queries(async || client.get("/api/authors").send().await).await;
+        assert_eq!(list.json::<Value>()["total"], 1);
+        assert!(n > 0, "every list queries with rest.cache off");
+    }
+    let db = phial_orm::Db::from_state(app.state()).unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        db.conn(),
+        "UPDATE rest_test_author SET name = 'Renamed'",
+    )
+    .await
+    .unwrap();
+    let fresh: Value = client.get(&url).send().await.json();
+    assert_eq!(fresh["name"], "Renamed", "no announcement needed");
+    app.shutdown().await;
+    api.app.shutdown().await;
 }
