@@ -109,6 +109,17 @@ impl<T: Serialize> Stored<T> {
     }
 }
 
+/// What is stored, borrowed from its bytes: the tags' names point into
+/// them and the value may too (the response cache serves a page from the
+/// stored bytes without copying it).
+#[derive(serde::Deserialize)]
+pub(crate) struct StoredRef<'a, T> {
+    #[serde(rename = "t", default, borrow)]
+    pub(crate) tags: Vec<(&'a str, u64)>,
+    #[serde(rename = "v")]
+    pub(crate) value: T,
+}
+
 impl<T: DeserializeOwned> Stored<T> {
     pub(crate) fn decode(key: &str, raw: &[u8]) -> Result<Self, CacheError> {
         rmp_serde::from_slice(raw).map_err(|e| CacheError::Codec {
@@ -239,14 +250,37 @@ impl Cache {
         Ok(Some((raw, stored.value)))
     }
 
-    async fn try_read<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, CacheError> {
-        Ok(self.read_stored(key).await?.map(|(_, v)| v))
+    /// The stored bytes under `key` if present and fresh (every tag's
+    /// version unchanged), for a caller that decodes them itself without
+    /// copying ([`StoredRef`]); counted as a hit or a miss like `get`.
+    pub(crate) async fn get_bytes(&self, key: &str) -> Option<Bytes> {
+        let found = async {
+            let Some(raw) = self.0.backend.get(&self.full(key)).await? else {
+                return Ok(None);
+            };
+            // Only the tags: the value is skipped, not decoded.
+            let stored: StoredRef<'_, serde::de::IgnoredAny> = rmp_serde::from_slice(&raw)
+                .map_err(|e| CacheError::Codec {
+                    key: key.to_owned(),
+                    action: "decoded",
+                    message: e.to_string(),
+                })?;
+            if !stored.tags.is_empty() {
+                let names: Vec<&str> = stored.tags.iter().map(|(t, _)| *t).collect();
+                let now = self.tag_versions(&names).await?;
+                if !crate::tags::fresh(&stored.tags, &now) {
+                    return Ok(None);
+                }
+            }
+            Ok::<_, CacheError>(Some(raw))
+        };
+        self.counted(found.await)
     }
 
-    /// The value under `key`, or `None` (missing, expired, invalidated by
-    /// a tag, of another type, or the backend is down).
-    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        match self.try_read(key).await {
+    /// A read's outcome, counted: a hit, or a miss (a failure is also
+    /// logged, and the caller carries on without the cache).
+    fn counted<T>(&self, read: Result<Option<T>, CacheError>) -> Option<T> {
+        match read {
             Ok(Some(v)) => {
                 self.0.counters.hits.fetch_add(1, Ordering::Relaxed);
                 Some(v)
@@ -261,6 +295,16 @@ impl Cache {
                 None
             }
         }
+    }
+
+    async fn try_read<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, CacheError> {
+        Ok(self.read_stored(key).await?.map(|(_, v)| v))
+    }
+
+    /// The value under `key`, or `None` (missing, expired, invalidated by
+    /// a tag, of another type, or the backend is down).
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        self.counted(self.try_read(key).await)
     }
 
     /// Several values; missing ones are `None`.

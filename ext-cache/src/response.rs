@@ -33,7 +33,7 @@ use http_body_util::BodyExt;
 use phial_core::{AppState, HttpError, Session};
 use serde::{Deserialize, Serialize};
 
-use crate::cache::Cache;
+use crate::cache::{Cache, StoredRef};
 
 /// Largest body kept.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -46,8 +46,9 @@ pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 pub struct Cached<H> {
     handler: H,
     ttl: Duration,
-    tags: Vec<&'static str>,
-    vary: Vec<HeaderName>,
+    // Shared, not owned: axum clones the handler for every request.
+    tags: std::sync::Arc<[&'static str]>,
+    vary: std::sync::Arc<[HeaderName]>,
 }
 
 /// Caches `handler`'s responses for `ttl`.
@@ -55,8 +56,8 @@ pub fn cached<H>(ttl: Duration, handler: H) -> Cached<H> {
     Cached {
         handler,
         ttl,
-        tags: Vec::new(),
-        vary: Vec::new(),
+        tags: std::sync::Arc::new([]),
+        vary: std::sync::Arc::new([]),
     }
 }
 
@@ -64,13 +65,18 @@ impl<H> Cached<H> {
     /// Drops the cached responses when `tag` is invalidated (a table's
     /// name: writes to it invalidate it).
     pub fn tag(mut self, tag: &'static str) -> Self {
-        self.tags.push(tag);
+        self.tags = self.tags.iter().copied().chain([tag]).collect();
         self
     }
 
     /// Keeps one response per value of this request header.
     pub fn vary(mut self, header: &'static str) -> Self {
-        self.vary.push(HeaderName::from_static(header));
+        self.vary = self
+            .vary
+            .iter()
+            .cloned()
+            .chain([HeaderName::from_static(header)])
+            .collect();
         self
     }
 }
@@ -83,6 +89,16 @@ struct Stored {
     headers: Vec<(String, serde_bytes::ByteBuf)>,
     #[serde(with = "serde_bytes")]
     body: Vec<u8>,
+}
+
+/// A kept response read in place: the headers and body point into the
+/// stored bytes, and the response shares them (no copy of the page).
+#[derive(Deserialize)]
+struct StoredView<'a> {
+    status: u16,
+    #[serde(borrow)]
+    headers: Vec<(&'a str, &'a [u8])>,
+    body: &'a [u8],
 }
 
 fn directive(headers: &http::HeaderMap, words: &[&str]) -> bool {
@@ -105,9 +121,15 @@ fn key(req: &Request, vary: &[HeaderName]) -> String {
         .authority()
         .map(|a| a.as_str())
         .or_else(|| req.headers().get(HOST).and_then(|h| h.to_str().ok()))
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let mut key = format!("resp:{}:{host}{}", req.method(), req.uri().path());
+        .unwrap_or("");
+    // Pushed, not `format!`ed: this runs on every hit.
+    let path = req.uri().path();
+    let mut key = String::with_capacity(16 + host.len() + path.len());
+    key.push_str("resp:");
+    key.push_str(req.method().as_str());
+    key.push(':');
+    key.extend(host.chars().map(|c| c.to_ascii_lowercase()));
+    key.push_str(path);
     if let Some(q) = req.uri().query() {
         key.push('?');
         key.push_str(q);
@@ -150,20 +172,24 @@ fn not_storable(res: &Response, session: Option<&Session>) -> Option<&'static st
     }
 }
 
-fn rebuild(stored: Stored) -> Response {
-    let mut res = Response::new(Body::from(stored.body));
-    *res.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    for (name, value) in stored.headers {
+/// The response kept in `raw` (a cache entry), sharing its bytes; `None`
+/// when they are not one (written by something else under the same key).
+fn rebuild(raw: &bytes::Bytes) -> Option<Response> {
+    let stored: StoredRef<'_, StoredView<'_>> = rmp_serde::from_slice(raw).ok()?;
+    let view = stored.value;
+    let mut res = Response::new(Body::from(raw.slice_ref(view.body)));
+    *res.status_mut() = StatusCode::from_u16(view.status).unwrap_or(StatusCode::OK);
+    for (name, value) in view.headers {
         if let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_bytes(&value),
+            HeaderValue::from_maybe_shared(raw.slice_ref(value)),
         ) {
             res.headers_mut().append(n, v);
         }
     }
     res.headers_mut()
         .insert(X_CACHE, HeaderValue::from_static("HIT"));
-    res
+    Some(res)
 }
 
 /// Names the response cache among a route's extractors, so a `cached`
@@ -195,8 +221,8 @@ where
                 return self.handler.call(req, state).await;
             };
             let key = key(&req, &self.vary);
-            if let Some(stored) = cache.get::<Stored>(&key).await {
-                return rebuild(stored);
+            if let Some(res) = cache.get_bytes(&key).await.as_ref().and_then(rebuild) {
+                return res;
             }
             let session = Session::from_extensions(req.extensions());
             let req_path = req.uri().path().to_owned();
@@ -271,5 +297,34 @@ mod tests {
         assert!(encoded.len() < 1050, "{} bytes", encoded.len());
         let back: Stored = rmp_serde::from_slice(&encoded).unwrap();
         assert_eq!(back.body, stored.body);
+    }
+
+    #[tokio::test]
+    async fn a_kept_response_is_served_from_the_entry_without_copying_it() {
+        let stored = Stored {
+            status: 200,
+            headers: vec![(
+                "content-type".into(),
+                serde_bytes::ByteBuf::from(&b"text/html; charset=utf-8"[..]),
+            )],
+            body: b"<p>kept</p>".to_vec(),
+        };
+        // As the cache writes it: with its tags' versions around it.
+        let raw = crate::cache::Stored::new(&stored, &["post"], vec![7])
+            .encode("k")
+            .unwrap();
+        let res = rebuild(&raw).expect("a kept response");
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
+        assert_eq!(res.headers()[X_CACHE], "HIT");
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"<p>kept</p>");
+        let inside = raw.as_ptr_range();
+        assert!(
+            inside.contains(&body.as_ptr()),
+            "the body points into the entry"
+        );
+        // Bytes that are not a kept response are a miss, not a panic.
+        assert!(rebuild(&bytes::Bytes::from_static(b"\x93\x01\x02\x03")).is_none());
     }
 }

@@ -22,7 +22,14 @@ pub(crate) type Version = Option<u64>;
 
 impl Cache {
     fn tag_key(&self, tag: &str) -> String {
-        format!("{}{INTERNAL}tag:{tag}", self.0.prefix)
+        // Pushed, not `format!`ed: every tagged hit builds these.
+        let prefix = &self.0.prefix;
+        let mut key = String::with_capacity(prefix.len() + tag.len() + 8);
+        key.push_str(prefix);
+        key.push(INTERNAL);
+        key.push_str("tag:");
+        key.push_str(tag);
+        key
     }
 
     /// The versions of `tags` now (`None` for a tag without one).
@@ -78,7 +85,7 @@ impl Cache {
 }
 
 /// Whether an entry written with `then` is still fresh given `now`.
-pub(crate) fn fresh(then: &[(String, u64)], now: &[Version]) -> bool {
+pub(crate) fn fresh<S>(then: &[(S, u64)], now: &[Version]) -> bool {
     then.len() == now.len()
         && then
             .iter()

@@ -184,6 +184,13 @@ async fn main() {
             )
             .route("/cached", get(cached(Duration::from_secs(300), page)))
             .route("/uncached", get(page))
+            .route(
+                "/cached-tagged",
+                get(cached(Duration::from_secs(300), fixed_page)
+                    .tag("post")
+                    .tag("author")),
+            )
+            .route("/fixed", get(fixed_page))
             .build()
             .await
             .unwrap();
@@ -191,4 +198,18 @@ async fn main() {
     let hit = endpoint_ns(&app, "/cached", en).await;
     let render = endpoint_ns(&app, "/uncached", en).await;
     row("cached endpoint vs the same endpoint uncached", hit, render);
+    // What a hit costs over a handler that returns the page at once: the
+    // key, the lookup, the tags' versions, decoding, the headers.
+    let tagged = endpoint_ns(&app, "/cached-tagged", en).await;
+    let fixed = endpoint_ns(&app, "/fixed", en).await;
+    row("cached hit (2 tags, 2.5 KB) vs a fixed page", tagged, fixed);
+}
+
+/// A page of the size of the blog's 12-row list, returned as is.
+async fn fixed_page() -> Html<&'static str> {
+    static PAGE: std::sync::LazyLock<&'static str> = std::sync::LazyLock::new(|| {
+        let row = "<tr><td>12</td><td><a href=\"/posts/12\">Post number 12: notes</a></td><td>Ada</td><td>2026-01-01 11:00</td></tr>\n";
+        Box::leak(format!("<!doctype html><table>{}</table>", row.repeat(24)).into_boxed_str())
+    });
+    Html(*PAGE)
 }
