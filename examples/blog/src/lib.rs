@@ -7,6 +7,7 @@
 //! `/api/stats` in the same document.
 
 pub mod entities;
+pub mod field;
 pub mod io_demo;
 pub mod live;
 pub mod migrations;
@@ -70,6 +71,8 @@ pub async fn create_app(config: Config) -> phial::Result<App> {
         )
         .route("/io/joined", get(io_demo::joined).name("io_joined"))
         .blueprint(pages())
+        // What scripts/bench-field.sh measures against axum and Flask.
+        .blueprint(field::blueprint())
         .build()
         .await?)
 }
