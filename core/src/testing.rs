@@ -176,7 +176,7 @@ pub fn tool(name: &str) -> Option<std::path::PathBuf> {
         return Some(found);
     }
     skip_or_fail(format!(
-        "`{name}` is not installed (run scripts/python-tools.sh)"
+        "`{name}` is not installed (scripts/python-tools.sh, node-tools.sh, nginx-tools.sh and browser-tools.sh install what the tests use)"
     ))
 }
 

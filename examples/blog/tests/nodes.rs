@@ -5,7 +5,10 @@
 //! Socket.IO client (the official one) on node 3; a session made on node 1
 //! is valid on node 3; a node stopped with SIGTERM while requests are in
 //! flight answers every one of them; the cluster losing a primary keeps
-//! every node serving.
+//! every node serving. In front of them, nginx with the shipped
+//! `deploy/nginx.conf`: requests spread over the nodes without stickiness,
+//! Socket.IO's WebSocket passes through, and a stopped node is routed
+//! around.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -139,6 +142,141 @@ async fn until(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool
     }
 }
 
+/// nginx with the shipped `deploy/nginx.conf` in front of the nodes (its
+/// TLS and port-80 redirect left out, its upstream pointed at this run's
+/// ports); stopped when dropped.
+struct Proxy {
+    port: u16,
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl Proxy {
+    fn config(node_ports: &[u16], listen: u16, dir: &std::path::Path) -> String {
+        let shipped = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/nginx.conf"),
+        )
+        .unwrap();
+        let redirect = shipped
+            .find("server {\n    listen 80;")
+            .expect("deploy/nginx.conf redirects port 80");
+        let end = redirect + shipped[redirect..].find("}\n").unwrap() + 2;
+        let mut site = format!("{}{}", &shipped[..redirect], &shipped[end..]);
+        let mut replace = |from: &str, to: &str| {
+            assert!(site.contains(from), "deploy/nginx.conf has no `{from}`");
+            site = site.replace(from, to);
+        };
+        replace(
+            "    listen 443 ssl;\n",
+            &format!("    listen 127.0.0.1:{listen};\n"),
+        );
+        replace("    http2 on;\n", "");
+        for (i, port) in node_ports.iter().enumerate() {
+            replace(
+                &format!("server 127.0.0.1:{} ", 5101 + i),
+                &format!("server 127.0.0.1:{port} "),
+            );
+        }
+        let site: String = site
+            .lines()
+            .filter(|l| !l.contains("ssl_certificate"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let d = dir.display();
+        format!(
+            "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+             events {{ worker_connections 512; }}\n\
+             http {{\naccess_log off;\nclient_body_temp_path {d}/body;\nproxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fastcgi;\nuwsgi_temp_path {d}/uwsgi;\nscgi_temp_path {d}/scgi;\n\
+             {site}}}\n"
+        )
+    }
+
+    async fn start(
+        nginx: &std::path::Path,
+        node_ports: &[u16],
+        http: &http_support::Http,
+    ) -> Proxy {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // nginx's workers drop root for `nobody`, who must reach the folder.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let port = free_ports(1)[0];
+        let conf = dir.path().join("nginx.conf");
+        std::fs::write(&conf, Self::config(node_ports, port, dir.path())).unwrap();
+        let child = Command::new(nginx)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx starts");
+        let mut proxy = Proxy { port, child, dir };
+        let started = Instant::now();
+        loop {
+            if let Ok(res) = send(http, "GET", &proxy.url("/healthz"), &[], None).await
+                && res.status == 200
+            {
+                return proxy;
+            }
+            let exited = proxy.child.try_wait().unwrap();
+            assert!(
+                exited.is_none() && started.elapsed() < Duration::from_secs(10),
+                "nginx did not come up ({exited:?}): {}",
+                proxy.errors()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn errors(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// The official Socket.IO client following post `post_id` at `base`
+/// (`tests/js/follow.js`): the process and its output lines.
+fn follow(
+    node: &std::path::Path,
+    modules: &std::path::Path,
+    base: String,
+    post_id: String,
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) {
+    use tokio::io::AsyncBufReadExt;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js/follow.js");
+    let mut reader = tokio::process::Command::new(node)
+        .arg(&script)
+        .arg(base)
+        .arg(post_id)
+        .env("NODE_PATH", modules)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let lines = tokio::io::BufReader::new(reader.stdout.take().unwrap()).lines();
+    (reader, lines)
+}
+
 fn free_ports(n: usize) -> Vec<u16> {
     let listeners: Vec<_> = (0..n)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
@@ -155,12 +293,13 @@ async fn three_nodes_share_migrations_cache_sessions_and_live_comments_and_survi
     else {
         return;
     };
-    let (Some(node), Some(modules), Some(_), Some(_), Some(_)) = (
+    let (Some(node), Some(modules), Some(_), Some(_), Some(_), Some(nginx)) = (
         tool("node"),
         node_modules("socket.io-client"),
         tool("psql"),
         tool("curl"),
         tool("redis-cli"),
+        tool("nginx"),
     ) else {
         return;
     };
@@ -361,20 +500,8 @@ async fn three_nodes_share_migrations_cache_sessions_and_live_comments_and_survi
     );
 
     // --- A comment posted on node 2 reaches a reader on node 3.
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js/follow.js");
-    let mut reader = tokio::process::Command::new(&node)
-        .arg(&script)
-        .arg(nodes.url(3, ""))
-        .arg(first["id"].to_string())
-        .env("NODE_PATH", &modules)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = {
-        use tokio::io::AsyncBufReadExt;
-        tokio::io::BufReader::new(reader.stdout.take().unwrap()).lines()
-    };
+    let reader_at = |base: String| follow(&node, &modules, base, first["id"].to_string());
+    let (mut reader, mut lines) = reader_at(nodes.url(3, ""));
     assert_eq!(
         lines.next_line().await.unwrap().as_deref(),
         Some("joined"),
@@ -393,6 +520,77 @@ async fn three_nodes_share_migrations_cache_sessions_and_live_comments_and_survi
         .unwrap_or_default();
     let comment: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
     assert_eq!(comment["body"], "from node two", "{comment}");
+    assert!(reader.wait().await.unwrap().success());
+
+    // --- nginx in front, with the shipped config: requests go to every
+    // node (no stickiness), each answered with the id nginx gave it.
+    let proxy = Proxy::start(&nginx, &nodes.ports, &http).await;
+    let through = 9;
+    for _ in 0..through {
+        let res = send(&http, "GET", &proxy.url("/field/json"), &[], None)
+            .await
+            .unwrap();
+        assert_eq!(res.status, 200, "{}\n{}", res.body, proxy.errors());
+        let id = res.header("x-request-id");
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "the node keeps nginx's $request_id: `{id}`"
+        );
+    }
+    let mut served = Vec::new();
+    for i in 1..=3 {
+        let scrape = send(
+            &http,
+            "GET",
+            &nodes.url(i, "/metrics"),
+            &[("authorization", &bearer_metrics)],
+            None,
+        )
+        .await
+        .unwrap();
+        served.push(
+            phial::testing::metric(
+                &scrape.body,
+                r#"phial_http_requests_total{method="GET",route="/field/json",status="200"}"#,
+            )
+            .unwrap_or(0.0),
+        );
+    }
+    assert!(
+        served.iter().all(|&n| n >= 1.0),
+        "every node served some of the requests through nginx: {served:?}"
+    );
+    assert_eq!(served.iter().sum::<f64>(), f64::from(through), "{served:?}");
+    // Socket.IO through nginx: the WebSocket upgrade passes, and a comment
+    // posted through nginx (whichever node takes it) reaches the reader.
+    let (mut reader, mut lines) = reader_at(proxy.url(""));
+    assert_eq!(
+        lines.next_line().await.unwrap().as_deref(),
+        Some("joined"),
+        "the reader follows the post through nginx: {}",
+        proxy.errors()
+    );
+    let res = send(
+        &http,
+        "POST",
+        &proxy.url("/api/comments"),
+        &auth,
+        Some((
+            "application/json",
+            json!({"post_id": first["id"], "author_name": "Linus", "body": "through the proxy"})
+                .to_string(),
+        )),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status, 201, "{}", res.body);
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("the comment arrives through nginx")
+        .unwrap()
+        .unwrap_or_default();
+    let comment: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(comment["body"], "through the proxy", "{comment}");
     assert!(reader.wait().await.unwrap().success());
 
     // --- SIGTERM with requests in flight: each one is answered.
@@ -454,6 +652,13 @@ async fn three_nodes_share_migrations_cache_sessions_and_live_comments_and_survi
         "node 1 says it shut down:\n{}",
         nodes.log(1)
     );
+    // nginx routes around the stopped node: no request through it fails.
+    for _ in 0..through {
+        let res = send(&http, "GET", &proxy.url("/field/json"), &[], None)
+            .await
+            .unwrap();
+        assert_eq!(res.status, 200, "{}\n{}", res.body, proxy.errors());
+    }
 
     // --- A Redis primary lost: nodes 2 and 3 keep serving reads and writes
     // through the failover and after it.
