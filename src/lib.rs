@@ -145,6 +145,12 @@ pub mod __private {
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+// The "Coming from Flask" guide's examples too: compiled, and run where
+// they need no database.
+#[doc = include_str!("../docs/from-flask.md")]
+#[cfg(all(doctest, feature = "orm", feature = "cache"))]
+pub struct FromFlaskDoctests;
+
 /// What most apps import: `use phial::prelude::*;`.
 pub mod prelude {
     pub use phial_core::axum::extract::{Path, Query, State};
