@@ -240,39 +240,43 @@ impl Cache {
             return Ok(None);
         };
         let stored = Stored::<T>::decode(key, &raw)?;
-        if !stored.tags.is_empty() {
-            let names: Vec<&str> = stored.tags.iter().map(|(t, _)| t.as_str()).collect();
-            let now = self.tag_versions(&names).await?;
-            if !crate::tags::fresh(&stored.tags, &now) {
-                return Ok(None);
-            }
+        if !self.tags_fresh(&stored.tags).await? {
+            return Ok(None);
         }
         Ok(Some((raw, stored.value)))
     }
 
-    /// The stored bytes under `key` if present and fresh (every tag's
-    /// version unchanged), for a caller that decodes them itself without
-    /// copying ([`StoredRef`]); counted as a hit or a miss like `get`.
-    pub(crate) async fn get_bytes(&self, key: &str) -> Option<Bytes> {
+    /// Whether an entry written with `tags` (names and their versions then)
+    /// is still fresh: every tag's version unchanged.
+    async fn tags_fresh<S: AsRef<str>>(&self, tags: &[(S, u64)]) -> Result<bool, CacheError> {
+        if tags.is_empty() {
+            return Ok(true);
+        }
+        let names: Vec<&str> = tags.iter().map(|(t, _)| t.as_ref()).collect();
+        let now = self.tag_versions(&names).await?;
+        Ok(crate::tags::fresh(tags, &now))
+    }
+
+    /// The entry under `key`, if present and fresh, read in place by
+    /// `view`: it decodes the stored bytes once into their tags and a value
+    /// that may share them (the response cache serves a page without
+    /// copying it; see [`StoredRef`]). Counted as a hit or a miss like
+    /// `get`; bytes `view` cannot read are a miss, logged.
+    pub(crate) async fn get_view<R>(
+        &self,
+        key: &str,
+        view: impl for<'r> FnOnce(&'r Bytes) -> Option<(Vec<(&'r str, u64)>, R)>,
+    ) -> Option<R> {
         let found = async {
             let Some(raw) = self.0.backend.get(&self.full(key)).await? else {
                 return Ok(None);
             };
-            // Only the tags: the value is skipped, not decoded.
-            let stored: StoredRef<'_, serde::de::IgnoredAny> = rmp_serde::from_slice(&raw)
-                .map_err(|e| CacheError::Codec {
-                    key: key.to_owned(),
-                    action: "decoded",
-                    message: e.to_string(),
-                })?;
-            if !stored.tags.is_empty() {
-                let names: Vec<&str> = stored.tags.iter().map(|(t, _)| *t).collect();
-                let now = self.tag_versions(&names).await?;
-                if !crate::tags::fresh(&stored.tags, &now) {
-                    return Ok(None);
-                }
-            }
-            Ok::<_, CacheError>(Some(raw))
+            let (tags, value) = view(&raw).ok_or_else(|| CacheError::Codec {
+                key: key.to_owned(),
+                action: "decoded",
+                message: "the stored bytes are not what this read expects".into(),
+            })?;
+            Ok(self.tags_fresh(&tags).await?.then_some(value))
         };
         self.counted(found.await)
     }

@@ -172,9 +172,10 @@ fn not_storable(res: &Response, session: Option<&Session>) -> Option<&'static st
     }
 }
 
-/// The response kept in `raw` (a cache entry), sharing its bytes; `None`
-/// when they are not one (written by something else under the same key).
-fn rebuild(raw: &bytes::Bytes) -> Option<Response> {
+/// The response kept in `raw` (a cache entry), sharing its bytes, with the
+/// entry's tags for the cache to check; `None` when the bytes are not one
+/// (written by something else under the same key).
+fn rebuild(raw: &bytes::Bytes) -> Option<(Vec<(&str, u64)>, Response)> {
     let stored: StoredRef<'_, StoredView<'_>> = rmp_serde::from_slice(raw).ok()?;
     let view = stored.value;
     let mut res = Response::new(Body::from(raw.slice_ref(view.body)));
@@ -189,7 +190,7 @@ fn rebuild(raw: &bytes::Bytes) -> Option<Response> {
     }
     res.headers_mut()
         .insert(X_CACHE, HeaderValue::from_static("HIT"));
-    Some(res)
+    Some((stored.tags, res))
 }
 
 /// Names the response cache among a route's extractors, so a `cached`
@@ -221,7 +222,7 @@ where
                 return self.handler.call(req, state).await;
             };
             let key = key(&req, &self.vary);
-            if let Some(res) = cache.get_bytes(&key).await.as_ref().and_then(rebuild) {
+            if let Some(res) = cache.get_view(&key, rebuild).await {
                 return res;
             }
             let session = Session::from_extensions(req.extensions());
@@ -313,7 +314,8 @@ mod tests {
         let raw = crate::cache::Stored::new(&stored, &["post"], vec![7])
             .encode("k")
             .unwrap();
-        let res = rebuild(&raw).expect("a kept response");
+        let (tags, res) = rebuild(&raw).expect("a kept response");
+        assert_eq!(tags, [("post", 7)], "its tags, for the cache to check");
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
         assert_eq!(res.headers()[X_CACHE], "HIT");

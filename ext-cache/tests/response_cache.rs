@@ -169,3 +169,96 @@ async fn the_same_path_on_two_hosts_is_two_entries() {
     );
     assert_eq!(calls.n.load(Ordering::SeqCst), 2);
 }
+
+/// On Redis, changed from outside: a page whose tag version is evicted is
+/// rendered again (never served stale), and an entry overwritten with
+/// bytes that are not a kept response is a miss that renders the page
+/// (never a panic or a 500).
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn a_lost_tag_version_or_a_foreign_entry_renders_the_page_again() {
+    let Some(url) =
+        phial_core::testing::service_url("Redis", "PHIAL_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+            .await
+    else {
+        return;
+    };
+    let prefix = format!("phial-test-resp:{}:", std::process::id());
+    let calls = Arc::new(Calls {
+        n: AtomicUsize::new(0),
+    });
+    let config = Config::testing()
+        .set("cache.type", "redis")
+        .set("cache.urls", vec![url.clone()])
+        .set("cache.key_prefix", prefix.as_str());
+    let app = App::builder(config)
+        .register(Caching::new())
+        .insert_arc(calls.clone())
+        .route(
+            "/posts",
+            get(
+                cached(Duration::from_secs(60), |calls: Dep<Calls>| async move {
+                    let n = calls.n.fetch_add(1, Ordering::SeqCst) + 1;
+                    format!("render {n}")
+                })
+                .tag("post"),
+            ),
+        )
+        .build()
+        .await
+        .unwrap();
+    let client = app.test_client();
+    let mut redis = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    client.get("/posts").send().await;
+    let hit = client.get("/posts").send().await;
+    assert_eq!(
+        (hit.header("x-cache"), hit.text()),
+        (Some("HIT"), "render 1".to_owned())
+    );
+
+    // The tag's version evicted (as under memory pressure).
+    let _: () = redis::cmd("DEL")
+        .arg(format!("{prefix}\u{1}tag:post"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let after = client.get("/posts").send().await;
+    assert_eq!(
+        (after.header("x-cache"), after.text()),
+        (Some("MISS"), "render 2".to_owned())
+    );
+
+    // The entry replaced by something else's bytes.
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}resp:*"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let _: () = redis::cmd("SET")
+        .arg(&keys[0])
+        .arg(&b"\x93\x01\x02\x03"[..])
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let foreign = client.get("/posts").send().await;
+    assert_eq!(foreign.status(), 200);
+    assert_eq!(
+        (foreign.header("x-cache"), foreign.text()),
+        (Some("MISS"), "render 3".to_owned())
+    );
+    assert_eq!(
+        client.get("/posts").send().await.header("x-cache"),
+        Some("HIT"),
+        "the page is kept again"
+    );
+    app.state()
+        .get::<phial_cache::Cache>()
+        .unwrap()
+        .clear()
+        .await;
+}
