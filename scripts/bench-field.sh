@@ -123,15 +123,7 @@ FIELD_THREADS=$FLASK_THREADS $venv/bin/gunicorn -k gthread --workers $FLASK_WORK
 names=("plaintext" "JSON" "one row" "12-row template" "cached page" "REST list")
 paths=(/field/plaintext /field/json /field/posts/1 /field/posts /field/cached "/api/posts?per_page=12&sort=-created_at")
 
-wait_ready() {
-  local url=$1
-  for _ in $(seq 1 600); do
-    curl -fs -o /dev/null "$url" && return 0
-    sleep 0.05
-  done
-  echo "server at $url did not come up" >&2
-  return 1
-}
+source scripts/bench-lib.sh
 
 # The server and its children (a gunicorn master and its workers).
 tree() {
@@ -150,11 +142,6 @@ mem_kib() {
   echo "$sum"
 }
 
-# wrk's "50%  1.23ms" / "99%  …" line, in microseconds.
-pct_us() {
-  awk -v p="$1%" '$1 == p { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
-       f = (u == "us") ? 1 : (u == "ms") ? 1000 : (u == "s") ? 1000000 : 1; printf "%.0f", v * f }'
-}
 
 stop() {
   kill -TERM "$1" 2>/dev/null || true

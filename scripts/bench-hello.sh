@@ -54,21 +54,7 @@ paths=(/plaintext /json)
 results=$(mktemp)
 trap 'rm -f "$results"; kill $(jobs -p) 2>/dev/null || true' EXIT
 
-wait_ready() {
-  local url=$1
-  for _ in $(seq 1 200); do
-    curl -fs -o /dev/null "$url" && return 0
-    sleep 0.05
-  done
-  echo "server at $url did not come up" >&2
-  return 1
-}
-
-# wrk's "99%  1.23ms" line, in microseconds.
-p99_us() {
-  awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
-       f = (u == "us") ? 1 : (u == "ms") ? 1000 : (u == "s") ? 1000000 : 1; printf "%.0f", v * f }'
-}
+source scripts/bench-lib.sh
 
 for round in $(seq 1 "$ROUNDS"); do
   for v in "${variants[@]}"; do
@@ -78,7 +64,7 @@ for round in $(seq 1 "$ROUNDS"); do
     for p in "${paths[@]}"; do
       out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:${port[$v]}$p")
       rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
-      p99=$(p99_us <<<"$out")
+      p99=$(pct_us 99 <<<"$out")
       echo "$v $p $rps $p99 $round" >>"$results"
       echo "round $round  $v $p: $rps req/s, p99 ${p99} us" >&2
     done

@@ -277,6 +277,19 @@ fn follow(
     (reader, lines)
 }
 
+/// The next comment a `follow` reader prints, within 20 s.
+async fn next_comment(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    what: &str,
+) -> Value {
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not arrive"))
+        .unwrap()
+        .unwrap_or_default();
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{what}: {e}: {line}"))
+}
+
 fn free_ports(n: usize) -> Vec<u16> {
     let listeners: Vec<_> = (0..n)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
@@ -513,12 +526,7 @@ async fn three_nodes_share_migrations_cache_sessions_and_live_comments_and_survi
         json!({"post_id": first["id"], "author_name": "Grace", "body": "from node two"}),
     )
     .await;
-    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .expect("the comment arrives")
-        .unwrap()
-        .unwrap_or_default();
-    let comment: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let comment = next_comment(&mut lines, "the comment from node 2").await;
     assert_eq!(comment["body"], "from node two", "{comment}");
     assert!(reader.wait().await.unwrap().success());
 
@@ -584,12 +592,7 @@ async fn three_nodes_share_migrations_cache_sessions_and_live_comments_and_survi
     .await
     .unwrap();
     assert_eq!(res.status, 201, "{}", res.body);
-    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .expect("the comment arrives through nginx")
-        .unwrap()
-        .unwrap_or_default();
-    let comment: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let comment = next_comment(&mut lines, "the comment through nginx").await;
     assert_eq!(comment["body"], "through the proxy", "{comment}");
     assert!(reader.wait().await.unwrap().success());
 
