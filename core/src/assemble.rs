@@ -30,6 +30,7 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
     bind_extensions(&mut b);
     if !describe_only {
         check_secret(&mut b);
+        crate::password::configure(&b.core.password);
     }
     check_settings(&mut b);
     let root = b.resolved_root();
@@ -43,6 +44,13 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
             });
         }
         run_providers(&mut b, &instance_path).await;
+        let provided = Provided {
+            config: b.config.clone(),
+            core: Arc::new(b.core.clone()),
+            values: b.values.clone(),
+            instance_path: instance_path.clone(),
+        };
+        crate::builder::sessions::resolve(&mut b, &provided);
         crate::sentinel::check_routes(&mut b);
     }
     mount_static(&mut b, &root);
@@ -70,6 +78,7 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
     if b.core.request_id.enabled {
         security_headers = security_headers.with_slot(request_id_header.clone());
     }
+    let trusted_proxies = trusted_proxies(&mut b);
     let config_value = match b.config.effective(&b.sections) {
         Ok(v) => v,
         Err(e) => {
@@ -147,6 +156,10 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
         security_headers,
         request_id_header,
         request_metrics,
+        trusted_proxies,
+        limit_store: Arc::new(crate::rate_limit::MemoryLimitStore::new(
+            b.core.rate_limit.memory_bytes,
+        )),
     }));
 
     let _ = b.state_slot.set(Arc::downgrade(&state.0));
@@ -263,6 +276,22 @@ fn extension_error(extension: &str, phase: &'static str, source: BoxError) -> Bu
     }
 }
 
+/// `server.trusted_proxies`, parsed; each bad entry is a build error.
+fn trusted_proxies(b: &mut AppBuilder) -> crate::client_addr::TrustedProxies {
+    crate::client_addr::TrustedProxies::parse(&b.core.server.trusted_proxies).unwrap_or_else(
+        |bad| {
+            for (i, message) in bad {
+                b.errors.push(BuildError::Config {
+                    extension: CORE_SOURCE.into(),
+                    key: format!("server.trusted_proxies[{i}]"),
+                    message,
+                });
+            }
+            Default::default()
+        },
+    )
+}
+
 /// A header name whose clones cost nothing per request (leaked once per app).
 fn static_header_name(name: &str) -> Option<http::HeaderName> {
     let lower = name.to_ascii_lowercase();
@@ -273,6 +302,13 @@ fn static_header_name(name: &str) -> Option<http::HeaderName> {
 }
 
 fn check_settings(b: &mut AppBuilder) {
+    if let Err((key, message)) = crate::cors::Cors::from_config(b.core.cors.clone()).layer() {
+        b.errors.push(BuildError::Config {
+            extension: CORE_SOURCE.into(),
+            key: format!("cors.{key}"),
+            message,
+        });
+    }
     if b.core.session.same_site == crate::config::SameSite::None && !b.core.session.secure {
         b.errors.push(BuildError::Config {
             extension: CORE_SOURCE.into(),

@@ -23,6 +23,8 @@ pub struct Blueprint {
     pub(crate) nested: Vec<(String, Router<AppState>)>,
     pub(crate) template_folder: Option<Folder>,
     pub(crate) static_folder: Option<Folder>,
+    pub(crate) limits: Vec<crate::rate_limit::RateLimit>,
+    pub(crate) cors: Option<crate::cors::Cors>,
 }
 
 impl Blueprint {
@@ -35,6 +37,8 @@ impl Blueprint {
             nested: Vec::new(),
             template_folder: None,
             static_folder: None,
+            limits: Vec::new(),
+            cors: None,
         }
     }
 
@@ -52,6 +56,26 @@ impl Blueprint {
     /// Adds handlers for a path (relative to the prefix).
     pub fn route(mut self, path: impl Into<String>, routes: impl Into<MethodRoutes>) -> Self {
         self.routes.push((path.into(), routes.into()));
+        self
+    }
+
+    /// Limits every route of the blueprint, together: one allowance per
+    /// caller across its routes (see [`crate::rate_limit`]).
+    ///
+    /// ```
+    /// use phial_core::{Blueprint, rate_limit::limit};
+    /// let api = Blueprint::new("api").url_prefix("/api").limit(limit("100/minute"));
+    /// # let _ = api;
+    /// ```
+    pub fn limit(mut self, limit: crate::rate_limit::RateLimit) -> Self {
+        self.limits.push(limit);
+        self
+    }
+
+    /// Answers calls from other origins to the blueprint's routes by this
+    /// policy instead of the app's `[cors]` section.
+    pub fn cors(mut self, cors: crate::cors::Cors) -> Self {
+        self.cors = Some(cors);
         self
     }
 

@@ -25,16 +25,33 @@ use crate::state::AppState;
 #[derive(Clone, Copy)]
 pub(crate) struct CsrfLayer;
 
+/// The check for JSON APIs: no form can reach them, so only calls from
+/// other origins that carry the session cookie need the token.
+#[derive(Clone, Copy)]
+pub(crate) struct CrossOriginCsrfLayer;
+
 impl<S> Layer<S> for CsrfLayer {
     type Service = CsrfService<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        CsrfService { inner }
+        CsrfService { inner, forms: true }
+    }
+}
+
+impl<S> Layer<S> for CrossOriginCsrfLayer {
+    type Service = CsrfService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        CsrfService {
+            inner,
+            forms: false,
+        }
     }
 }
 
 #[derive(Clone)]
 pub(crate) struct CsrfService<S> {
     inner: S,
+    /// Whether form posts are checked (else only cross-origin calls).
+    forms: bool,
 }
 
 impl<S> Service<Request> for CsrfService<S>
@@ -65,10 +82,21 @@ where
         if skip {
             return Either::Left(self.inner.call(req));
         }
+        let cross_origin_cookie =
+            || cross_origin(&req) && carries_session(&req, &app.core().session.cookie_name);
+        if !self.forms && !cross_origin_cookie() {
+            return Either::Left(self.inner.call(req));
+        }
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        let forms = self.forms;
         Either::Right(Box::pin(async move {
-            match check_csrf(&app, req).await {
+            let checked = if forms {
+                check_csrf(&app, req).await
+            } else {
+                check_cross_origin(&app, req)
+            };
+            match checked {
                 Ok(req) => inner.call(req).await,
                 Err(e) => Ok(e.into_response()),
             }
@@ -120,7 +148,7 @@ fn form_kind(req: &Request) -> Option<FormKind> {
 async fn check_csrf(app: &AppState, req: Request) -> Result<Request, HttpError> {
     let cfg = &app.core().csrf;
     let Some(kind) = form_kind(&req) else {
-        return Ok(req);
+        return check_cross_origin(app, req);
     };
     if req
         .headers()
@@ -156,6 +184,66 @@ async fn check_csrf(app: &AppState, req: Request) -> Result<Request, HttpError> 
     };
     csrf::verify_token(&session, token.as_deref())?;
     Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+/// JSON and the like: a page on another origin can send them only where
+/// `[cors]` lets it, and then, if the browser sends the session cookie
+/// along, the call must carry the token (header) as well.
+fn check_cross_origin(app: &AppState, req: Request) -> Result<Request, HttpError> {
+    if !(cross_origin(&req) && carries_session(&req, &app.core().session.cookie_name)) {
+        return Ok(req);
+    }
+    let cfg = &app.core().csrf;
+    let session = RequestContext::session(req.extensions())
+        .cloned()
+        .ok_or(CsrfError::NoSession)?;
+    let token = req
+        .headers()
+        .get(&cfg.header_name)
+        .or_else(|| req.headers().get("x-csrftoken"))
+        .and_then(|v| v.to_str().ok());
+    csrf::verify_token(&session, token)?;
+    Ok(req)
+}
+
+/// Whether the browser says the request comes from a page of another
+/// origin: `Sec-Fetch-Site`, else an `Origin` whose host is not `Host`.
+fn cross_origin(req: &Request) -> bool {
+    if let Some(site) = req.headers().get("sec-fetch-site") {
+        return matches!(site.as_bytes(), b"cross-site" | b"same-site");
+    }
+    let Some(origin) = req.headers().get(http::header::ORIGIN) else {
+        return false;
+    };
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest);
+    match (origin_host, host) {
+        (Some(o), Some(h)) => !o.eq_ignore_ascii_case(h),
+        // `Origin: null` (a sandboxed page, a redirect) or no host to compare.
+        _ => true,
+    }
+}
+
+/// Whether the request carries the session cookie.
+fn carries_session(req: &Request, name: &str) -> bool {
+    req.headers()
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|c| {
+            c.trim_start()
+                .split_once('=')
+                .is_some_and(|(n, _)| n == name)
+        })
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, HttpError> {

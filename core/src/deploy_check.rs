@@ -108,6 +108,24 @@ fn core_hazards(state: &AppState) -> Vec<DeployFinding> {
             "the session cookie is sent over plain HTTP; set session.secure = true behind HTTPS",
         ));
     }
+    let cors = crate::cors::Cors::from_config(core.cors.clone());
+    if cors.wildcard_with_credentials() {
+        found.push(DeployFinding::warning(
+            "cors.origins",
+            "`*` is listed with cors.credentials = true: any site may read the public \
+             answers, and only the origins listed by name get credentials (cookies); list \
+             the origins that serve your pages and drop `*` unless the API is public",
+        ));
+    }
+    if state.profile().is_production() && core.server.trusted_proxies.is_empty() {
+        found.push(DeployFinding::warning(
+            "server.trusted_proxies",
+            "is empty: if a proxy (nginx, a load balancer) is in front, every client has its \
+             address, so one client's failed sign-ins and rate limits hold back everyone; \
+             list the proxy's address (`127.0.0.1/32`, its network) so the address it \
+             forwards is believed",
+        ));
+    }
     if !core.csrf.enabled {
         found.push(DeployFinding::warning(
             "csrf.enabled",

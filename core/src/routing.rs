@@ -24,9 +24,17 @@ pub struct MethodRoutes {
     /// False for a plain axum method router: the builder adds the CSRF
     /// check around it.
     pub(crate) csrf_wrapped: bool,
+    /// A JSON API's handlers: the builder adds the cross-origin check
+    /// (the session cookie sent from another origin needs the token).
+    pub(crate) json_api: bool,
     /// `type_name` of each handler's extractor tuple, checked against the
     /// state when the app is built (see `sentinel`).
     pub(crate) extractors: Vec<&'static str>,
+    /// Rate limits, put on when the route is added (a bad rate is a build
+    /// error naming the route).
+    pub(crate) limits: Vec<crate::rate_limit::RateLimit>,
+    /// A cross-origin policy of its own (else the app's `[cors]`).
+    pub(crate) cors: Option<crate::cors::Cors>,
 }
 
 impl std::fmt::Debug for MethodRoutes {
@@ -52,7 +60,10 @@ macro_rules! method_fns {
                     methods: vec![Method::$method],
                     name: None,
                     csrf_wrapped: true,
+                    json_api: false,
                     extractors: vec![std::any::type_name::<T>()],
+                    limits: Vec::new(),
+                    cors: None,
                 }
             }
         )*
@@ -112,7 +123,10 @@ where
         methods: Vec::new(),
         name: None,
         csrf_wrapped: true,
+        json_api: false,
         extractors: vec![std::any::type_name::<T>()],
+        limits: Vec::new(),
+        cors: None,
     }
 }
 
@@ -132,6 +146,29 @@ impl MethodRoutes {
     /// The methods routed; empty means every method.
     pub fn methods(&self) -> &[Method] {
         &self.methods
+    }
+
+    /// Limits how often these handlers may be called (see
+    /// [`crate::rate_limit`]); the counters are the route's own unless the
+    /// limit names a [`scope`](crate::rate_limit::RateLimit::scope).
+    ///
+    /// ```
+    /// use phial_core::rate_limit::limit;
+    /// use phial_core::routing::post;
+    /// async fn send() -> &'static str { "sent" }
+    /// let routes = post(send).limit(limit("5/minute").by_user());
+    /// # let _ = routes;
+    /// ```
+    pub fn limit(mut self, limit: crate::rate_limit::RateLimit) -> Self {
+        self.limits.push(limit);
+        self
+    }
+
+    /// Answers calls from other origins by this policy instead of the
+    /// app's `[cors]` section.
+    pub fn cors(mut self, cors: crate::cors::Cors) -> Self {
+        self.cors = Some(cors);
+        self
     }
 
     /// Wraps these handlers in a tower layer (e.g. a timeout for one route).
@@ -159,7 +196,10 @@ impl From<MethodRouter<AppState>> for MethodRoutes {
             methods: Vec::new(),
             name: None,
             csrf_wrapped: false,
+            json_api: false,
             extractors: Vec::new(),
+            limits: Vec::new(),
+            cors: None,
         }
     }
 }
@@ -188,7 +228,10 @@ impl MethodRoutes {
             methods: methods.into_iter().collect(),
             name: None,
             csrf_wrapped: true,
+            json_api: true,
             extractors: Vec::new(),
+            limits: Vec::new(),
+            cors: None,
         }
     }
 }

@@ -81,6 +81,10 @@ pub(crate) struct AppInner {
     /// Request series, while metrics are served.
     pub(crate) request_metrics: Option<crate::request_metrics::RequestMetrics>,
     pub(crate) request_id_header: http::HeaderName,
+    /// `server.trusted_proxies`, parsed.
+    pub(crate) trusted_proxies: crate::client_addr::TrustedProxies,
+    /// This process's rate-limit counters.
+    pub(crate) limit_store: Arc<crate::rate_limit::MemoryLimitStore>,
 }
 
 /// Shared state of one app. Cheap to clone (one `Arc`).

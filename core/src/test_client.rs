@@ -50,6 +50,7 @@ impl TestClient {
             headers: HeaderMap::new(),
             body: Bytes::new(),
             cookies: true,
+            peer: None,
         }
     }
 
@@ -128,9 +129,26 @@ pub struct TestRequest {
     headers: HeaderMap,
     body: Bytes,
     cookies: bool,
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl TestRequest {
+    /// Sends the request as if from a TCP peer at `addr` (as the server
+    /// gives handlers `ConnectInfo`): what [`ClientAddr`](crate::ClientAddr),
+    /// sign-in throttling and rate limits see. Without it a request comes
+    /// from `127.0.0.1`.
+    ///
+    /// ```
+    /// # async fn doc(client: phial_core::test_client::TestClient) {
+    /// let res = client.get("/").from_addr("203.0.113.9").send().await;
+    /// # }
+    /// ```
+    pub fn from_addr(mut self, addr: &str) -> Self {
+        let ip: std::net::IpAddr = addr.parse().expect("an IP address");
+        self.peer = Some(std::net::SocketAddr::new(ip, 40000));
+        self
+    }
+
     /// Adds a header. Panics on an invalid name or value (a test bug).
     pub fn header(mut self, name: &str, value: &str) -> Self {
         let name = HeaderName::from_bytes(name.as_bytes()).expect("valid header name");
@@ -181,6 +199,10 @@ impl TestRequest {
             .body(Body::from(self.body))
             .expect("valid request");
         *req.headers_mut() = self.headers;
+        if let Some(peer) = self.peer {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+        }
         if self.cookies {
             let jar = self
                 .client

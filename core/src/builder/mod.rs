@@ -27,6 +27,7 @@ use crate::templates::TemplateSetup;
 mod assets;
 mod hooks;
 mod routes;
+pub(crate) mod sessions;
 mod state;
 
 pub(crate) use routes::LayerFn;
@@ -99,6 +100,10 @@ pub struct AppBuilder {
     /// (weak: the state holds the feed that holds the listeners).
     pub(crate) state_slot: Arc<std::sync::OnceLock<std::sync::Weak<crate::state::AppInner>>>,
     pub(crate) embedded: Option<(Vec<EmbeddedFile>, Vec<EmbeddedFile>)>,
+    /// Session stores extensions offer (see `sessions`).
+    pub(crate) session_offers: Vec<crate::session::Offer>,
+    /// The first extension that keeps records in the session store.
+    pub(crate) session_store_needed_by: Option<String>,
 }
 
 impl AppBuilder {
@@ -149,6 +154,8 @@ impl AppBuilder {
             sections: Vec::new(),
             state_slot: Default::default(),
             embedded: None,
+            session_offers: Vec::new(),
+            session_store_needed_by: None,
         }
     }
 

@@ -56,11 +56,33 @@ impl AppBuilder {
             return;
         }
         // CSRF wraps the handlers only, so a wrong method is a 405 first.
-        let method_router = if routes.csrf_wrapped {
+        let mut method_router = if routes.json_api {
+            routes.router.layer(crate::csrf_layer::CrossOriginCsrfLayer)
+        } else if routes.csrf_wrapped {
             routes.router
         } else {
             routes.router.layer(crate::csrf_layer::CsrfLayer)
         };
+        for limit in routes.limits {
+            if let Err(problem) = limit.rate() {
+                self.errors.push(BuildError::Extension {
+                    extension: self.current.clone(),
+                    phase: "routing",
+                    source: format!("the rate limit on {path}: {problem}").into(),
+                });
+                return;
+            }
+            method_router = method_router.layer(limit.in_scope(&path));
+        }
+        // Outermost, so a preflight is answered before anything else.
+        match self.cors_layer(routes.cors.as_ref()) {
+            Ok(Some(cors)) => method_router = method_router.layer(cors),
+            Ok(None) => {}
+            Err(e) => {
+                self.errors.push(e);
+                return;
+            }
+        }
         match crate::route_table::guarded_route(std::mem::take(&mut self.router), |r| {
             r.route(&path, method_router)
         }) {
@@ -86,12 +108,56 @@ impl AppBuilder {
     /// Nests a plain axum router under a path; its routes are listed as one
     /// `*` entry.
     pub fn nest(&mut self, path: &str, router: Router<AppState>) -> &mut Self {
-        let router = if router.has_routes() {
+        self.nest_with_cors(path, router, None)
+    }
+
+    fn nest_with_cors(
+        &mut self,
+        path: &str,
+        router: Router<AppState>,
+        cors: Option<&crate::cors::Cors>,
+    ) -> &mut Self {
+        let mut router = if router.has_routes() {
             router.route_layer(crate::csrf_layer::CsrfLayer)
         } else {
             router
         };
+        match self.cors_layer(cors) {
+            Ok(Some(cors)) => router = router.layer(cors),
+            Ok(None) => {}
+            Err(e) => {
+                self.errors.push(e);
+                return self;
+            }
+        }
         self.mount(path, "nested router", |r| r.nest(path, router))
+    }
+
+    /// The cross-origin layer for a route: its own policy, else the app's
+    /// `[cors]`; `None` when no origin is allowed.
+    fn cors_layer(
+        &self,
+        own: Option<&crate::cors::Cors>,
+    ) -> Result<Option<tower_http::cors::CorsLayer>, BuildError> {
+        let section = "the route's or blueprint's cors";
+        let cors = match own {
+            Some(c) => c.clone(),
+            None => crate::cors::Cors::from_config(self.core.cors.clone()),
+        };
+        if !cors.is_active() {
+            return Ok(None);
+        }
+        if own.is_none() {
+            // A bad `[cors]` is reported once, when the settings are checked.
+            return Ok(cors.layer().ok());
+        }
+        cors.layer()
+            .map(Some)
+            .map_err(|(key, message)| BuildError::Config {
+                extension: self.current.clone(),
+                key: format!("{section}: {key}"),
+                message,
+            })
     }
 
     /// Adds what `add` puts under `path` (a nested router or service),
@@ -169,11 +235,31 @@ impl AppBuilder {
     /// prefixed with its name, its templates after the app's, its static
     /// folder at `<prefix>/static`.
     pub fn blueprint(&mut self, bp: Blueprint) -> &mut Self {
-        for (path, routes) in bp.routes {
+        let scope = format!("blueprint:{}", bp.name);
+        for limit in &bp.limits {
+            if let Err(problem) = limit.rate() {
+                self.errors.push(BuildError::Extension {
+                    extension: self.current.clone(),
+                    phase: "routing",
+                    source: format!("the rate limit on blueprint `{}`: {problem}", bp.name).into(),
+                });
+                return self;
+            }
+        }
+        for (path, mut routes) in bp.routes {
+            for limit in &bp.limits {
+                routes = routes.limit(limit.clone().in_scope(&scope));
+            }
+            if routes.cors.is_none() {
+                routes.cors = bp.cors.clone();
+            }
             self.add_route(join_paths(&bp.url_prefix, &path), routes, Some(&bp.name));
         }
-        for (path, router) in bp.nested {
-            self.nest(&join_paths(&bp.url_prefix, &path), router);
+        for (path, mut router) in bp.nested {
+            for limit in &bp.limits {
+                router = router.layer(limit.clone().in_scope(&scope));
+            }
+            self.nest_with_cors(&join_paths(&bp.url_prefix, &path), router, bp.cors.as_ref());
         }
         if let Some(folder) = bp.template_folder {
             self.template_folders.push(folder);

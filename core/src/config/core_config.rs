@@ -69,14 +69,67 @@ pub struct CoreConfig {
     pub health: HealthConfig,
     /// The Prometheus endpoint.
     pub metrics: MetricsConfig,
+    /// Rate limits (`limit("10/minute")`) and sign-in throttling.
+    pub rate_limit: RateLimitConfig,
+    /// Password hashing (`phial::password`).
+    pub password: PasswordConfig,
+    /// Calls from pages on other origins.
+    pub cors: crate::cors::CorsConfig,
 }
 
-/// `[server]`.
+/// `[rate_limit]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RateLimitConfig {
+    /// Apply the app's limits at all (a benchmark may turn them off).
+    pub enabled: bool,
+    /// Bytes this process's counters may take (they are the counters when
+    /// no shared store is set up, and the fallback when it fails); past
+    /// it, keys that restrict nobody are dropped first.
+    pub memory_bytes: usize,
+}
+
+/// `[password]`: scrypt takes 128 MiB for each hash it computes, so how
+/// many run at once bounds the memory a burst of sign-ins can take.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PasswordConfig {
+    /// Hashes computed at once in this process (each takes 128 MiB while
+    /// it runs); the default, 2, keeps them within 256 MiB.
+    pub max_concurrent: usize,
+    /// Hashes waiting for their turn; past it, a request that needs one is
+    /// answered 503 at once.
+    pub max_waiting: usize,
+    /// Longest password accepted, in bytes; longer ones are refused before
+    /// any hashing.
+    pub max_length: usize,
+}
+
+/// `[server]`: the `run` command's listener, what it believes of proxies,
+/// and how long it waits for clients.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServerConfig {
     /// Address `run` listens on.
     pub bind: String,
+    /// Proxies (CIDRs: `10.0.0.0/8`, `127.0.0.1/32`, `::1/128`) whose
+    /// `X-Forwarded-For` / `Forwarded` headers are believed. A request from
+    /// any other peer is from that peer, whatever its headers say. Empty:
+    /// no proxy is trusted (the binary faces clients itself).
+    pub trusted_proxies: Vec<String>,
+    /// Seconds a new connection has to send its first request's headers
+    /// (nginx's `client_header_timeout`); a silent or trickling client is
+    /// then disconnected.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait, after a response, for the
+    /// next request's headers (nginx's `keepalive_timeout`).
+    pub keep_alive_timeout_secs: u64,
+    /// Connections open at once; past it the listener stops accepting
+    /// until one closes (they wait in the kernel's backlog).
+    pub max_connections: usize,
+    /// Connections open at once from one address (trusted proxies are not
+    /// counted); past it a new one is closed at once.
+    pub max_connections_per_address: usize,
 }
 
 /// `[session]`.
@@ -98,6 +151,9 @@ pub struct SessionConfig {
     pub domain: Option<String>,
     /// Cookie `Path`.
     pub path: String,
+    /// Where sign-in records live: `auto`, `cookie`, `memory`, `cache`,
+    /// `database` (see `phial_core::session` and `phial::auth`).
+    pub store: crate::session::StoreKind,
 }
 
 /// The session cookie's `SameSite` attribute.
@@ -263,7 +319,14 @@ impl CoreConfig {
             catch_panics: true,
             startup_timeout_secs: 60,
             shutdown_timeout_secs: 30,
-            server: ServerConfig { bind: "127.0.0.1:5000".into() },
+            server: ServerConfig {
+                bind: "127.0.0.1:5000".into(),
+                trusted_proxies: Vec::new(),
+                header_read_timeout_secs: 60,
+                keep_alive_timeout_secs: 75,
+                max_connections: 10_000,
+                max_connections_per_address: 256,
+            },
             session: SessionConfig {
                 enabled: true,
                 cookie_name: "session".into(),
@@ -272,6 +335,7 @@ impl CoreConfig {
                 same_site: SameSite::Lax,
                 domain: None,
                 path: "/".into(),
+                store: crate::session::StoreKind::Auto,
             },
             csrf: CsrfConfig {
                 enabled: true,
@@ -308,6 +372,9 @@ impl CoreConfig {
                 token: None,
                 bind: None,
             },
+            rate_limit: RateLimitConfig { enabled: true, memory_bytes: 16 * 1024 * 1024 },
+            password: PasswordConfig { max_concurrent: 2, max_waiting: 64, max_length: 1024 },
+            cors: Default::default(),
         }
     }
 
@@ -394,4 +461,6 @@ section_defaults!(
     RequestIdConfig => request_id,
     HealthConfig => health,
     MetricsConfig => metrics,
+    RateLimitConfig => rate_limit,
+    PasswordConfig => password,
 );

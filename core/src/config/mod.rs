@@ -25,8 +25,8 @@ use serde::de::DeserializeOwned;
 
 pub use core_config::{
     CoreConfig, CsrfConfig, DEVELOPMENT_SECRET_KEY, HealthConfig, MIN_SECRET_KEY_LEN,
-    MetricsConfig, RequestIdConfig, SameSite, SecurityConfig, ServerConfig, SessionConfig,
-    StaticConfig, TemplatesConfig,
+    MetricsConfig, PasswordConfig, RateLimitConfig, RequestIdConfig, SameSite, SecurityConfig,
+    ServerConfig, SessionConfig, StaticConfig, TemplatesConfig,
 };
 pub use profile::{Profile, UnknownProfile};
 pub use redact::{REDACTED, is_secret_key, redact, redact_url};

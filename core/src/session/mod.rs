@@ -13,6 +13,7 @@
 
 mod codec;
 mod flash;
+mod store;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -33,6 +34,10 @@ use crate::state::AppState;
 use codec::CookieProblem;
 pub(crate) use codec::Keys;
 pub use flash::Flash;
+pub(crate) use store::Offer;
+pub use store::{
+    DynSessionStore, MemorySessionStore, SessionStore, SessionStores, StoreError, StoreKind,
+};
 
 /// A value could not be stored in the session.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +73,8 @@ struct Shared {
     /// The matched route's pattern, set by the route layer when metrics
     /// are on (see `request_metrics`).
     route: std::sync::OnceLock<axum::extract::MatchedPath>,
+    /// Who is signed in, once someone asked (see `identity`).
+    identity: crate::identity::Memo,
 }
 
 /// The current request's session. Cheap to clone; loaded from the cookie on
@@ -114,6 +121,7 @@ impl Session {
             id,
             state,
             route: std::sync::OnceLock::new(),
+            identity: Default::default(),
         }))
     }
 
@@ -126,6 +134,10 @@ impl Session {
     /// The matched route's pattern, when metrics recorded one.
     pub(crate) fn route(&self) -> Option<&str> {
         self.0.route.get().map(axum::extract::MatchedPath::as_str)
+    }
+
+    pub(crate) fn identity_memo(&self) -> &crate::identity::Memo {
+        &self.0.identity
     }
 
     /// Whether this is a session (sessions are on), not only the id.

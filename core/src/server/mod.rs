@@ -1,5 +1,9 @@
 //! Serving: bind, serve until Ctrl-C or SIGTERM, let in-flight requests
 //! finish (bounded by `shutdown_timeout_secs`), then run shutdown hooks.
+//! The accept loop and its limits are in `accept`.
+
+mod accept;
+mod timer;
 
 use std::future::Future;
 use std::time::Duration;
@@ -83,35 +87,31 @@ impl App {
             tokio::spawn(async move { draining.drain().await });
         };
         // The peer's address reaches handlers as `ConnectInfo<SocketAddr>`
-        // (login throttling keys on it).
-        let server = axum::serve(
-            listener,
-            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                std::net::SocketAddr,
-            >(self.service()),
-        )
-        .with_graceful_shutdown(signal);
+        // (`ClientAddr` starts from it).
+        let limits = accept::Limits::new(
+            &self.state().core().server,
+            self.state().0.trusted_proxies.clone(),
+        );
+        let server = accept::serve(listener, self.service(), limits, signal);
         let grace = Duration::from_secs(self.state().core().shutdown_timeout_secs);
         let deadline = async move {
             let _ = fired_rx.wait_for(|fired| *fired).await;
             tokio::time::sleep(grace).await;
         };
-        let result = tokio::select! {
-            r = server => r.map_err(|source| Error::Serve { addr, source }),
+        tokio::select! {
+            () = server => {}
             () = deadline => {
                 tracing::warn!("in-flight requests did not finish within {}s; closing them", grace.as_secs());
-                Ok(())
             }
-        };
-        // It stopped taking scrapes when the signal fired; a server that
-        // ended on an error takes it down too.
+        }
+        // It stopped taking scrapes when the signal fired.
         if let Some(task) = metrics_listener {
             task.abort();
             let _ = task.await;
         }
         self.shutdown().await;
         tracing::info!("shut down");
-        result
+        Ok(())
     }
 
     /// Serves the metrics page on `metrics.bind`, when set and metrics are
