@@ -35,21 +35,28 @@ impl Caching {
     }
 }
 
-/// Builds the cache a config describes; `prefix` comes from
-/// [`CacheConfig::prefix`].
-pub(crate) fn build(cfg: &CacheConfig, prefix: String) -> Result<Cache, crate::CacheError> {
+/// The shared Redis a cache sits on, when it sits on one (the session and
+/// rate-limit stores share its connection).
+#[cfg(feature = "redis")]
+pub(crate) type SharedRedis = Option<Redis>;
+#[cfg(not(feature = "redis"))]
+pub(crate) type SharedRedis = Option<std::convert::Infallible>;
+
+/// Builds the cache a config describes (`prefix` comes from
+/// [`CacheConfig::prefix`]), with the shared Redis when there is one.
+pub(crate) fn build_shared(
+    cfg: &CacheConfig,
+    prefix: String,
+) -> Result<(Cache, SharedRedis), crate::CacheError> {
     let ttl = (cfg.default_ttl_secs > 0).then(|| Duration::from_secs(cfg.default_ttl_secs));
     Ok(match cfg.kind {
-        BackendKind::Null => Cache::new(Null, prefix, ttl),
+        BackendKind::Null => (Cache::new(Null, prefix, ttl), None),
         BackendKind::Memory => {
             let capacity = cfg
                 .max_bytes
                 .map_or(Capacity::Entries(cfg.max_entries), Capacity::Bytes);
-            Cache::new(
-                Memory::new(capacity, cfg.idle_secs.map(Duration::from_secs)),
-                prefix,
-                ttl,
-            )
+            let memory = Memory::new(capacity, cfg.idle_secs.map(Duration::from_secs));
+            (Cache::new(memory, prefix, ttl), None)
         }
         #[cfg(feature = "redis")]
         BackendKind::Redis => {
@@ -58,12 +65,12 @@ pub(crate) fn build(cfg: &CacheConfig, prefix: String) -> Result<Cache, crate::C
                 message: "config key `cache.urls` is empty: give the server's URL".into(),
             })?;
             let backend = Redis::new(url, Duration::from_millis(cfg.timeout_ms.max(1)))?;
-            Cache::new(backend, prefix, ttl)
+            (Cache::new(backend.clone(), prefix, ttl), Some(backend))
         }
         #[cfg(feature = "redis")]
         BackendKind::RedisCluster => {
             let backend = Redis::cluster(&cfg.urls, Duration::from_millis(cfg.timeout_ms.max(1)))?;
-            Cache::new(backend, prefix, ttl)
+            (Cache::new(backend.clone(), prefix, ttl), Some(backend))
         }
         #[cfg(feature = "redis")]
         BackendKind::Tiered => {
@@ -80,8 +87,9 @@ pub(crate) fn build(cfg: &CacheConfig, prefix: String) -> Result<Cache, crate::C
                 .map_or(Capacity::Entries(cfg.max_entries), Capacity::Bytes);
             let l1_ttl = Duration::from_secs(cfg.l1_ttl_secs.max(1));
             let channel = format!("{prefix}invalidate");
+            let shared = l2.clone();
             let tiered = Tiered::new(l2, capacity, l1_ttl, channel).max_pending(cfg.max_pending);
-            Cache::new(tiered, prefix, ttl)
+            (Cache::new(tiered, prefix, ttl), Some(shared))
         }
         #[cfg(not(feature = "redis"))]
         kind @ (BackendKind::Redis | BackendKind::RedisCluster | BackendKind::Tiered) => {
@@ -109,7 +117,15 @@ impl Extension for Caching {
         // app is built, not while it is only described for `routes`.
         let prefix = cfg.prefix(&app.core_config().app_name());
         let setup = cfg.clone();
-        app.provide(move |_p| async move { build(&setup, prefix).map_err(BoxError::from) });
+        let shared: std::sync::Arc<std::sync::OnceLock<SharedRedis>> = Default::default();
+        let keep = shared.clone();
+        let store_prefix = prefix.clone();
+        app.provide(move |_p| async move {
+            let (cache, redis) = build_shared(&setup, prefix).map_err(BoxError::from)?;
+            let _ = keep.set(redis);
+            Ok(cache)
+        });
+        crate::stores_offer::offer(app, cfg.kind, shared, store_prefix);
         // Writes to a table drop what was cached under the table's tag.
         app.on_change("cache", |state, change| async move {
             if let Some(cache) = state.get::<Cache>() {

@@ -52,6 +52,9 @@ mod metrics;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod response;
+#[cfg(feature = "redis")]
+pub mod stores;
+mod stores_offer;
 mod tags;
 #[cfg(feature = "redis")]
 pub mod tiered;

@@ -183,6 +183,36 @@ impl Redis {
         }
     }
 
+    /// Runs one command, bounded by the timeout.
+    pub(crate) async fn command<T: redis::FromRedisValue>(
+        &self,
+        cmd: redis::Cmd,
+    ) -> Result<T, CacheError> {
+        let mut c = self.conn().await?;
+        self.bounded(async move { cmd.query_async::<T>(&mut c).await })
+            .await
+    }
+
+    /// Runs a Lua script on `keys` (one hash slot) with `args`, bounded
+    /// by the timeout.
+    pub(crate) async fn script<T: redis::FromRedisValue>(
+        &self,
+        script: &redis::Script,
+        keys: &[&str],
+        args: &[&[u8]],
+    ) -> Result<T, CacheError> {
+        let mut c = self.conn().await?;
+        let mut invocation = script.prepare_invoke();
+        for k in keys {
+            invocation.key(*k);
+        }
+        for a in args {
+            invocation.arg(a);
+        }
+        self.bounded(async move { invocation.invoke_async::<T>(&mut c).await })
+            .await
+    }
+
     /// Publishes `payload` on `channel` (to every node of a cluster).
     pub(crate) async fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), CacheError> {
         let mut c = self.conn().await?;

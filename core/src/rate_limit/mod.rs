@@ -269,9 +269,9 @@ pub struct Limiter {
 }
 
 /// A shared counter store for the app, put in the state by an extension
-/// (the cache, on a shared backend).
+/// (the cache: `Some` on a shared backend, `None` on an in-process one).
 #[derive(Clone)]
-pub struct SharedLimitStore(pub Arc<dyn DynLimitStore>);
+pub struct SharedLimitStore(pub Option<Arc<dyn DynLimitStore>>);
 
 impl fmt::Debug for Limiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -285,7 +285,7 @@ impl Limiter {
     /// The app's limiter.
     pub fn of(app: &AppState) -> Limiter {
         Limiter {
-            shared: app.get::<SharedLimitStore>().map(|s| s.0.clone()),
+            shared: app.get::<SharedLimitStore>().and_then(|s| s.0.clone()),
             local: app.0.limit_store.clone(),
         }
     }
