@@ -73,6 +73,13 @@ fn secret(session: &Session, create: bool) -> Option<[u8; LEN]> {
     })
 }
 
+/// Drops the session's CSRF secret, so tokens handed out before no longer
+/// verify and the next one comes from a new secret. Signing in and out
+/// does it (`phial::auth`): a token seen before sign-in is useless after.
+pub fn rotate(session: &Session) {
+    session.remove(SESSION_KEY);
+}
+
 /// A fresh masked token for this session (creating its secret if needed).
 pub fn generate_token(session: &Session) -> String {
     let secret = secret(session, true).expect("created above");

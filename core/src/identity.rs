@@ -203,6 +203,13 @@ impl Memo {
     }
 }
 
+/// Nobody, shared (no allocation per anonymous request).
+fn nobody() -> Arc<Identity> {
+    static NOBODY: std::sync::LazyLock<Arc<Identity>> =
+        std::sync::LazyLock::new(|| Arc::new(Identity::anonymous()));
+    NOBODY.clone()
+}
+
 /// Who is signed in on the request `session` belongs to; resolved once per
 /// request.
 pub async fn of(session: &Session) -> Result<Arc<Identity>, IdentityError> {
@@ -212,10 +219,10 @@ pub async fn of(session: &Session) -> Result<Arc<Identity>, IdentityError> {
     }
     let app = session.app();
     let Some(resolver) = app.get::<Arc<dyn Resolver>>() else {
-        return Ok(Arc::new(Identity::anonymous()));
+        return Ok(nobody());
     };
     if !session.is_on() || !resolver.refers(session) {
-        return Ok(Arc::new(Identity::anonymous()));
+        return Ok(nobody());
     }
     memo.resolved
         .get_or_init(|| async { resolver.resolve(app, session).await.map(Arc::new) })
@@ -228,14 +235,18 @@ pub async fn of(session: &Session) -> Result<Arc<Identity>, IdentityError> {
 pub async fn of_request(extensions: &http::Extensions) -> Result<Arc<Identity>, IdentityError> {
     match crate::middleware::RequestContext::any(extensions) {
         Some(session) => of(session).await,
-        None => Ok(Arc::new(Identity::anonymous())),
+        None => Ok(nobody()),
     }
 }
 
 /// The identity already resolved for this request, if any (for code that
 /// cannot wait: it is `None` until someone awaited [`of`]).
 pub fn resolved(extensions: &http::Extensions) -> Option<Arc<Identity>> {
-    let session = crate::middleware::RequestContext::any(extensions)?;
+    resolved_for(crate::middleware::RequestContext::any(extensions)?)
+}
+
+/// Like [`resolved`], from the request's session.
+pub fn resolved_for(session: &Session) -> Option<Arc<Identity>> {
     let memo = session.identity_memo();
     memo.replaced()
         .or_else(|| memo.resolved.get().and_then(|r| r.as_ref().ok().cloned()))
@@ -249,4 +260,88 @@ pub fn replace(session: &Session, identity: Identity) {
         .replaced
         .lock()
         .unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(identity));
+}
+
+/// A sign-in that ended, or a user whose rights changed, for whatever
+/// keeps long-lived connections (Socket.IO): their sockets are
+/// disconnected on every node, and come back re-checked or not at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignOut {
+    /// One sign-in ended (sign-out), by its public handle.
+    Session {
+        /// The realm.
+        realm: String,
+        /// [`SignedIn::session_handle`].
+        handle: String,
+    },
+    /// Every sign-in of a user ended (sign out everywhere, deactivated,
+    /// new password) or their roles changed.
+    User {
+        /// The realm.
+        realm: String,
+        /// The user's id.
+        id: String,
+    },
+}
+
+impl SignOut {
+    /// The Socket.IO room whose sockets it concerns.
+    pub fn room(&self) -> String {
+        match self {
+            SignOut::Session { realm, handle } => session_room(realm, handle),
+            SignOut::User { realm, id } => user_room(realm, id),
+        }
+    }
+}
+
+/// The room of one sign-in's sockets.
+pub fn session_room(realm: &str, handle: &str) -> String {
+    format!("phial:signin:{realm}:{handle}")
+}
+
+/// The room of every socket of one user.
+pub fn user_room(realm: &str, id: &str) -> String {
+    format!("phial:user:{realm}:{id}")
+}
+
+impl SignedIn {
+    /// The rooms a socket of this sign-in joins, so that a [`SignOut`]
+    /// reaches it on any node.
+    pub fn rooms(&self) -> [String; 2] {
+        [
+            session_room(&self.realm, &self.session),
+            user_room(&self.realm, &self.id),
+        ]
+    }
+}
+
+/// The app's sign-out events (in its state): `phial::auth` publishes,
+/// the socket extension disconnects. Cheap to clone.
+#[derive(Clone)]
+pub struct SignOuts(tokio::sync::broadcast::Sender<SignOut>);
+
+impl fmt::Debug for SignOuts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignOuts")
+            .field("listeners", &self.0.receiver_count())
+            .finish()
+    }
+}
+
+impl Default for SignOuts {
+    fn default() -> Self {
+        SignOuts(tokio::sync::broadcast::channel(1024).0)
+    }
+}
+
+impl SignOuts {
+    /// Tells every listener (nobody listening is fine).
+    pub fn publish(&self, event: SignOut) {
+        let _ = self.0.send(event);
+    }
+
+    /// A receiver of every event from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<SignOut> {
+        self.0.subscribe()
+    }
 }

@@ -103,6 +103,12 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
+    /// The app a request belongs to, from its extensions (for tower
+    /// layers, which get no state): `None` outside the core middleware.
+    pub fn of_request(extensions: &http::Extensions) -> Option<AppState> {
+        crate::middleware::RequestContext::any(extensions).map(|s| s.app().clone())
+    }
+
     /// The configuration the app was built from.
     pub fn config(&self) -> &Config {
         &self.0.config
@@ -132,6 +138,12 @@ impl AppState {
     pub fn changes(&self) -> &crate::changes::ChangeFeed {
         self.get::<crate::changes::ChangeFeed>()
             .expect("every app has a change feed")
+    }
+
+    /// Sign-out events (see [`crate::identity::SignOuts`]).
+    pub fn sign_outs(&self) -> &crate::identity::SignOuts {
+        self.get::<crate::identity::SignOuts>()
+            .expect("every app has its sign-out events")
     }
 
     /// Builds a URL by endpoint name (Flask's `url_for`).

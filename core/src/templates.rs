@@ -26,6 +26,7 @@ use minijinja::{
 
 use crate::csrf;
 use crate::error::HttpError;
+use crate::identity::{Identity, IdentityError};
 use crate::middleware::RequestContext;
 use crate::session::Session;
 use crate::state::AppState;
@@ -119,12 +120,47 @@ impl TemplateEngine {
 }
 
 /// Renders templates for the current request, adding its context: a
-/// `csrf_token()` for the session, `get_flashed_messages()`, and `request`
-/// (`path`, `method`, `id`).
+/// `csrf_token()` for the session, `get_flashed_messages()`, `request`
+/// (`path`, `method`, `id`) and `current_user` (`is_authenticated`, `id`,
+/// `name`, `realm`; `signed_in` lists every realm's user). The user is
+/// never the whole row: no field a template could leak by accident.
 pub struct Templates {
     app: AppState,
     session: Option<Session>,
     request: Value,
+    current_user: Value,
+    signed_in: Value,
+}
+
+/// `current_user` and `signed_in` for a template: who the identity says,
+/// or an anonymous user (marked `unavailable` when it could not be read).
+fn user_values(identity: Option<Result<Arc<Identity>, IdentityError>>) -> (Value, Value) {
+    let (identity, unavailable) = match identity {
+        Some(Ok(i)) => (Some(i), false),
+        Some(Err(_)) => (None, true),
+        None => (None, false),
+    };
+    let first = identity.as_ref().and_then(|i| i.first().cloned());
+    let current = match first {
+        Some(u) => context! {
+            is_authenticated => true,
+            id => u.id(),
+            name => u.name(),
+            realm => u.realm(),
+        },
+        None => context! { is_authenticated => false, unavailable => unavailable },
+    };
+    let all: std::collections::BTreeMap<String, Value> = identity
+        .iter()
+        .flat_map(|i| i.users().iter())
+        .map(|u| {
+            (
+                u.realm().to_owned(),
+                context! { id => u.id(), name => u.name() },
+            )
+        })
+        .collect();
+    (current, Value::from_iter(all))
 }
 
 impl Templates {
@@ -136,10 +172,18 @@ impl Templates {
         path: &str,
         id: Option<String>,
     ) -> Self {
+        // Error pages render with who the request already knew.
+        let known = session
+            .as_ref()
+            .and_then(crate::identity::resolved_for)
+            .map(Ok);
+        let (current_user, signed_in) = user_values(known);
         Templates {
             app,
             session,
             request: context! { path => path, method => method, id => id },
+            current_user,
+            signed_in,
         }
     }
 
@@ -165,6 +209,8 @@ impl Templates {
         let flashes = self.session.clone();
         let request_ctx = context! {
             request => self.request.clone(),
+            current_user => self.current_user.clone(),
+            signed_in => self.signed_in.clone(),
             csrf_token => Value::from_function(move || -> Result<String, TplError> {
                 session.as_ref().map(csrf::generate_token).ok_or_else(|| {
                     TplError::new(ErrorKind::InvalidOperation, "csrf_token() needs sessions (the core middleware is off)")
@@ -213,12 +259,18 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let session = RequestContext::session(&parts.extensions).cloned();
         let id = RequestContext::id(&parts.extensions).map(|r| r.as_str().to_owned());
-        Ok(Templates::for_request(
+        let identity = match &session {
+            Some(s) => Some(crate::identity::of(s).await),
+            None => None,
+        };
+        let mut tpl = Templates::for_request(
             AppState::from_ref(state),
             session,
             parts.method.as_str(),
             parts.uri.path(),
             id,
-        ))
+        );
+        (tpl.current_user, tpl.signed_in) = user_values(identity);
+        Ok(tpl)
     }
 }

@@ -235,6 +235,21 @@ impl LimitStore for RedisLimitStore {
         Ok(backoff_step(n, parse(&last)?, parse(&now)?, backoff).1)
     }
 
+    async fn refund(&self, key: &str) -> Result<(), LimitError> {
+        static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+            redis::Script::new(
+                "local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0') \
+                 if n > 0 then redis.call('HSET', KEYS[1], 'n', n - 1) end return n",
+            )
+        });
+        let key = self.key(key);
+        self.redis
+            .script::<i64>(&SCRIPT, &[&key], &[])
+            .await
+            .map_err(limit_error)?;
+        Ok(())
+    }
+
     async fn forget(&self, key: &str) -> Result<(), LimitError> {
         let mut cmd = redis::cmd("DEL");
         cmd.arg(self.key(key));

@@ -12,14 +12,17 @@ use std::time::Duration;
 use phial_cache::Caching;
 use phial_cache::redis::Redis;
 use phial_cache::stores::{RedisLimitStore, RedisSessionStore};
-use phial_core::rate_limit::{Backoff, Limiter, LimitStore, Rate};
+use phial_core::rate_limit::{Backoff, LimitStore, Limiter, Rate};
 use phial_core::session::{SessionStore, SessionStores};
 use phial_core::{App, Config};
 
 async fn redises() -> Vec<(&'static str, Redis)> {
     let mut out = Vec::new();
     if let Some(url) = common::redis_url().await {
-        out.push(("redis", Redis::new(&url, Duration::from_millis(500)).unwrap()));
+        out.push((
+            "redis",
+            Redis::new(&url, Duration::from_millis(500)).unwrap(),
+        ));
     }
     if let Some(seed) = common::cluster_seed().await {
         out.push((
@@ -48,9 +51,17 @@ async fn session_records_round_trip_expire_and_keep_the_first_epoch() {
             .set_if_absent(&epoch, b"two".to_vec(), Duration::from_secs(60))
             .await
             .unwrap();
-        assert_eq!((first.as_slice(), second.as_slice()), (&b"one"[..], &b"one"[..]), "{name}");
+        assert_eq!(
+            (first.as_slice(), second.as_slice()),
+            (&b"one"[..], &b"one"[..]),
+            "{name}"
+        );
         let both = store.get(&[record.clone(), epoch.clone()]).await.unwrap();
-        assert_eq!(both, vec![Some(b"record".to_vec()), Some(b"one".to_vec())], "{name}");
+        assert_eq!(
+            both,
+            vec![Some(b"record".to_vec()), Some(b"one".to_vec())],
+            "{name}"
+        );
         // Records expire by themselves.
         let mut gone = false;
         for _ in 0..40 {
@@ -81,7 +92,10 @@ async fn rate_counters_are_shared_by_every_app_on_the_same_redis() {
         let last = a.take(key, rate, 1).await.unwrap();
         assert!(last.allowed && last.remaining == 0, "{name}: {last:?}");
         let refused = b.take(key, rate, 1).await.unwrap();
-        assert!(!refused.allowed, "{name}: the second node counts the first's requests");
+        assert!(
+            !refused.allowed,
+            "{name}: the second node counts the first's requests"
+        );
         assert!(
             refused.retry_after > Duration::from_secs(15)
                 && refused.retry_after <= Duration::from_secs(20),
@@ -97,9 +111,15 @@ async fn rate_counters_are_shared_by_every_app_on_the_same_redis() {
         assert!(b.attempt("login:ada", backoff).await.unwrap().allowed);
         let held = a.attempt("login:ada", backoff).await.unwrap();
         assert!(!held.allowed, "{name}");
-        assert!(held.retry_after > Duration::from_secs(25), "{name}: {held:?}");
+        assert!(
+            held.retry_after > Duration::from_secs(25),
+            "{name}: {held:?}"
+        );
         b.forget("login:ada").await.unwrap();
-        assert!(a.attempt("login:ada", backoff).await.unwrap().allowed, "{name}");
+        assert!(
+            a.attempt("login:ada", backoff).await.unwrap().allowed,
+            "{name}"
+        );
     }
 }
 
@@ -116,14 +136,31 @@ async fn the_app_counts_in_redis_and_keeps_sessions_there_on_a_shared_backend() 
             .set("cache.key_prefix", prefix.clone())
             .set("session.store", "cache")
     };
-    let one = App::builder(config()).register(Caching::new()).build().await.unwrap();
-    let two = App::builder(config()).register(Caching::new()).build().await.unwrap();
+    let one = App::builder(config())
+        .register(Caching::new())
+        .build()
+        .await
+        .unwrap();
+    let two = App::builder(config())
+        .register(Caching::new())
+        .build()
+        .await
+        .unwrap();
     let (l1, l2) = (Limiter::of(one.state()), Limiter::of(two.state()));
     assert_eq!(l1.kind(), "redis");
     let rate: Rate = "1/minute".parse().unwrap();
     assert!(l1.take("rl:t:a:1", rate, 1).await.allowed);
-    assert!(!l2.take("rl:t:a:1", rate, 1).await.allowed, "the other node knows");
-    let store = two.state().get::<SessionStores>().unwrap().store().unwrap().clone();
+    assert!(
+        !l2.take("rl:t:a:1", rate, 1).await.allowed,
+        "the other node knows"
+    );
+    let store = two
+        .state()
+        .get::<SessionStores>()
+        .unwrap()
+        .store()
+        .unwrap()
+        .clone();
     assert_eq!(store.kind(), "redis");
 }
 
@@ -139,9 +176,19 @@ async fn on_the_memory_backend_filling_the_cache_signs_nobody_out() {
     .build()
     .await
     .unwrap();
-    let store = app.state().get::<SessionStores>().unwrap().store().unwrap().clone();
+    let store = app
+        .state()
+        .get::<SessionStores>()
+        .unwrap()
+        .store()
+        .unwrap()
+        .clone();
     store
-        .set("{user:1}:s:x", b"signed in".to_vec(), Duration::from_secs(60))
+        .set(
+            "{user:1}:s:x",
+            b"signed in".to_vec(),
+            Duration::from_secs(60),
+        )
         .await
         .unwrap();
     let cache = app.state().get::<phial_cache::Cache>().unwrap().clone();

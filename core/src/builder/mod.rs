@@ -121,6 +121,7 @@ impl AppBuilder {
         let changes = crate::changes::ChangeFeed::default();
         let mut values = TypeMap::default();
         values.insert(changes.clone());
+        values.insert(crate::identity::SignOuts::default());
         AppBuilder {
             config,
             core,

@@ -150,6 +150,14 @@ impl LimitStore for MemoryLimitStore {
         Ok(decision)
     }
 
+    async fn refund(&self, key: &str) -> Result<(), LimitError> {
+        let mut inner = self.lock();
+        if let Some(Entry::Attempts { count, .. }) = inner.map.get_mut(key) {
+            *count = count.saturating_sub(1);
+        }
+        Ok(())
+    }
+
     async fn forget(&self, key: &str) -> Result<(), LimitError> {
         let mut inner = self.lock();
         if inner.map.remove(key).is_some() {

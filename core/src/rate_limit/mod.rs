@@ -338,6 +338,16 @@ impl Limiter {
             })
     }
 
+    /// See [`LimitStore::refund`]: in both stores.
+    pub async fn refund(&self, key: &str) {
+        if let Some(shared) = &self.shared
+            && let Err(e) = shared.refund(key).await
+        {
+            fallback_warning(&e);
+        }
+        let _ = LimitStore::refund(&*self.local, key).await;
+    }
+
     /// See [`LimitStore::forget`]: in both stores (an attempt counted
     /// locally while the shared store was down is forgotten too).
     pub async fn forget(&self, key: &str) {

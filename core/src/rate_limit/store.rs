@@ -102,6 +102,10 @@ pub trait LimitStore: Send + Sync + 'static {
 
     /// Forgets `key`'s attempts (a sign-in that succeeded).
     fn forget(&self, key: &str) -> impl Future<Output = Result<(), LimitError>> + Send;
+
+    /// Takes one attempt back from `key` (one that turned out legitimate),
+    /// leaving the others counted.
+    fn refund(&self, key: &str) -> impl Future<Output = Result<(), LimitError>> + Send;
 }
 
 /// [`LimitStore`] as the app keeps it (object-safe; implemented for every
@@ -124,6 +128,8 @@ pub trait DynLimitStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Decision, LimitError>>;
     /// See [`LimitStore::forget`].
     fn forget<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), LimitError>>;
+    /// See [`LimitStore::refund`].
+    fn refund<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), LimitError>>;
 }
 
 impl<T: LimitStore> DynLimitStore for T {
@@ -147,6 +153,9 @@ impl<T: LimitStore> DynLimitStore for T {
     }
     fn forget<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), LimitError>> {
         Box::pin(LimitStore::forget(self, key))
+    }
+    fn refund<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), LimitError>> {
+        Box::pin(LimitStore::refund(self, key))
     }
 }
 

@@ -39,6 +39,9 @@ pub use store::{
     DynSessionStore, MemorySessionStore, SessionStore, SessionStores, StoreError, StoreKind,
 };
 
+/// The header a page's script sends with requests no person asked for.
+pub const BACKGROUND_HEADER: &str = "x-phial-background";
+
 /// A value could not be stored in the session.
 #[derive(Debug, thiserror::Error)]
 #[error("session value for `{key}` cannot be stored as JSON: {source}")]
@@ -75,6 +78,9 @@ struct Shared {
     route: std::sync::OnceLock<axum::extract::MatchedPath>,
     /// Who is signed in, once someone asked (see `identity`).
     identity: crate::identity::Memo,
+    /// The page's own script asked, not the person (`X-Phial-Background`):
+    /// a sign-in's idle timer is not renewed by it.
+    background: bool,
 }
 
 /// The current request's session. Cheap to clone; loaded from the cookie on
@@ -111,6 +117,7 @@ impl Session {
         id: Option<RequestId>,
         headers: Option<&HeaderMap>,
     ) -> Self {
+        let background = headers.is_some_and(|h| h.contains_key(BACKGROUND_HEADER));
         let state = headers.map(|h| State {
             // No cookie, no allocation.
             cookies: h.get_all(COOKIE).iter().cloned().collect(),
@@ -122,6 +129,7 @@ impl Session {
             state,
             route: std::sync::OnceLock::new(),
             identity: Default::default(),
+            background,
         }))
     }
 
@@ -134,6 +142,13 @@ impl Session {
     /// The matched route's pattern, when metrics recorded one.
     pub(crate) fn route(&self) -> Option<&str> {
         self.0.route.get().map(axum::extract::MatchedPath::as_str)
+    }
+
+    /// Whether the request was made by a page's script on its own
+    /// (`X-Phial-Background: 1`: a live list refreshing), not by a
+    /// person: such requests do not renew a sign-in's idle timer.
+    pub fn is_background(&self) -> bool {
+        self.0.background
     }
 
     pub(crate) fn identity_memo(&self) -> &crate::identity::Memo {
