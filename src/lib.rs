@@ -20,8 +20,25 @@
 //! # }
 //! ```
 //!
-//! Extensions are modules behind cargo features of the same name (`orm`,
-//! `migrate`, `cache`, `cache-redis`, `rest`, `socket`); `full` turns all of them on.
+//! Extensions are modules behind cargo features of the same name; `full`
+//! turns all of them on:
+//!
+//! | feature | module | what |
+//! |---|---|---|
+//! | `orm` | [`orm`] | databases through sea-orm, model policies |
+//! | `postgres`, `mysql` | | the other database drivers |
+//! | `migrate` | [`migrate`] | migrations and the `db` CLI |
+//! | `auth` | [`auth`] | sign-in (Flask-Login): realms, `CurrentUser`, sign-ins that end |
+//! | `cache` | [`cache`] | the cache, in process |
+//! | `cache-redis` | | its Redis, Redis Cluster and tiered backends |
+//! | `rest` | [`rest`] | REST resources and OpenAPI |
+//! | `socket` | [`socket`] | Socket.IO, one node or many |
+//! | `admin` | [`admin`] | the admin panel |
+//! | `testing` | [`testing`] | test helpers |
+//!
+//! The core is always there: routing, config, templates, sessions, CSRF,
+//! security headers, [`rate_limit`], [`cors`], the client's address behind
+//! trusted proxies ([`ClientAddr`]), the CLI.
 
 pub use phial_core::*;
 
@@ -32,6 +49,11 @@ pub use phial_orm as orm;
 /// Migrations: sea-orm-migration run by the app, the `db` CLI.
 #[cfg(feature = "migrate")]
 pub use phial_migrate as migrate;
+
+/// Sign-in (Flask-Login's job): realms over an entity or a loader,
+/// `CurrentUser`, `login_required`, sign-ins that end on every node.
+#[cfg(feature = "auth")]
+pub use phial_auth as auth;
 
 /// The cache: typed values, stampede protection, tags that follow writes.
 #[cfg(feature = "cache")]
@@ -158,15 +180,18 @@ pub mod prelude {
     pub use phial_core::context;
     pub use phial_core::csrf::CsrfToken;
     pub use phial_core::http::StatusCode;
+    pub use phial_core::rate_limit::limit;
     pub use phial_core::routing::{any, delete, get, patch, post, put};
     pub use phial_core::{
-        App, AppBuilder, AppState, Assets, Blueprint, BoxError, Config, Dep, Extension, Flash,
-        Form, FormErrors, HttpError, Json, Profile, RequestId, Session, Submission, Templates,
-        Urls, Valid,
+        App, AppBuilder, AppState, Assets, Blueprint, BoxError, ClientAddr, Config, Dep, Extension,
+        Flash, Form, FormErrors, HttpError, Json, Profile, RequestId, Session, Submission,
+        Templates, Urls, Valid,
     };
 
     #[cfg(feature = "admin")]
     pub use phial_admin::prelude::*;
+    #[cfg(feature = "auth")]
+    pub use phial_auth::prelude::*;
     #[cfg(feature = "cache")]
     pub use phial_cache::prelude::*;
     #[cfg(feature = "migrate")]

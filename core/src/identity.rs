@@ -184,6 +184,27 @@ pub trait Resolver: Send + Sync + 'static {
     /// Whether `session` refers to any sign-in (so that resolving it is
     /// worth a round trip); anonymous sessions answer without one.
     fn refers(&self, session: &Session) -> bool;
+
+    /// Whether each of `users` (resolved earlier: a socket's, at connect)
+    /// is still signed in, without touching anything: for long-lived
+    /// connections that re-check now and then. The default says yes.
+    fn alive<'a>(
+        &'a self,
+        app: &'a AppState,
+        users: &'a [SignedIn],
+    ) -> BoxFuture<'a, Result<Vec<bool>, IdentityError>> {
+        let _ = app;
+        Box::pin(async move { Ok(vec![true; users.len()]) })
+    }
+}
+
+/// Whether each of `users` is still signed in, by the app's resolver (see
+/// [`Resolver::alive`]); everyone is, without one.
+pub async fn alive(app: &AppState, users: &[SignedIn]) -> Result<Vec<bool>, IdentityError> {
+    match app.get::<Arc<dyn Resolver>>() {
+        Some(r) => r.alive(app, users).await,
+        None => Ok(vec![true; users.len()]),
+    }
 }
 
 /// The memo a request's context keeps.

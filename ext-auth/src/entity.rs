@@ -165,5 +165,6 @@ where
         view,
         login_url: login_url.to_owned(),
         idle: None,
+        table: Some(E::default().table_name().to_owned()),
     })
 }

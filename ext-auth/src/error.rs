@@ -89,6 +89,14 @@ impl From<phial_core::identity::IdentityError> for AuthError {
     }
 }
 
+/// For handlers whose error type is `HttpError` (the `Retry-After` header
+/// is lost: return `AuthError` itself to keep it).
+impl From<AuthError> for HttpError {
+    fn from(e: AuthError) -> Self {
+        HttpError::new(e.status(), e.to_string())
+    }
+}
+
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
         let retry = self.retry_after();

@@ -343,6 +343,41 @@ impl Extension for AuthShared {
             }
             realms.push(Arc::new(spec.realm));
         }
+        // A write to a user's row (a new password, deactivation, new
+        // rights) re-checks their sockets on every node: they reconnect
+        // if their sign-in still holds. Requests see it at once anyway.
+        let tables: Vec<(String, Arc<str>)> = realms
+            .iter()
+            .filter_map(|r| r.table.clone().map(|t| (t, r.name.clone())))
+            .collect();
+        if !tables.is_empty() {
+            app.on_change("auth", move |state, change| {
+                let tables = tables.clone();
+                async move {
+                    use phial_core::changes::Operation;
+                    if change.op == Operation::Insert {
+                        return;
+                    }
+                    for (table, realm) in &tables {
+                        if *table != change.table {
+                            continue;
+                        }
+                        for key in &change.keys {
+                            let id = match key {
+                                serde_json::Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            };
+                            state
+                                .sign_outs()
+                                .publish(phial_core::identity::SignOut::User {
+                                    realm: realm.to_string(),
+                                    id,
+                                });
+                        }
+                    }
+                }
+            });
+        }
         let core = Arc::new(AuthCore {
             cfg,
             realms: Realms(realms),

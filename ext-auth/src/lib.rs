@@ -45,8 +45,8 @@
 //! struct Login { email: String, password: String }
 //!
 //! async fn login(accounts: Accounts<author::Model>, session: Session, Form(f): Form<Login>) -> Result<&'static str, HttpError> {
-//!     let author = accounts.verify_password(&f.email, &f.password).await.map_err(|e| HttpError::new(e.status(), e.to_string()))?;
-//!     accounts.login(&session, &author, Remember::No).await.map_err(|e| HttpError::new(e.status(), e.to_string()))?;
+//!     let author = accounts.verify_password(&f.email, &f.password).await?;
+//!     accounts.login(&session, &author, Remember::No).await?;
 //!     Ok("welcome")
 //! }
 //!

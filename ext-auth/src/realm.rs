@@ -78,6 +78,9 @@ pub(crate) struct Realm {
     pub(crate) login_url: String,
     /// An idle timeout of the realm's own (the admin's), else `[auth]`'s.
     pub(crate) idle: Option<Duration>,
+    /// The users' table, for an entity's realm: a write to a user's row
+    /// re-checks their sockets.
+    pub(crate) table: Option<String>,
 }
 
 impl std::fmt::Debug for Realm {
@@ -125,6 +128,7 @@ impl Realm {
             }),
             login_url: login_url.to_owned(),
             idle: None,
+            table: None,
         }
     }
 }

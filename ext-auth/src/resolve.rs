@@ -24,8 +24,31 @@ fn unavailable(e: impl std::fmt::Display) -> IdentityError {
 }
 
 impl Resolver for AuthCore {
+    fn alive<'a>(
+        &'a self,
+        app: &'a AppState,
+        users: &'a [SignedIn],
+    ) -> BoxFuture<'a, Result<Vec<bool>, IdentityError>> {
+        Box::pin(async move {
+            let store = crate::signin::store(app).map_err(unavailable)?;
+            let mut out = Vec::with_capacity(users.len());
+            for u in users {
+                let (Some(realm), Some(rec)) = (
+                    self.realms.by_name(u.realm()),
+                    u.get::<crate::signin::RecordOf>(),
+                ) else {
+                    out.push(false);
+                    continue;
+                };
+                out.push(self.still(app, &*store, realm, &rec.0).await?);
+            }
+            Ok(out)
+        })
+    }
+
     fn refers(&self, session: &Session) -> bool {
-        session.contains(AUTH_KEY) || session.contains(REMEMBER_KEY)
+        // Quietly: an anonymous visitor's page stays shareable.
+        session.peek_contains(AUTH_KEY) || session.peek_contains(REMEMBER_KEY)
     }
 
     fn resolve<'a>(
@@ -109,6 +132,37 @@ impl AuthCore {
             }
         }
         Ok(Some(signed_in(realm, &loaded, sid, rec.fresh, any)))
+    }
+
+    /// Whether the record an `_auth` entry names is still live (the same
+    /// checks as [`check`](Self::check), nothing renewed).
+    async fn still(
+        &self,
+        app: &AppState,
+        store: &dyn DynSessionStore,
+        realm: &Realm,
+        entry: &str,
+    ) -> Result<bool, IdentityError> {
+        let Some((kid, sid)) = entry.split_once('.') else {
+            return Ok(false);
+        };
+        let keys = UserKeys::new(&realm.name, kid);
+        let got = store
+            .get(&[keys.record(sid), keys.epoch()])
+            .await
+            .map_err(unavailable)?;
+        let (Some(rec), Some(epoch)) = (&got[0], &got[1]) else {
+            return Ok(false);
+        };
+        let Ok(rec) = serde_json::from_slice::<Record>(rec) else {
+            return Ok(false);
+        };
+        if rec.epoch.as_bytes() != epoch.as_slice()
+            || now_secs().saturating_sub(rec.created) > self.cfg.lifetime().as_secs()
+        {
+            return Ok(false);
+        }
+        Ok(self.user(app, realm, kid, &rec.fp).await?.is_some())
     }
 
     /// The user behind a key id, when still active and with the same

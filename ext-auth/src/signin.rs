@@ -23,6 +23,11 @@ pub(crate) const REMEMBER_KEY: &str = "_remember";
 #[derive(Clone)]
 pub(crate) struct UserBox(pub(crate) AnyUser);
 
+/// Which record a [`SignedIn`] came from (`user.sid` of `_auth`), for
+/// re-checks of long-lived connections.
+#[derive(Clone)]
+pub(crate) struct RecordOf(pub(crate) String);
+
 /// What every realm shares: the settings and the realms.
 pub(crate) struct AuthCore {
     pub(crate) cfg: AuthConfig,
@@ -281,4 +286,5 @@ pub(crate) fn signed_in(
     )
     .with(loaded.caller.clone())
     .with(UserBox(user))
+    .with(RecordOf(format!("{}.{sid}", record::key_id(&loaded.id))))
 }

@@ -173,12 +173,18 @@ impl Session {
     }
 
     fn lock(&self) -> MutexGuard<'_, SessionData> {
+        let mut guard = self.lock_quietly();
+        guard.accessed = true;
+        guard
+    }
+
+    /// The data, loaded, without marking the response as depending on it.
+    fn lock_quietly(&self) -> MutexGuard<'_, SessionData> {
         let mut guard = self.state().data.lock().unwrap_or_else(|p| p.into_inner());
         if !guard.loaded {
             guard.loaded = true;
             self.load(&mut guard);
         }
-        guard.accessed = true;
         guard
     }
 
@@ -244,6 +250,14 @@ impl Session {
     /// Whether the session holds `key`.
     pub fn contains(&self, key: &str) -> bool {
         self.lock().data.contains_key(key)
+    }
+
+    /// Whether the session holds `key`, without making the response
+    /// depend on the session (no `Vary: Cookie`, still cacheable): for
+    /// middleware that only looks whether there is anything to do, such
+    /// as `phial::auth` finding no sign-in on an anonymous visitor's page.
+    pub fn peek_contains(&self, key: &str) -> bool {
+        self.lock_quietly().data.contains_key(key)
     }
 
     /// Stores a value.

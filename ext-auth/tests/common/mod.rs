@@ -151,39 +151,46 @@ async fn staff_login(
 
 /// The app, with `config` on top of the testing profile.
 pub(crate) async fn app(config: Config) -> App {
-    builder(config).build().await.unwrap()
+    builder(config, None).build().await.unwrap()
+}
+
+/// The app whose staff sign-ins idle out after `idle`.
+pub(crate) async fn app_with_staff_idle(config: Config, idle: std::time::Duration) -> App {
+    builder(config, Some(idle)).build().await.unwrap()
 }
 
 /// The app with the cache extension too (sign-ins and counters in the
 /// cache's backend).
 pub(crate) async fn app_with_cache(config: Config) -> App {
-    builder(config)
+    builder(config, None)
         .register(phial_cache::Caching::new())
         .build()
         .await
         .unwrap()
 }
 
-fn builder(config: Config) -> phial_core::AppBuilder {
+fn builder(config: Config, staff_idle: Option<std::time::Duration>) -> phial_core::AppBuilder {
     let staff = staff_list();
     let find_staff = staff.clone();
+    let mut staff_realm = Auth::with_loader(move |_app, id: String| {
+        let staff = staff.clone();
+        async move { Ok(staff.iter().find(|s| s.name == id).cloned()) }
+    })
+    .finder(move |_app, name: String| {
+        let staff = find_staff.clone();
+        async move { Ok(staff.iter().find(|s| s.name == name).cloned()) }
+    })
+    .realm("staff")
+    .login_url("/staff/login")
+    .staff();
+    if let Some(idle) = staff_idle {
+        staff_realm = staff_realm.idle(idle);
+    }
     let mut b = App::builder(config);
     b.register(phial_orm::Orm::new())
         .register(phial_migrate::Migrate::new().migration(create_member::Migration))
         .register(Auth::<member::Entity>::new().username(member::Column::Email))
-        .register(
-            Auth::with_loader(move |_app, id: String| {
-                let staff = staff.clone();
-                async move { Ok(staff.iter().find(|s| s.name == id).cloned()) }
-            })
-            .finder(move |_app, name: String| {
-                let staff = find_staff.clone();
-                async move { Ok(staff.iter().find(|s| s.name == name).cloned()) }
-            })
-            .realm("staff")
-            .login_url("/staff/login")
-            .staff(),
-        )
+        .register(staff_realm)
         .template_source("page.html", "{% if current_user.is_authenticated %}hello {{ current_user.name }} ({{ current_user.realm }}){% else %}hello stranger{% endif %}|{{ signed_in | length }}")
         .route("/login", post(login))
         .route(
