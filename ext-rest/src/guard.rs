@@ -53,9 +53,30 @@ impl Guard {
         Guard::new(|_, _| Some(Caller::anonymous()))
     }
 
-    /// A signed-in user: the session holds `key` (a non-empty string or a
-    /// number, the user's id; see `Session::user_id`), as a login handler
-    /// stores it.
+    /// A user signed in through `phial::auth`, in any realm (the app's
+    /// users first, then the admin's staff): their `Caller` (with a staff
+    /// user's grants). Ends with the sign-in: a copied cookie is nobody
+    /// once its owner signed out.
+    pub fn signed_in() -> Self {
+        Guard::new(|parts, _| {
+            let who = phial_core::identity::resolved(&parts.extensions)?;
+            who.users().iter().find_map(|u| u.get::<Caller>().cloned())
+        })
+    }
+
+    /// A user signed in through `phial::auth` in `realm` (`user`, `staff`).
+    pub fn realm(realm: &'static str) -> Self {
+        Guard::new(move |parts, _| {
+            let who = phial_core::identity::resolved(&parts.extensions)?;
+            who.get(realm)?.get::<Caller>().cloned()
+        })
+    }
+
+    /// A user an app without `phial::auth` signed in by hand: the session
+    /// holds `key` (a non-empty string or a number, the user's id; see
+    /// `Session::user_id`). Such a sign-in lives in the cookie alone and
+    /// cannot be ended on the server: apps with accounts use
+    /// [`Guard::signed_in`].
     pub fn session_user(key: &'static str) -> Self {
         Guard::new(move |parts, _| {
             let session = Session::from_extensions(&parts.extensions)?;
@@ -63,16 +84,11 @@ impl Guard {
         })
     }
 
-    /// The caller another extension recognises from the session (the
-    /// admin's signed-in staff, with the grants of their roles:
-    /// `phial_orm::live::SessionCaller`), so a staff user's rights are the
-    /// same through the API as in the admin. Nobody when no extension
-    /// registered one.
+    /// The admin's signed-in staff, with the grants of their roles, so a
+    /// staff user's rights are the same through the API as in the admin:
+    /// [`Guard::realm`]`("staff")`.
     pub fn session_caller() -> Self {
-        Guard::new(|parts, app| {
-            let who = app.get::<phial_orm::live::SessionCaller>()?;
-            who.caller(app, Session::from_extensions(&parts.extensions).as_ref())
-        })
+        Guard::realm("staff")
     }
 
     /// `Authorization: Bearer <token>` with this token. The caller is the

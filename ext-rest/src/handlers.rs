@@ -41,8 +41,13 @@ fn db(app: &AppState) -> Result<Db> {
     Db::from_state(app).ok_or_else(|| Problem::internal(&"phial-rest needs the `Orm` extension"))
 }
 
-/// The caller, or the 401/403 that refuses them.
-fn authorize(s: &Shared, parts: &Parts, app: &AppState, action: Action) -> Result<Caller> {
+/// The caller, or the 401/403 that refuses them; a 503 when the request
+/// carries a sign-in that cannot be checked (never anonymous then).
+async fn authorize(s: &Shared, parts: &Parts, app: &AppState, action: Action) -> Result<Caller> {
+    // Resolved once per request; the guards read it.
+    if let Err(e) = phial_core::identity::of_request(&parts.extensions).await {
+        return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()));
+    }
     let guard = if action.writes() {
         &s.write_guard
     } else {
@@ -126,7 +131,7 @@ async fn write_input(
     body: Body,
     action: Action,
 ) -> Result<(Caller, Db, Json)> {
-    let caller = authorize(s, parts, app, action)?;
+    let caller = authorize(s, parts, app, action).await?;
     let db = db(app)?;
     let body = json_body(s, body, app.core().body_limit, parts).await?;
     Ok((caller, db, body))
@@ -293,7 +298,7 @@ async fn list_inner<E>(s: &Shared, app: &AppState, parts: &Parts) -> Result<Resp
 where
     E: RestEntity,
 {
-    let caller = authorize(s, parts, app, Action::List)?;
+    let caller = authorize(s, parts, app, Action::List).await?;
     let raw_query = parts.uri.query().unwrap_or("");
     let query: ListQuery = list::parse(raw_query, &s.meta, &s.rules)?;
     let stored = cached::read(s, app, &caller, cached::Read::List(raw_query), || {
@@ -466,7 +471,7 @@ where
 pub(crate) async fn get<E: RestEntity>(s: Arc<Shared>, app: AppState, req: Request) -> Response {
     let (parts, _) = req.into_parts();
     let result = async {
-        let caller = authorize(&s, &parts, &app, Action::Read)?;
+        let caller = authorize(&s, &parts, &app, Action::Read).await?;
         let id = canonical_id(&s, &item_id(&parts, &s))
             .ok_or_else(|| Problem::not_found(&s.meta.table))?;
         let stored = cached::read(&s, &app, &caller, cached::Read::Item(&id), || async {
@@ -522,7 +527,7 @@ where
         } else {
             Action::Change
         };
-        let caller = authorize(&s, &parts, &app, action)?;
+        let caller = authorize(&s, &parts, &app, action).await?;
         let db = db(&app)?;
         let body = match write {
             Write::Delete => None,
@@ -573,7 +578,7 @@ where
 {
     let (parts, body) = req.into_parts();
     let result = async {
-        authorize(&s, &parts, &app, Action::Create)?;
+        authorize(&s, &parts, &app, Action::Create).await?;
         let db = db(&app)?;
         let bytes = body_bytes(&s, body, app.core().body_limit, &parts).await?;
         // Rows go straight from the JSON text into models (no value tree).

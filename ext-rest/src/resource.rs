@@ -107,6 +107,8 @@ pub struct Resource<E> {
     read_guard: Option<Guard>,
     write_guard: Option<Guard>,
     policy: Option<Policy>,
+    limits: Vec<phial_core::rate_limit::RateLimit>,
+    cors: Option<phial_core::cors::Cors>,
     _entity: PhantomData<fn() -> E>,
 }
 
@@ -150,6 +152,8 @@ where
             read_guard: None,
             write_guard: None,
             policy: None,
+            limits: Vec::new(),
+            cors: None,
             _entity: PhantomData,
         }
     }
@@ -232,6 +236,29 @@ where
     /// and socket rooms), else [`Policy::new`].
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = Some(policy);
+        self
+    }
+
+    /// Limits how often callers may use the resource, every operation
+    /// together (one allowance per caller across its routes; see
+    /// `phial::rate_limit`).
+    ///
+    /// ```no_run
+    /// # use phial_rest::Resource;
+    /// use phial_core::rate_limit::limit;
+    /// # fn doc<E: phial_rest::RestEntity>() -> Resource<E> {
+    /// Resource::<E>::new().limit(limit("600/minute").by_user())
+    /// # }
+    /// ```
+    pub fn limit(mut self, limit: phial_core::rate_limit::RateLimit) -> Self {
+        self.limits.push(limit);
+        self
+    }
+
+    /// Answers calls from other origins by this policy instead of the
+    /// app's `[cors]` section.
+    pub fn cors(mut self, cors: phial_core::cors::Cors) -> Self {
+        self.cors = Some(cors);
         self
     }
 
@@ -368,6 +395,17 @@ where
             cache: cfg.cache,
         });
         let ops = &self.ops;
+        // One allowance per caller across the resource's routes.
+        let scope = format!("resource:{}", self.meta.table);
+        let dress = |mut routes: MethodRoutes| {
+            for limit in &self.limits {
+                routes = routes.limit(limit.clone().in_scope(&scope));
+            }
+            if let Some(cors) = &self.cors {
+                routes = routes.cors(cors.clone());
+            }
+            routes
+        };
 
         let mut methods = Vec::new();
         let mut router: MethodRouter<AppState> = MethodRouter::new();
@@ -388,7 +426,7 @@ where
         if !methods.is_empty() {
             app.route(
                 &collection,
-                MethodRoutes::json_api(router, methods).name(format!("{name}_list")),
+                dress(MethodRoutes::json_api(router, methods).name(format!("{name}_list"))),
             );
         }
 
@@ -426,7 +464,7 @@ where
         if !methods.is_empty() {
             app.route(
                 &item,
-                MethodRoutes::json_api(router, methods).name(format!("{name}_item")),
+                dress(MethodRoutes::json_api(router, methods).name(format!("{name}_item"))),
             );
         }
 
@@ -438,7 +476,7 @@ where
                 });
             app.route(
                 &format!("{collection}/bulk"),
-                MethodRoutes::json_api(router, [Method::POST]).name(format!("{name}_bulk")),
+                dress(MethodRoutes::json_api(router, [Method::POST]).name(format!("{name}_bulk"))),
             );
         }
         Ok(ResourceDoc {

@@ -48,9 +48,13 @@ pub struct SocketConfig {
     /// How long a request across nodes (acks, room lists) waits for the
     /// other nodes.
     pub request_timeout_ms: u64,
-    /// The session key that holds the signed-in user (as the HTTP side's
-    /// login stores it).
+    /// The session key that holds the signed-in user, for apps that sign
+    /// people in by hand (with `phial::auth`, its user is the socket's).
     pub user_key: String,
+    /// Seconds between re-checks of the sign-ins sockets connected with
+    /// (one that ended without a sign-out event, by idling out, is
+    /// disconnected then). Sign-outs themselves disconnect at once.
+    pub recheck_secs: u64,
 }
 
 /// How a node reaches clients connected to other nodes.
@@ -81,6 +85,7 @@ impl Default for SocketConfig {
             channel_prefix: None,
             request_timeout_ms: 5_000,
             user_key: "user_id".into(),
+            recheck_secs: 30,
         }
     }
 }

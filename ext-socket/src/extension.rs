@@ -149,7 +149,7 @@ where
             let step = Arc::new(step);
             let middleware = move |s: SocketRef| {
                 let step = step.clone();
-                async move { step.connect(&s) }
+                async move { step.connect(&s).await }
             };
             io.ns(owned.clone(), on_connect.clone().with(middleware))
         }),
@@ -163,6 +163,9 @@ pub enum Refused {
     SignInRequired,
     /// The app is shutting down.
     ShuttingDown,
+    /// The session's sign-in cannot be checked right now (its store is
+    /// unreachable): refused rather than let in as anonymous.
+    Unavailable,
 }
 
 impl fmt::Display for Refused {
@@ -173,6 +176,12 @@ impl fmt::Display for Refused {
             }
             Refused::ShuttingDown => {
                 write!(f, "the server is shutting down: connect again shortly")
+            }
+            Refused::Unavailable => {
+                write!(
+                    f,
+                    "sign-ins cannot be checked right now: connect again shortly"
+                )
             }
         }
     }
@@ -196,27 +205,51 @@ pub(crate) struct ConnectStep {
 type WhoFn = dyn Fn(&AppState, Option<&Session>) -> Option<phial_orm::policy::Caller> + Send + Sync;
 
 impl ConnectStep {
-    fn connect(&self, s: &SocketRef) -> Result<(), Refused> {
+    async fn connect(&self, s: &SocketRef) -> Result<(), Refused> {
         let app = self.app.upgrade().ok_or(Refused::ShuttingDown)?;
         let sessions_on = app.core().session.enabled;
         let session = sessions_on
             .then(|| Session::from_extensions(&s.req_parts().extensions))
             .flatten();
+        // Who signed in through `phial::auth` (resolved once; recognisers
+        // read it): their sockets join rooms a sign-out empties on every
+        // node.
+        let identity = match &session {
+            Some(se) => phial_core::identity::of(se)
+                .await
+                .map_err(|_| Refused::Unavailable)?,
+            None => std::sync::Arc::new(phial_core::identity::Identity::anonymous()),
+        };
+        for signed in identity.users() {
+            for room in signed.rooms() {
+                s.join(room);
+            }
+        }
         let key = app
             .get::<Settings>()
             .map(|c| c.user_key.as_str())
             .unwrap_or("user_id");
-        // One rule for "signed in" with REST's guard (`Session::user_id`);
-        // the stored value is kept for `User<T>` to decode.
-        let user_id = session.as_ref().and_then(|se| se.user_id(key));
-        let user = user_id
-            .is_some()
-            .then(|| {
-                session
-                    .as_ref()
-                    .and_then(|se| se.get::<serde_json::Value>(key))
-            })
-            .flatten();
+        // One rule for "signed in" with REST's guards: the `phial::auth`
+        // user, else (apps without accounts) `Session::user_id`; the
+        // stored value is kept for `User<T>` to decode.
+        let (user_id, user) = match identity.first() {
+            Some(u) => (
+                Some(u.id().to_owned()),
+                Some(serde_json::Value::String(u.id().to_owned())),
+            ),
+            None => {
+                let user_id = session.as_ref().and_then(|se| se.user_id(key));
+                let user = user_id
+                    .is_some()
+                    .then(|| {
+                        session
+                            .as_ref()
+                            .and_then(|se| se.get::<serde_json::Value>(key))
+                    })
+                    .flatten();
+                (user_id, user)
+            }
+        };
         if self.protected && user_id.is_none() {
             return Err(Refused::SignInRequired);
         }
@@ -229,6 +262,7 @@ impl ConnectStep {
             app: self.app.clone(),
             user,
             user_id,
+            signed_in: identity.users().to_vec(),
             session,
             #[cfg(feature = "orm")]
             caller,
@@ -239,6 +273,78 @@ impl ConnectStep {
         }
         Ok(())
     }
+}
+
+/// Disconnects the sockets of every sign-in that ends (a sign-out, "sign
+/// out everywhere", a changed password or role), in every namespace, on
+/// every node (the adapter carries the disconnect). A client told so
+/// reconnects and is let in again only if its session still signs it in.
+fn follow_sign_outs(state: &AppState, io: &socketioxide::SocketIo<Adapter>, paths: Vec<String>) {
+    let mut events = state.sign_outs().subscribe();
+    let io = io.clone();
+    tokio::spawn(async move {
+        loop {
+            let event = match events.recv().await {
+                Ok(e) => e,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!("{n} sign-out events were missed by the socket extension");
+                    continue;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            let room = event.room();
+            for path in &paths {
+                if let Some(ns) = io.of(path.as_str())
+                    && let Err(e) = ns.to(room.clone()).disconnect().await
+                {
+                    tracing::warn!("could not disconnect the sockets of a sign-out on {path}: {e}");
+                }
+            }
+        }
+    });
+}
+
+/// Every `every`, asks whether the sign-ins this node's sockets connected
+/// with are still live (`identity::alive`: one that idled out ends with no
+/// event), and disconnects the sockets whose sign-in ended. Stops with the
+/// app.
+fn recheck_sign_ins(
+    state: &AppState,
+    io: &socketioxide::SocketIo<Adapter>,
+    paths: Vec<String>,
+    every: Duration,
+) {
+    let app = state.downgrade();
+    let io = io.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(state) = app.upgrade() else { return };
+            for path in &paths {
+                let Some(ns) = io.of(path.as_str()) else {
+                    continue;
+                };
+                for socket in ns.sockets() {
+                    let Some(connected) = socket.extensions.get::<Connected>() else {
+                        continue;
+                    };
+                    if connected.0.signed_in.is_empty() {
+                        continue;
+                    }
+                    match phial_core::identity::alive(&state, &connected.0.signed_in).await {
+                        Ok(live) if live.iter().all(|l| *l) => {}
+                        Ok(_) => {
+                            let _ = socket.disconnect();
+                        }
+                        // The store is down: checked again next time.
+                        Err(e) => tracing::debug!("sign-ins of sockets not re-checked: {e}"),
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// The settings handlers need at run time.
@@ -377,6 +483,7 @@ impl phial_core::Extension for Socket {
         #[cfg(feature = "orm")]
         let contributed = self.contributed.clone();
         let startup_io = io.clone();
+        let recheck = Duration::from_secs(cfg.recheck_secs.max(1));
         app.on_startup(move |state| async move {
             #[cfg(feature = "orm")]
             let (namespaces, feeds) = {
@@ -394,6 +501,9 @@ impl phial_core::Extension for Socket {
                 }
                 (all, feeds)
             };
+            let paths: Vec<String> = namespaces.iter().map(|n| n.path.clone()).collect();
+            follow_sign_outs(&state, &startup_io, paths.clone());
+            recheck_sign_ins(&state, &startup_io, paths, recheck);
             for ns in namespaces {
                 let step = ConnectStep {
                     app: state.downgrade(),

@@ -90,6 +90,8 @@ pub(crate) struct ConnectedInner {
     #[cfg_attr(not(feature = "orm"), expect(dead_code, reason = "policies read it"))]
     pub(crate) user_id: Option<String>,
     pub(crate) session: Option<Session>,
+    /// The `phial::auth` sign-ins it connected with (re-checked now and then).
+    pub(crate) signed_in: Vec<phial_core::identity::SignedIn>,
     /// Who a contributed feed's own recogniser said the socket is.
     #[cfg(feature = "orm")]
     pub(crate) caller: Option<phial_orm::policy::Caller>,

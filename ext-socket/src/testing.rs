@@ -232,7 +232,8 @@ impl SocketClient {
         let (tx, rx) = mpsc::unbounded_channel();
         let (connected_tx, connected_rx) = oneshot::channel();
         let acks: Acks = Arc::default();
-        let poller = tokio::spawn(poll(
+        let pending = acks.clone();
+        let polling = poll(
             http.clone(),
             url.clone(),
             headers,
@@ -240,7 +241,13 @@ impl SocketClient {
             tx,
             acks.clone(),
             connected_tx,
-        ));
+        );
+        let poller = tokio::spawn(async move {
+            polling.await;
+            // Closed: acks still awaited will never come (`Closed`, not a
+            // timeout, for whoever waits on one).
+            pending.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        });
         let timeout = Duration::from_secs(10);
         let connected = tokio::time::timeout(timeout, connected_rx)
             .await
