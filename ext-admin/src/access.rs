@@ -1,23 +1,23 @@
-//! Who is signed in to the admin and what they may do: a staff user's
-//! roles become grants on a [`Caller`], and every page asks the model's
-//! policy (declared on `Orm`) with that caller, so their rights mean the
-//! same in the admin, the API (`Policy::by_grants`) and socket rooms.
+//! Who is signed in to the admin and what they may do: staff users sign
+//! in through `phial::auth` in the realm [`STAFF_REALM`] (their records end
+//! on sign-out, a new password, deactivation, "sign out everywhere"); each
+//! request loads the user with their roles, whose grants go on a
+//! [`Caller`], and every page asks the model's policy (declared on `Orm`)
+//! with that caller, so their rights mean the same in the admin, the API
+//! (`Policy::by_grants`) and socket rooms, and a changed role counts at
+//! the next request.
 
 use std::collections::BTreeSet;
 
-use phial_core::Session;
+use phial_core::{AppState, BoxError};
+use phial_orm::Db;
 use phial_orm::policy::{Action, Caller, Policies};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 use crate::{role, user, user_role};
 
-/// Session key of the signed-in admin user's id.
-pub(crate) const SESSION_USER: &str = "_admin_user";
-/// Session key of the last request's time (seconds since the epoch).
-pub(crate) const SESSION_SEEN: &str = "_admin_seen";
-/// Session key of the caller as sign-in found it, for socket connections
-/// (which cannot query the database at connect).
-pub(crate) const SESSION_CALLER: &str = "_admin_caller";
+/// The `phial::auth` realm of the admin's staff users.
+pub const STAFF_REALM: &str = "staff";
 
 /// One of Django's four model permissions, as a role grants it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -92,7 +92,7 @@ pub fn parse_grants(text: &str) -> Result<BTreeSet<(String, Permission)>, String
     Ok(out)
 }
 
-/// A signed-in, active admin user with their roles.
+/// An admin user with their roles, as a sign-in loads them.
 #[derive(Debug, Clone)]
 pub struct Staff {
     /// The user's id.
@@ -105,20 +105,66 @@ pub struct Staff {
     pub roles: Vec<String>,
     /// The same user as policies see them.
     pub caller: Caller,
-    /// The grants their roles hold, `(table, action)`.
-    grants: Vec<(String, Action)>,
+    /// Whether they may sign in (an inactive user's sign-ins end).
+    pub active: bool,
+    /// Their scrypt hash (a new one ends their sign-ins).
+    password_hash: String,
+}
+
+impl phial_auth::AuthUser for Staff {
+    fn auth_id(&self) -> String {
+        self.id.to_string()
+    }
+    fn display_name(&self) -> String {
+        self.username.clone()
+    }
+    fn password_hash(&self) -> &str {
+        &self.password_hash
+    }
+    fn is_active(&self) -> bool {
+        self.active
+    }
+    fn caller(&self) -> Caller {
+        self.caller.clone()
+    }
+}
+
+fn db_of(app: &AppState) -> Result<Db, BoxError> {
+    Db::from_state(app).ok_or_else(|| "the admin needs the Orm extension".into())
+}
+
+/// The staff realm: users loaded by id, found by name, with their roles.
+pub(crate) fn realm(prefix: &str, idle_minutes: u64) -> phial_auth::Auth<Staff> {
+    phial_auth::Auth::with_loader(|app: AppState, id: String| async move {
+        let Ok(id) = id.parse::<i32>() else {
+            return Ok(None);
+        };
+        Ok(Staff::load(db_of(&app)?.conn(), id).await?)
+    })
+    .finder(|app: AppState, name: String| async move {
+        let db = db_of(&app)?;
+        let found = user::Entity::find()
+            .filter(user::Column::Username.eq(name))
+            .one(db.conn())
+            .await?;
+        match found {
+            Some(u) => Ok(Staff::load(db.conn(), u.id).await?),
+            None => Ok(None),
+        }
+    })
+    .realm(STAFF_REALM)
+    .login_url(format!("{prefix}/login"))
+    .idle(std::time::Duration::from_secs(idle_minutes * 60))
+    .staff()
 }
 
 impl Staff {
-    /// Loads the active user `id` with their roles; `None` when there is no
-    /// such active user.
+    /// Loads the user `id` with their roles (active or not: the sign-in
+    /// decides); `None` when there is no such user.
     pub(crate) async fn load(db: &DatabaseConnection, id: i32) -> Result<Option<Staff>, DbErr> {
         let Some(u) = user::Entity::find_by_id(id).one(db).await? else {
             return Ok(None);
         };
-        if !u.is_active {
-            return Ok(None);
-        }
         let role_ids: Vec<i32> = user_role::Entity::find()
             .filter(user_role::Column::UserId.eq(id))
             .all(db)
@@ -148,19 +194,25 @@ impl Staff {
                 }
             }
         }
-        let snapshot = CallerSnapshot {
-            name: u.username.clone(),
-            roles: roles.iter().map(|r| r.name.clone()).collect(),
-            grants: grants.clone(),
-            all: u.is_superuser,
-        };
+        let role_names: Vec<String> = roles.iter().map(|r| r.name.clone()).collect();
+        let mut caller = Caller::user(u.username.clone());
+        for r in &role_names {
+            caller = caller.with_role(r.clone());
+        }
+        for (t, a) in &grants {
+            caller = caller.with_grant(t.clone(), *a);
+        }
+        if u.is_superuser {
+            caller = caller.with_every_grant();
+        }
         Staff {
             id: u.id,
             username: u.username,
             superuser: u.is_superuser,
-            roles: snapshot.roles.clone(),
-            caller: snapshot.caller(),
-            grants,
+            roles: role_names,
+            caller,
+            active: u.is_active,
+            password_hash: u.password_hash,
         }
     }
 
@@ -174,65 +226,12 @@ impl Staff {
     }
 }
 
-/// What a socket connection is told about the caller: the grants sign-in
-/// found, kept in the signed session cookie.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub(crate) struct CallerSnapshot {
-    name: String,
-    roles: Vec<String>,
-    grants: Vec<(String, Action)>,
-    all: bool,
-}
-
-impl CallerSnapshot {
-    /// Every grant the user's roles hold, whether or not the panel shows
-    /// the table (an API-only model's grant reaches the API too).
-    pub(crate) fn of(staff: &Staff) -> Self {
-        CallerSnapshot {
-            name: staff.username.clone(),
-            roles: staff.roles.clone(),
-            grants: staff.grants.clone(),
-            all: staff.superuser,
-        }
-    }
-
-    pub(crate) fn caller(self) -> Caller {
-        let mut c = Caller::user(self.name);
-        for r in self.roles {
-            c = c.with_role(r);
-        }
-        for (t, a) in self.grants {
-            c = c.with_grant(t, a);
-        }
-        if self.all {
-            c = c.with_every_grant();
-        }
-        c
-    }
-}
-
-/// Seconds since the epoch.
-pub(crate) fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// Signs the admin user out of this session (the rest of the session —
-/// the site's own sign-in — stays).
-pub(crate) fn sign_out(session: &Session) {
-    session.remove(SESSION_USER);
-    session.remove(SESSION_SEEN);
-    session.remove(SESSION_CALLER);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_session_carries_every_grant_of_the_roles() {
+    fn a_staff_caller_carries_every_grant_of_the_roles() {
         let u = user::Model {
             id: 1,
             username: "eve".into(),
@@ -248,13 +247,11 @@ mod tests {
             permissions: "ledger.view post.delete bogus".into(),
         };
         let staff = Staff::new(u, &[r]);
-        let caller = CallerSnapshot::of(&staff).caller();
-        for c in [&staff.caller, &caller] {
-            assert!(c.granted("ledger", Action::List) && c.granted("ledger", Action::Read));
-            assert!(c.granted("post", Action::Delete));
-            assert!(!c.granted("post", Action::Change));
-            assert!(c.has_role("accounts") && !c.has_every_grant());
-        }
+        let c = phial_auth::AuthUser::caller(&staff);
+        assert!(c.granted("ledger", Action::List) && c.granted("ledger", Action::Read));
+        assert!(c.granted("post", Action::Delete));
+        assert!(!c.granted("post", Action::Change));
+        assert!(c.has_role("accounts") && !c.has_every_grant());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The `[admin]` section. Stable keys: `admin.prefix`, `admin.title`,
-//! `admin.per_page`, `admin.session_idle_minutes`, `admin.login_attempts`,
-//! `admin.login_window_seconds`, `admin.count_limit`,
-//! `admin.live_namespace`.
+//! `admin.per_page`, `admin.session_idle_minutes`, `admin.count_limit`,
+//! `admin.live_namespace`. Sign-in throttling is `phial::auth`'s, in
+//! `[auth]` (`attempts`, `attempts_per_address`, `delay_secs`, ...).
 
 use serde::{Deserialize, Serialize};
 
@@ -15,14 +15,9 @@ pub struct AdminConfig {
     pub title: Option<String>,
     /// Rows per list page when a model view does not say.
     pub per_page: u64,
-    /// A signed-in session unused this long is signed out.
+    /// A staff sign-in unused this long by a person (a live page's own
+    /// refreshes do not count) ends.
     pub session_idle_minutes: u64,
-    /// Failed sign-ins allowed per name and per client address within
-    /// `login_window_seconds`, after which sign-in is refused until the
-    /// window passes.
-    pub login_attempts: u32,
-    /// The throttling window.
-    pub login_window_seconds: u64,
     /// Lists count rows up to this many; past it they say "more than" (or
     /// the database's estimate, unfiltered) instead of a full `COUNT(*)`.
     pub count_limit: u64,
@@ -37,8 +32,6 @@ impl Default for AdminConfig {
             title: None,
             per_page: 25,
             session_idle_minutes: 120,
-            login_attempts: 5,
-            login_window_seconds: 900,
             count_limit: 10_000,
             live_namespace: "/phial-admin".into(),
         }
@@ -60,9 +53,6 @@ impl AdminConfig {
         }
         if self.session_idle_minutes == 0 {
             return Some(("session_idle_minutes", "must be at least 1".into()));
-        }
-        if self.login_attempts == 0 {
-            return Some(("login_attempts", "must be at least 1".into()));
         }
         if !self.live_namespace.starts_with('/') {
             return Some(("live_namespace", "must start with `/`".into()));

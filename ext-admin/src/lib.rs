@@ -11,7 +11,10 @@
 //!
 //! Staff users live in `phial_admin_user` (scrypt hashes; `<app> admin
 //! create-user --username NAME [--superuser]` reads the password from
-//! standard input). Roles (`<app> admin create-role --name editor --grant
+//! standard input) and sign in through `phial::auth`, in the realm `staff`:
+//! their sign-ins end on sign-out, a new password, deactivation or "sign
+//! out everywhere", on every node, and the sign-in form is throttled like
+//! every other. Roles (`<app> admin create-role --name editor --grant
 //! "post.view post.change"`) grant Django's four permissions per model; a
 //! role's grants are checked together with the model's policy, so they mean
 //! the same everywhere the model is reached. The tables ship as migrations
@@ -59,7 +62,6 @@ mod model;
 mod pages;
 pub mod role;
 mod roles;
-mod throttle;
 pub mod user;
 pub mod user_role;
 mod users;
@@ -67,11 +69,10 @@ mod view;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use phial_core::{AppBuilder, BoxError, Extension};
 
-pub use access::{Permission, Staff, parse_grants};
+pub use access::{Permission, STAFF_REALM, Staff, parse_grants};
 pub use config::AdminConfig;
 pub use custom::AdminPage;
 pub use roles::{assign_role, create_role};
@@ -226,27 +227,9 @@ impl Admin {
             .collect()
     }
 
-    /// Who a session's signed-in staff user is: the grants sign-in found
-    /// (kept in the signed cookie), while the session is not idle past
-    /// `admin.session_idle_minutes`.
-    fn session_caller(cfg: &AdminConfig) -> phial_orm::live::SessionCaller {
-        let idle = cfg.session_idle_minutes * 60;
-        phial_orm::live::SessionCaller::new(move |_app, session| {
-            let session = session?;
-            session.get::<i32>(access::SESSION_USER)?;
-            let seen = session.get::<u64>(access::SESSION_SEEN)?;
-            if access::now_secs().saturating_sub(seen) > idle {
-                return None;
-            }
-            Some(
-                session
-                    .get::<access::CallerSnapshot>(access::SESSION_CALLER)?
-                    .caller(),
-            )
-        })
-    }
-
-    /// Asks the socket extension for the live namespace, once.
+    /// Asks the socket extension for the live namespace, once: staff
+    /// signed in to the admin (`phial::auth`, resolved when the socket
+    /// connected) connect, with their roles' grants.
     fn contribute_live(&self, app: &mut AppBuilder, cfg: &AdminConfig) {
         if !app.extension_names().contains(&"socket")
             || self.models.is_empty()
@@ -254,10 +237,15 @@ impl Admin {
         {
             return;
         }
-        app.contribute(phial_orm::live::LiveFeed::for_sessions(
+        app.contribute(phial_orm::live::LiveFeed::new(
             cfg.live_namespace.clone(),
             self.tables(),
-            &Self::session_caller(cfg),
+            |_app, session| {
+                let who = phial_core::identity::resolved_for(session?)?;
+                who.get(access::STAFF_REALM)?
+                    .get::<phial_orm::policy::Caller>()
+                    .cloned()
+            },
         ));
     }
 }
@@ -287,7 +275,10 @@ impl Extension for Admin {
         }
         app.static_embedded("admin_static", &format!("{}/static", cfg.prefix), STATIC);
         pages::routes(app, &cfg.prefix);
-        app.insert(Self::session_caller(&cfg));
+        // Staff sign in through `phial::auth`, in a realm of their own.
+        if !app.extension_names().contains(&"auth:staff") {
+            app.register(access::realm(&cfg.prefix, cfg.session_idle_minutes));
+        }
         self.contribute_live(app, &cfg);
         Ok(())
     }
@@ -304,16 +295,11 @@ impl Extension for Admin {
             .title
             .clone()
             .unwrap_or_else(|| format!("{} admin", app.core_config().app_name()));
-        let throttle = throttle::Throttle::new(
-            cfg.login_attempts,
-            Duration::from_secs(cfg.login_window_seconds),
-        );
         app.insert(Arc::new(pages::Registry {
             cfg,
             title,
             models: self.models.clone(),
             pages: self.pages.clone(),
-            throttle,
             live,
         }));
         Ok(())

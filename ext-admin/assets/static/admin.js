@@ -84,7 +84,9 @@
   function refreshRows() {
     var url = new URL(window.location.href);
     url.searchParams.set("_partial", "rows");
-    fetch(url.toString(), { credentials: "same-origin" })
+    // Asked by the page, not the person: it does not keep the sign-in
+    // from going idle.
+    fetch(url.toString(), { credentials: "same-origin", headers: { "X-Phial-Background": "1" } })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         if (html === null) return;

@@ -1,18 +1,19 @@
-//! Sign in and out. Failed sign-ins are throttled per name and per client
-//! address; the page says when to try again, and a throttled attempt is
-//! refused even with the right password.
+//! Sign in and out, through `phial::auth` (realm `staff`): the password
+//! check is throttled before any hashing, per name and address and per
+//! address, with growing delays (the page says when to try again, with
+//! `Retry-After`); a throttled attempt is refused even with the right
+//! password. Signing out ends the sign-in everywhere it is used.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, RawQuery, Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use http::StatusCode;
+use phial_auth::{Accounts, AuthError, Remember};
 use phial_core::{AppState, HttpError, Session, Templates};
-use phial_orm::Db;
 
 use super::{Registry, pairs, value};
-use crate::access::{self, CallerSnapshot, SESSION_CALLER, SESSION_SEEN, SESSION_USER, Staff};
+use crate::access::{STAFF_REALM, Staff};
 
 fn registry(app: &AppState) -> Result<Arc<Registry>, Response> {
     app.get::<Arc<Registry>>()
@@ -73,7 +74,10 @@ pub(crate) async fn form(
     };
     let q = pairs(query.unwrap_or_default().as_bytes());
     let next = safe_next(&reg, value(&q, "next"));
-    if session.get::<i32>(SESSION_USER).is_some() && value(&q, "next").is_none() {
+    let signed_in = phial_core::identity::of(&session)
+        .await
+        .is_ok_and(|who| who.get(STAFF_REALM).is_some());
+    if signed_in && value(&q, "next").is_none() {
         return Redirect::to(&next).into_response();
     }
     login_page(&tpl, &reg, StatusCode::OK, None, "", &next)
@@ -84,16 +88,13 @@ pub(crate) async fn sign_in(
     State(app): State<AppState>,
     tpl: Templates,
     session: Session,
+    accounts: Accounts<Staff>,
     req: Request,
 ) -> Response {
     let reg = match registry(&app) {
         Ok(r) => r,
         Err(r) => return r,
     };
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
     let limit = app.core().body_limit;
     let Ok(body) = axum::body::to_bytes(req.into_body(), limit).await else {
         return HttpError::bad_request("the form is too large").into_response();
@@ -102,64 +103,55 @@ pub(crate) async fn sign_in(
     let username = value(&form, "username").unwrap_or("").trim().to_owned();
     let password = value(&form, "password").unwrap_or("");
     let next = safe_next(&reg, value(&form, "next"));
+    let shown: String = username.chars().take(150).collect();
     let refuse =
-        |status, message: String| login_page(&tpl, &reg, status, Some(message), &username, &next);
+        |status, message: String| login_page(&tpl, &reg, status, Some(message), &shown, &next);
     if username.is_empty() || password.is_empty() {
         return refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Enter your username and password.".into(),
         );
     }
-    let mut keys = vec![format!("user:{}", username.to_lowercase())];
-    if let Some(ip) = &peer {
-        keys.push(format!("ip:{ip}"));
+    let staff = match accounts.verify_password(&username, password).await {
+        Ok(staff) => staff,
+        Err(e) => {
+            let message = match &e {
+                AuthError::Invalid => {
+                    "Wrong username or password (names are case-sensitive).".to_owned()
+                }
+                AuthError::Throttled { .. } => format!(
+                    "Too many sign-in attempts. Try again in {} seconds.",
+                    e.retry_after().unwrap_or(1)
+                ),
+                other => format!("{other}."),
+            };
+            let mut page = refuse(e.status(), message);
+            if let Some(secs) = e.retry_after() {
+                page.headers_mut()
+                    .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+            }
+            return page;
+        }
+    };
+    match accounts.login(&session, &staff, Remember::No).await {
+        Ok(()) => Redirect::to(&next).into_response(),
+        Err(e) => e.into_response(),
     }
-    if let Some(wait) = reg.throttle.blocked(&keys) {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many failed sign-ins. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            ),
-        );
-    }
-    let Some(db) = Db::from_state(&app) else {
-        return HttpError::internal("the admin needs the Orm extension").into_response();
-    };
-    let user = match crate::authenticate(&db, &username, password).await {
-        Ok(u) => u,
-        Err(e) => return HttpError::internal(e.to_string()).into_response(),
-    };
-    let Some(user) = user else {
-        reg.throttle.fail(&keys);
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "Wrong username or password (names are case-sensitive).".into(),
-        );
-    };
-    reg.throttle.succeed(&keys[0]);
-    let staff = match Staff::load(db.conn(), user.id).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return refuse(StatusCode::UNAUTHORIZED, "This account is inactive.".into()),
-        Err(e) => return HttpError::internal(e.to_string()).into_response(),
-    };
-    let stored = session
-        .insert(SESSION_USER, staff.id)
-        .and_then(|()| session.insert(SESSION_SEEN, access::now_secs()))
-        .and_then(|()| session.insert(SESSION_CALLER, CallerSnapshot::of(&staff)));
-    if let Err(e) = stored {
-        return HttpError::internal(e.to_string()).into_response();
-    }
-    Redirect::to(&next).into_response()
 }
 
-/// `POST /admin/logout`
-pub(crate) async fn sign_out(State(app): State<AppState>, session: Session) -> Response {
+/// `POST /admin/logout`: ends this sign-in everywhere it is used (a copy
+/// of the cookie signs in nobody; its sockets are disconnected).
+pub(crate) async fn sign_out(
+    State(app): State<AppState>,
+    session: Session,
+    accounts: Accounts<Staff>,
+) -> Response {
     let prefix = registry(&app)
         .map(|r| r.cfg.prefix.clone())
         .unwrap_or_else(|_| "/admin".into());
-    access::sign_out(&session);
+    if let Err(e) = accounts.logout(&session).await {
+        return e.into_response();
+    }
     session.flash_with("success", "You are signed out.");
     Redirect::to(&format!("{prefix}/login")).into_response()
 }

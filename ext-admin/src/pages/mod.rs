@@ -25,12 +25,11 @@ use phial_orm::policy::Policies;
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::access::{self, Permission, SESSION_SEEN, SESSION_USER, Staff};
+use crate::access::{Permission, STAFF_REALM, Staff};
 use crate::audit::{Who, key_text};
 use crate::config::AdminConfig;
 use crate::custom::AdminPage;
 use crate::model::AdminModel;
-use crate::throttle::Throttle;
 
 /// Everything the pages share, in the app's state.
 pub(crate) struct Registry {
@@ -38,7 +37,6 @@ pub(crate) struct Registry {
     pub(crate) title: String,
     pub(crate) models: Vec<Arc<dyn AdminModel>>,
     pub(crate) pages: Vec<AdminPage>,
-    pub(crate) throttle: Throttle,
     /// The Socket.IO path, when the socket extension serves live updates.
     pub(crate) live: Option<String>,
 }
@@ -83,42 +81,40 @@ impl FromRequestParts<AppState> for Ctx {
         let session = Session::from_request_parts(parts, app)
             .await
             .map_err(IntoResponse::into_response)?;
+        // Whether the session named a staff sign-in before it was checked:
+        // if it is gone afterwards, it ended (idle, signed out elsewhere, a
+        // new password, deactivated).
+        let had_sign_in = session
+            .get::<std::collections::BTreeMap<String, String>>("_auth")
+            .is_some_and(|m| m.contains_key(STAFF_REALM));
         let tpl = Templates::from_request_parts(parts, app)
             .await
             .map_err(|e| match e {})?;
         let db =
             Db::from_state(app).ok_or_else(|| internal("the admin needs the Orm extension"))?;
+        let here = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default();
         let to_login = |flash: Option<&str>| {
             if let Some(m) = flash {
                 session.flash_with("warning", m);
             }
-            let here = parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_default();
             let next = utf8_percent_encode(&here, NON_ALPHANUMERIC);
             Redirect::to(&format!("{}/login?next={next}", reg.cfg.prefix)).into_response()
         };
-        let Some(id) = session.get::<i32>(SESSION_USER) else {
-            return Err(to_login(None));
+        let staff = phial_auth::CurrentUser::<Staff>::from_request_parts(parts, app).await;
+        let staff = match staff {
+            Ok(phial_auth::CurrentUser(s)) => s,
+            Err(res) if res.status() == StatusCode::SERVICE_UNAVAILABLE => return Err(res),
+            Err(_) if had_sign_in => {
+                return Err(to_login(Some(
+                    "Your session ended (idle, signed out elsewhere, or your account changed): sign in again.",
+                )));
+            }
+            Err(_) => return Err(to_login(None)),
         };
-        let now = access::now_secs();
-        let seen = session.get::<u64>(SESSION_SEEN).unwrap_or(0);
-        if now.saturating_sub(seen) > reg.cfg.session_idle_minutes * 60 {
-            access::sign_out(&session);
-            return Err(to_login(Some("Your session expired: sign in again.")));
-        }
-        let staff = Staff::load(db.conn(), id).await.map_err(internal)?;
-        let Some(staff) = staff else {
-            access::sign_out(&session);
-            return Err(to_login(Some("Your account is no longer active.")));
-        };
-        // Refreshed at most once a minute: the cookie is not rewritten on
-        // every request.
-        if now.saturating_sub(seen) >= 60 {
-            let _ = session.insert(SESSION_SEEN, now);
-        }
         let policies = app.get::<Policies>().cloned().unwrap_or_default();
         Ok(Ctx {
             app: app.clone(),
@@ -212,6 +208,7 @@ impl Ctx {
                 "title": self.reg.title,
                 "prefix": self.reg.cfg.prefix,
                 "user": self.staff.username,
+                "user_id": self.staff.id,
                 "superuser": self.staff.superuser,
                 "menu": self.menu(active),
                 "active": active,
@@ -320,6 +317,10 @@ pub(crate) fn routes(app: &mut phial_core::AppBuilder, prefix: &str) {
     app.route(
         &p("/access/users/{id}"),
         get(staff::user_form).post(staff::user_save),
+    );
+    app.route(
+        &p("/access/users/{id}/sign-out"),
+        post(staff::sign_out_everywhere).name("admin_sign_out_everywhere"),
     );
     app.route(&p("/access/roles/"), get(staff::roles).name("admin_roles"));
     app.route(

@@ -106,6 +106,7 @@ async fn user_page(
         &title,
         json!({
             "target": target.map(|u| json!({"username": u.username, "superuser": u.is_superuser, "active": u.is_active})),
+            "sign_out_url": target.map(|u| ctx.reg.url(&format!("access/users/{}/sign-out", u.id))),
             "username": typed_name,
             "roles": role_choices(ctx, held).await,
             "error": error,
@@ -241,7 +242,8 @@ pub(crate) async fn user_save(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> 
     let mut am: user::ActiveModel = u.clone().into();
     am.is_superuser = Set(superuser);
     am.is_active = Set(active);
-    if !password.is_empty() {
+    let new_password = !password.is_empty();
+    if new_password {
         if password.chars().count() < MIN_PASSWORD_LEN {
             let e =
                 format!("The password is too short: use at least {MIN_PASSWORD_LEN} characters.");
@@ -255,13 +257,63 @@ pub(crate) async fn user_save(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> 
     if let Err(e) = am.update(ctx.db.conn()).await {
         return db_err(&ctx, e);
     }
+    let held = held_roles(&ctx, u.id).await;
     if let Err(e) = set_roles(&ctx, u.id, &roles).await {
         return db_err(&ctx, e);
+    }
+    // A new password or deactivation ends the user's sign-ins on every
+    // node (their requests would be refused anyway: the credentials'
+    // fingerprint and the active flag are checked on each); new rights
+    // reach their open sockets, which reconnect with them.
+    let Ok(accounts) = phial_auth::Accounts::<crate::Staff>::of(&ctx.app) else {
+        return db_err(&ctx, "the staff realm is not registered");
+    };
+    let id = u.id.to_string();
+    if new_password || (!active && u.is_active) {
+        if let Err(e) = accounts.logout_everywhere(&id).await {
+            return db_err(&ctx, e);
+        }
+    } else if held != roles || superuser != u.is_superuser {
+        accounts.user_changed(&id);
     }
     ctx.redirect(
         &ctx.reg.url("access/users/"),
         "success",
         &format!("Saved staff user {}.", u.username),
+    )
+}
+
+/// `POST /admin/access/users/{id}/sign-out`: ends every sign-in of the
+/// user, on every node (a lost laptop). Superusers for anyone; anyone for
+/// themselves.
+pub(crate) async fn sign_out_everywhere(ctx: Ctx, Path(id): Path<String>) -> Response {
+    let u = match find_user(&ctx, &id).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    if u.id != ctx.staff.id
+        && let Some(r) = superuser_only(&ctx)
+    {
+        return r;
+    }
+    let Ok(accounts) = phial_auth::Accounts::<crate::Staff>::of(&ctx.app) else {
+        return db_err(&ctx, "the staff realm is not registered");
+    };
+    if let Err(e) = accounts.logout_everywhere(&u.id.to_string()).await {
+        return db_err(&ctx, e);
+    }
+    let to = if u.id == ctx.staff.id {
+        ctx.reg.url("login")
+    } else {
+        ctx.reg.url("access/users/")
+    };
+    ctx.redirect(
+        &to,
+        "success",
+        &format!(
+            "Every sign-in of {} has ended, on every device.",
+            u.username
+        ),
     )
 }
 
@@ -432,6 +484,15 @@ async fn save_role(ctx: Ctx, target: Option<role::Model>, body: Bytes) -> Respon
         .map(|(t, p)| format!("{t}.{}", p.word()))
         .collect::<Vec<_>>()
         .join(" ");
+    let holders: Vec<i32> = match &target {
+        Some(r) => user_role::Entity::find()
+            .filter(user_role::Column::RoleId.eq(r.id))
+            .all(ctx.db.conn())
+            .await
+            .map(|links| links.into_iter().map(|l| l.user_id).collect())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     let saved = match target {
         Some(r) => {
             let mut am: role::ActiveModel = r.into();
@@ -448,14 +509,21 @@ async fn save_role(ctx: Ctx, target: Option<role::Model>, body: Bytes) -> Respon
         .await
         .map(|_| ()),
     };
-    match saved {
-        Ok(()) => ctx.redirect(
-            &ctx.reg.url("access/roles/"),
-            "success",
-            &format!("Saved role {name}."),
-        ),
-        Err(e) => db_err(&ctx, e),
+    if let Err(e) = saved {
+        return db_err(&ctx, e);
     }
+    // The role's holders have other rights now: their sockets reconnect
+    // with them (their requests see them at once).
+    if let Ok(accounts) = phial_auth::Accounts::<crate::Staff>::of(&ctx.app) {
+        for id in holders {
+            accounts.user_changed(&id.to_string());
+        }
+    }
+    ctx.redirect(
+        &ctx.reg.url("access/roles/"),
+        "success",
+        &format!("Saved role {name}."),
+    )
 }
 
 /// `POST /admin/access/roles/new`
