@@ -15,6 +15,7 @@ pub mod migrations;
 use std::time::Duration;
 
 use phial::admin::{Admin, AdminPage, ModelView};
+use phial::auth::{Accounts, Auth, AuthError, Remember};
 use phial::cache::{Caching, cached};
 use phial::migrate::Migrate;
 use phial::orm::{Db, Orm, OrmError};
@@ -36,6 +37,9 @@ pub async fn create_app(config: Config) -> phial::Result<App> {
                 .policy::<comment::Entity>(moderated()),
         )
         .register(Migrate::new().migrator::<migrations::Migrator>())
+        // Authors sign in at /login with their email (`phial::auth`): the
+        // sign-in lives on the server, so signing out really ends it.
+        .register(Auth::<author::Entity>::new().username(author::Column::Email))
         // The admin panel at /admin (`blog admin create-user --username
         // NAME --superuser` first); live with the socket extension.
         .register(admin())
@@ -56,9 +60,13 @@ pub async fn create_app(config: Config) -> phial::Result<App> {
             .name("index"),
         )
         .route("/posts/{id}", get(show).name("post"))
+        // Ten comments a minute per address: enough for people, not for
+        // a script (429 with Retry-After past it).
         .route(
             "/posts/{id}/comments",
-            post(add_comment).name("add_comment"),
+            post(add_comment)
+                .limit(limit("10/minute"))
+                .name("add_comment"),
         )
         .route("/login", get(login_page).post(login).name("login"))
         .route("/logout", post(logout).name("logout"))
@@ -163,19 +171,13 @@ fn moderated() -> Policy {
     }))
 }
 
-/// The REST API: writes need a signed-in user (session key `user_id`) or
-/// `Authorization: Bearer <blog.api_token>` (PHIAL_BLOG__API_TOKEN); with
-/// neither, they are refused. Posts follow their model's policy (declared
-/// on `Orm`).
+/// The REST API: writes need a signed-in author or staff user
+/// (`phial::auth`: staff with their roles' grants) or `Authorization:
+/// Bearer <blog.api_token>` (PHIAL_BLOG__API_TOKEN); with neither, they are
+/// refused. Posts follow their model's policy (declared on `Orm`).
 fn api() -> Rest {
     Rest::new()
-        // Staff signed in to the admin reach the API with their roles'
-        // grants too.
-        .guard(
-            Guard::session_user("user_id")
-                .or(Guard::session_caller())
-                .or(Guard::bearer_from_config("blog.api_token")),
-        )
+        .guard(Guard::signed_in().or(Guard::bearer_from_config("blog.api_token")))
         .document(ApiDoc::openapi())
         .resource(
             Resource::<post::Entity>::new()
@@ -214,43 +216,44 @@ async fn login_page(tpl: Templates) -> Result<Html<String>, HttpError> {
     tpl.render("login.html", context! {})
 }
 
-/// Signs an author in: the session's `user_id` is what the API's guard
-/// recognises, so the browser may then write through `/api/...`.
+/// Signs an author in (`phial::auth`): the password is checked with the
+/// attempts counted first (a burst is refused with 429 before any
+/// hashing), then the sign-in is made on the server; REST and the live
+/// pages see the same author.
 async fn login(
     tpl: Templates,
     session: Session,
-    db: Db,
+    accounts: Accounts<author::Model>,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, HttpError> {
-    let found = author::Entity::find()
-        .filter(author::Column::Email.eq(form.email.as_str()))
-        .one(db.conn())
-        .await
-        .map_err(OrmError::from)?;
-    let signed_in = match &found {
-        Some(a) if !a.password_hash.is_empty() => {
-            phial::password::verify(&form.password, &a.password_hash)
-                .await
-                .unwrap_or(false)
+    let author = match accounts.verify_password(&form.email, &form.password).await {
+        Ok(a) => a,
+        Err(e) => {
+            let message = match &e {
+                AuthError::Invalid => "wrong email or password".to_owned(),
+                other => other.to_string(),
+            };
+            let email: String = form.email.chars().take(200).collect();
+            let page = tpl.render("login.html", context! { error => message, email })?;
+            let mut res = (e.status(), page).into_response();
+            if let Some(secs) = e.retry_after() {
+                res.headers_mut()
+                    .insert(phial::http::header::RETRY_AFTER, secs.into());
+            }
+            return Ok(res);
         }
-        _ => false,
     };
-    let Some(author) = found.filter(|_| signed_in) else {
-        let page = tpl.render(
-            "login.html",
-            context! { error => "wrong email or password", email => form.email },
-        )?;
-        return Ok((StatusCode::UNAUTHORIZED, page).into_response());
-    };
-    session
-        .insert("user_id", author.id)
-        .map_err(|e| HttpError::internal(e.to_string()))?;
+    accounts.login(&session, &author, Remember::No).await?;
     Ok(Redirect::to("/").into_response())
 }
 
-async fn logout(session: Session) -> Redirect {
-    session.clear();
-    Redirect::to("/")
+/// Ends the author's sign-in everywhere it is used.
+async fn logout(
+    session: Session,
+    accounts: Accounts<author::Model>,
+) -> Result<Redirect, HttpError> {
+    accounts.logout(&session).await?;
+    Ok(Redirect::to("/"))
 }
 
 /// Row counts, for a dashboard.

@@ -20,7 +20,7 @@ async fn app(dir: &tempfile::TempDir) -> App {
         Config::testing()
             .set("database.url", url)
             .set("blog.api_token", TOKEN)
-            .set("admin.login_attempts", 3),
+            .set("auth.attempts", 3),
     )
     .await
     .expect("the blog builds")

@@ -92,3 +92,28 @@ pub(crate) async fn send(
 pub(crate) fn client() -> Http {
     Client::builder(TokioExecutor::new()).build_http()
 }
+
+/// A client whose connections come from `local` (another loopback address,
+/// `127.0.0.2`: another client, as the server sees it).
+pub(crate) fn client_from(local: std::net::IpAddr) -> Http {
+    let mut connector = HttpConnector::new();
+    connector.set_local_address(Some(local));
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
+/// A form's hidden CSRF token in a page.
+pub(crate) fn csrf_token(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
+    html[at..].split('"').next().map(str::to_owned)
+}
+
+/// `n` free loopback ports (bound at once, then released).
+pub(crate) fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<_> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
