@@ -98,9 +98,7 @@ impl<U: Clone + Send + Sync + 'static> Accounts<U> {
     }
 
     fn typed(any: AnyUser) -> Result<U, AuthError> {
-        any.downcast_ref::<U>()
-            .cloned()
-            .ok_or(AuthError::NoRealm(std::any::type_name::<U>()))
+        crate::signin::typed(&any).ok_or(AuthError::NoRealm(std::any::type_name::<U>()))
     }
 
     /// The user named `name` when `password` is theirs and they are

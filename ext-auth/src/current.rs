@@ -96,10 +96,7 @@ pub(crate) fn sign_in_first(parts: &Parts, realm: &Realm, why: &str) -> Response
 }
 
 fn user_of<U: Clone + Send + Sync + 'static>(signed: &SignedIn) -> Option<U> {
-    signed
-        .get::<UserBox>()
-        .and_then(|b| b.0.downcast_ref::<U>())
-        .cloned()
+    crate::signin::typed(&signed.get::<UserBox>()?.0)
 }
 
 impl<S, U> FromRequestParts<S> for CurrentUser<U>

@@ -98,22 +98,11 @@ impl AuthCore {
             return Ok(None);
         };
         let keys = UserKeys::new(&realm.name, kid);
-        let got = store
-            .get(&[keys.record(sid), keys.epoch()])
-            .await
-            .map_err(unavailable)?;
-        let (Some(rec), Some(epoch)) = (&got[0], &got[1]) else {
-            return Ok(None);
-        };
-        let Ok(rec) = serde_json::from_slice::<Record>(rec) else {
+        let Some(rec) = self.record(store, &keys, sid).await? else {
+            let _ = store.delete(&[keys.record(sid)]).await;
             return Ok(None);
         };
         let now = now_secs();
-        let expired = now.saturating_sub(rec.created) > self.cfg.lifetime().as_secs();
-        if rec.epoch.as_bytes() != epoch.as_slice() || expired {
-            let _ = store.delete(&[keys.record(sid)]).await;
-            return Ok(None);
-        }
         let Some(user) = self.user(app, realm, kid, &rec.fp).await? else {
             let _ = store.delete(&[keys.record(sid)]).await;
             return Ok(None);
@@ -134,6 +123,29 @@ impl AuthCore {
         Ok(Some(signed_in(realm, &loaded, sid, rec.fresh, any)))
     }
 
+    /// The record `sid` of the user `keys` name, when it is live: there,
+    /// with the user's current epoch, within its lifetime (one read of the
+    /// record and the epoch).
+    async fn record(
+        &self,
+        store: &dyn DynSessionStore,
+        keys: &UserKeys,
+        sid: &str,
+    ) -> Result<Option<Record>, IdentityError> {
+        let got = store
+            .get(&[keys.record(sid), keys.epoch()])
+            .await
+            .map_err(unavailable)?;
+        let (Some(rec), Some(epoch)) = (&got[0], &got[1]) else {
+            return Ok(None);
+        };
+        let Ok(rec) = serde_json::from_slice::<Record>(rec) else {
+            return Ok(None);
+        };
+        let expired = now_secs().saturating_sub(rec.created) > self.cfg.lifetime().as_secs();
+        Ok((rec.epoch.as_bytes() == epoch.as_slice() && !expired).then_some(rec))
+    }
+
     /// Whether the record an `_auth` entry names is still live (the same
     /// checks as [`check`](Self::check), nothing renewed).
     async fn still(
@@ -147,21 +159,9 @@ impl AuthCore {
             return Ok(false);
         };
         let keys = UserKeys::new(&realm.name, kid);
-        let got = store
-            .get(&[keys.record(sid), keys.epoch()])
-            .await
-            .map_err(unavailable)?;
-        let (Some(rec), Some(epoch)) = (&got[0], &got[1]) else {
+        let Some(rec) = self.record(store, &keys, sid).await? else {
             return Ok(false);
         };
-        let Ok(rec) = serde_json::from_slice::<Record>(rec) else {
-            return Ok(false);
-        };
-        if rec.epoch.as_bytes() != epoch.as_slice()
-            || now_secs().saturating_sub(rec.created) > self.cfg.lifetime().as_secs()
-        {
-            return Ok(false);
-        }
         Ok(self.user(app, realm, kid, &rec.fp).await?.is_some())
     }
 

@@ -23,6 +23,11 @@ pub(crate) const REMEMBER_KEY: &str = "_remember";
 #[derive(Clone)]
 pub(crate) struct UserBox(pub(crate) AnyUser);
 
+/// A loaded user as the app's type `U`, when it is one.
+pub(crate) fn typed<U: Clone + 'static>(any: &AnyUser) -> Option<U> {
+    any.downcast_ref::<U>().cloned()
+}
+
 /// Which record a [`SignedIn`] came from (`user.sid` of `_auth`), for
 /// re-checks of long-lived connections.
 #[derive(Clone)]

@@ -304,38 +304,35 @@ impl Limiter {
 
     /// See [`LimitStore::take`].
     pub async fn take(&self, key: &str, rate: Rate, cost: u32) -> Decision {
-        if let Some(shared) = &self.shared {
-            match shared.take(key, rate, cost).await {
-                Ok(d) => return d,
-                Err(e) => fallback_warning(&e),
-            }
-        }
-        LimitStore::take(&*self.local, key, rate, cost)
-            .await
-            .unwrap_or(Decision {
-                allowed: true,
-                remaining: 0,
-                reset: Duration::ZERO,
-                retry_after: Duration::ZERO,
-            })
+        self.decide(|store| store.take(key, rate, cost)).await
     }
 
     /// See [`LimitStore::attempt`].
     pub async fn attempt(&self, key: &str, backoff: Backoff) -> Decision {
+        self.decide(|store| store.attempt(key, backoff)).await
+    }
+
+    /// `ask` of the shared store, else (none, or it failed) of this
+    /// process's.
+    async fn decide<'a>(
+        &'a self,
+        ask: impl Fn(
+            &'a dyn DynLimitStore,
+        ) -> futures_util::future::BoxFuture<'a, Result<Decision, LimitError>>,
+    ) -> Decision {
         if let Some(shared) = &self.shared {
-            match shared.attempt(key, backoff).await {
+            match ask(&**shared).await {
                 Ok(d) => return d,
                 Err(e) => fallback_warning(&e),
             }
         }
-        LimitStore::attempt(&*self.local, key, backoff)
-            .await
-            .unwrap_or(Decision {
-                allowed: true,
-                remaining: 0,
-                reset: Duration::ZERO,
-                retry_after: Duration::ZERO,
-            })
+        // The in-process store does not fail.
+        ask(&*self.local).await.unwrap_or(Decision {
+            allowed: true,
+            remaining: 0,
+            reset: Duration::ZERO,
+            retry_after: Duration::ZERO,
+        })
     }
 
     /// See [`LimitStore::refund`]: in both stores.
