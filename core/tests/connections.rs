@@ -76,10 +76,10 @@ async fn a_thousand_silent_connections_are_closed_while_others_are_served() {
     // Meanwhile a real client is served at once.
     let started = Instant::now();
     assert!(get_page(addr).await.ends_with("hello"));
+    let served = started.elapsed();
     assert!(
-        started.elapsed() < Duration::from_millis(500),
-        "served in {:?} beside 1000 silent connections",
-        started.elapsed()
+        served < Duration::from_millis(500),
+        "served in {served:?} beside 1000 silent connections"
     );
     let mut all_closed = true;
     for s in &mut silent {
@@ -91,6 +91,11 @@ async fn a_thousand_silent_connections_are_closed_while_others_are_served() {
         "every silent connection closed by the header timeout"
     );
     let took = opened.elapsed();
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "MEASURED 1000 silent connections: another client served in {served:?}; all closed {took:?} after opening (header timeout 2 s)"
+    );
     assert!(
         took >= Duration::from_millis(1500) && took < Duration::from_secs(6),
         "closed after {took:?} (timeout 2 s)"

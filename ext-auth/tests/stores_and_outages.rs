@@ -127,6 +127,7 @@ async fn with_the_store_cut_signed_in_requests_are_503_and_anonymous_ones_served
     );
     // Redis comes back on the same address: the sign-in was never lost.
     let _back = TcpProxy::start(via, redis).await.unwrap();
+    let back_at = std::time::Instant::now();
     let mut status = 0;
     for _ in 0..50 {
         let res = browser.get("/me").send().await;
@@ -138,4 +139,10 @@ async fn with_the_store_cut_signed_in_requests_are_503_and_anonymous_ones_served
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(status, 200, "recovered when the store answered again");
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "MEASURED with Redis cut: signed-in 503, anonymous 200; signed in again {:?} after Redis came back",
+        back_at.elapsed()
+    );
 }

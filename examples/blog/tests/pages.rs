@@ -247,3 +247,41 @@ async fn the_about_page_comes_from_the_pages_blueprint() {
     assert_eq!(css.status(), 200);
     assert!(css.text().contains(".about"));
 }
+
+#[tokio::test]
+async fn comments_are_limited_to_ten_a_minute_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, db) = app(&dir).await;
+    let (shown, _) = seed(&db).await;
+    let page = format!("/posts/{shown}");
+    let action = format!("/posts/{shown}/comments");
+    let client = app.test_client();
+    let token = client.get(&page).send().await.csrf_token().unwrap();
+    let comment = |n: usize| {
+        client.post(&action).from_addr("198.51.100.44").form(&[
+            ("csrf_token", token.as_str()),
+            ("author_name", "Bot"),
+            ("body", &format!("comment {n}")),
+        ])
+    };
+    for n in 0..10 {
+        let res = comment(n).send().await;
+        assert_eq!(res.status(), 303, "comment {n}: {}", res.text());
+        assert!(res.header("ratelimit").is_some());
+    }
+    let refused = comment(10).send().await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.header("retry-after").is_some());
+    // Someone else may still comment.
+    let other = client
+        .post(&action)
+        .from_addr("198.51.100.45")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("author_name", "Ada"),
+            ("body", "hi"),
+        ])
+        .send()
+        .await;
+    assert_eq!(other.status(), 303, "{}", other.text());
+}

@@ -256,3 +256,46 @@ async fn behind_nginx_attackers_do_not_lock_out_another_client_of_the_proxy() {
         proxy.errors()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_blog_login_takes_as_long_for_an_unknown_email_as_for_a_wrong_password() {
+    let blog = Blog::start().await;
+    let base = blog.url("");
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for i in 0..5u8 {
+        for (email, times) in [
+            ("ada%40example.com", &mut known),
+            ("nobody%40example.com", &mut unknown),
+        ] {
+            // A fresh address each time: this is about timing, not throttling.
+            let http = client_from(loopback(20 + i * 2 + u8::from(email.starts_with('n'))));
+            let (cookie, token) = form(&http, &base).await;
+            let body = format!("csrf_token={token}&email={email}&password=wrong");
+            let started = Instant::now();
+            let res = send(
+                &http,
+                "POST",
+                &format!("{base}/login"),
+                &[("cookie", cookie.as_str())],
+                Some(("application/x-www-form-urlencoded", body)),
+            )
+            .await
+            .unwrap();
+            assert_eq!(res.status, 401, "{}", res.body);
+            times.push(started.elapsed());
+        }
+    }
+    known.sort();
+    unknown.sort();
+    let (k, u) = (known[2], unknown[2]);
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "MEASURED the blog's /login, a wrong password: median {k:?} for a known email, {u:?} for an unknown one"
+    );
+    assert!(
+        u.as_secs_f64() > k.as_secs_f64() * 0.6 && k.as_secs_f64() > u.as_secs_f64() * 0.6,
+        "the time tells which emails have accounts: {k:?} vs {u:?}"
+    );
+}
