@@ -17,6 +17,9 @@ pub enum DeployLevel {
     Error,
     /// Worth a look.
     Warning,
+    /// What the app does, for the record (each model's access rules):
+    /// printed, never a failure.
+    Info,
 }
 
 /// One production hazard: the config key at fault and what to do.
@@ -44,6 +47,15 @@ impl DeployFinding {
     pub fn warning(key: impl Into<String>, message: impl Into<String>) -> Self {
         DeployFinding {
             level: DeployLevel::Warning,
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A line for the record (what the app allows), not a hazard.
+    pub fn info(key: impl Into<String>, message: impl Into<String>) -> Self {
+        DeployFinding {
+            level: DeployLevel::Info,
             key: key.into(),
             message: message.into(),
         }
@@ -233,17 +245,18 @@ pub(crate) fn run(app: &App, deploy: bool, out: &Output) -> ExitCode {
         .filter(|f| f.level == DeployLevel::Error)
         .count();
     for f in &found {
-        let tag = if f.level == DeployLevel::Error {
-            "ERROR  "
-        } else {
-            "WARNING"
+        let tag = match f.level {
+            DeployLevel::Error => "ERROR  ",
+            DeployLevel::Warning => "WARNING",
+            DeployLevel::Info => "INFO   ",
         };
         out.println(format!("{tag} {}: {}", f.key, f.message));
     }
-    out.println(format!(
-        "{errors} error(s), {} warning(s)",
-        found.len() - errors
-    ));
+    let warnings = found
+        .iter()
+        .filter(|f| f.level == DeployLevel::Warning)
+        .count();
+    out.println(format!("{errors} error(s), {warnings} warning(s)"));
     if errors > 0 {
         ExitCode::FAILURE
     } else {

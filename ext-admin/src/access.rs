@@ -195,7 +195,7 @@ impl Staff {
             }
         }
         let role_names: Vec<String> = roles.iter().map(|r| r.name.clone()).collect();
-        let mut caller = Caller::user(u.username.clone());
+        let mut caller = Caller::staff(u.username.clone());
         for r in &role_names {
             caller = caller.with_role(r.clone());
         }
@@ -216,13 +216,18 @@ impl Staff {
         }
     }
 
-    /// Whether they may do `p` on `table`: granted by a role (or a
-    /// superuser) and allowed by the model's policy.
+    /// Whether they may do `p` on `table` in the admin: they hold the
+    /// table's `view` grant (or are a superuser) — a staff user sees a
+    /// model in the admin only with it — and the one decision
+    /// (`Policies::decide`: the grant, or the policy's rule for staff)
+    /// allows every action `p` stands for.
     pub fn may(&self, policies: &Policies, table: &str, p: Permission) -> bool {
-        let policy = policies.get(table);
-        p.actions()
+        let sees =
+            self.caller.granted(table, Action::List) && self.caller.granted(table, Action::Read);
+        sees && p
+            .actions()
             .iter()
-            .all(|a| self.caller.granted(table, *a) && policy.allows(*a, &self.caller))
+            .all(|a| policies.decide(&self.caller, table, *a).allowed)
     }
 }
 

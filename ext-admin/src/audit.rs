@@ -1,6 +1,8 @@
 //! The audit log: each write made through the admin, with who made it and
-//! a field-level diff, in the same transaction as the write (a write
-//! without its entry never commits).
+//! a field-level diff of the whole row (the columns it never shows kept
+//! apart), in the same transaction as the write (a write without its
+//! entry never commits); and the staff events (users, roles, grants,
+//! passwords, sign-outs everywhere).
 
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr};
@@ -64,32 +66,94 @@ fn clip(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
-/// Writes one entry for a change of `row` from `before` to `after`.
-pub(crate) async fn record<C: ConnectionTrait>(
+/// One entry to write (see [`write`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Entry {
+    /// The table the row is in.
+    pub(crate) table: String,
+    /// The row's key.
+    pub(crate) key: Json,
+    /// How the row is named.
+    pub(crate) label: String,
+    /// `create`, `change`, `delete`, `restore`, `revert`, a bulk action's
+    /// name, or a staff event (`password`, `sign_out_everywhere`, `grant`).
+    pub(crate) action: String,
+    /// `{"field": [before, after]}` of what may be shown.
+    pub(crate) changes: Map<String, Json>,
+    /// The same for columns never shown.
+    pub(crate) hidden: Map<String, Json>,
+    /// The entry whose delete took this row with it.
+    pub(crate) cascade_of: Option<i64>,
+}
+
+/// Writes `entry` by `who`; returns its id. Called on the write's own
+/// connection (its transaction), so neither commits without the other.
+pub(crate) async fn write<C: ConnectionTrait>(
     conn: &C,
     who: &Who,
-    spec: &ViewSpec,
-    row: &Row,
-    action: &str,
-    before: &Row,
-    after: &Row,
+    entry: Entry,
 ) -> Result<i64, DbErr> {
-    let changes = diff(before, after);
-    let key = json_key(&spec.meta, row);
-    let entry = log::ActiveModel {
+    let saved = log::ActiveModel {
         at: Set(Utc::now()),
         user_id: Set(who.id),
         username: Set(clip(&who.username, 150)),
-        table_name: Set(clip(&spec.meta.table, 100)),
-        object_key: Set(clip(&key.to_string(), 200)),
-        object_label: Set(clip(&label_of(spec, row), 200)),
-        action: Set(clip(action, 40)),
-        changes: Set(Json::Object(changes).to_string()),
+        table_name: Set(clip(&entry.table, 100)),
+        object_key: Set(clip(&entry.key.to_string(), 200)),
+        object_label: Set(clip(&entry.label, 200)),
+        action: Set(clip(&entry.action, 40)),
+        changes: Set(Json::Object(entry.changes).to_string()),
+        cascade_of: Set(entry.cascade_of),
+        hidden_changes: Set(
+            (!entry.hidden.is_empty()).then(|| Json::Object(entry.hidden).to_string())
+        ),
         ..Default::default()
     }
     .insert(conn)
     .await?;
-    Ok(entry.id)
+    Ok(saved.id)
+}
+
+/// Writes the entry for a change of one row of `spec`'s model from
+/// `before` to `after` (whole rows, hidden columns too: an empty map for
+/// the side that does not exist). Hidden columns go apart, never shown.
+pub(crate) async fn record<C: ConnectionTrait>(
+    conn: &C,
+    who: &Who,
+    spec: &ViewSpec,
+    action: &str,
+    before: &Row,
+    after: &Row,
+    cascade_of: Option<i64>,
+) -> Result<i64, DbErr> {
+    let all = diff(before, after);
+    let (mut changes, mut hidden) = (Map::new(), Map::new());
+    for (name, pair) in all {
+        if spec.meta.field(&name).is_some_and(|f| f.hidden) {
+            hidden.insert(name, pair);
+        } else {
+            changes.insert(name, pair);
+        }
+    }
+    let row = if after.is_empty() { before } else { after };
+    let shown: Row = row
+        .iter()
+        .filter(|(k, _)| spec.meta.field(k).is_some_and(|f| !f.hidden))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    write(
+        conn,
+        who,
+        Entry {
+            table: spec.meta.table.clone(),
+            key: json_key(&spec.meta, row),
+            label: label_of(spec, &shown),
+            action: action.to_owned(),
+            changes,
+            hidden,
+            cascade_of,
+        },
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -71,13 +71,19 @@ pub(crate) async fn run(ctx: CommandContext) -> Result<(), BoxError> {
     };
     match ctx.matches.subcommand() {
         Some(("create-role", args)) => {
-            let role = crate::create_role(&db()?, &arg(args, "name"), &arg(args, "grant")).await?;
+            let role = crate::roles::create_role_by(
+                &db()?,
+                &crate::audit::Who::cli(),
+                &arg(args, "name"),
+                &arg(args, "grant"),
+            )
+            .await?;
             ctx.println(format!("role `{}`: {}", role.name, role.permissions));
             return Ok(());
         }
         Some(("grant-role", args)) => {
             let (user, role) = (arg(args, "username"), arg(args, "role"));
-            crate::assign_role(&db()?, &user, &role).await?;
+            crate::roles::assign_role_by(&db()?, &crate::audit::Who::cli(), &user, &role).await?;
             ctx.println(format!("`{user}` holds role `{role}`"));
             return Ok(());
         }
@@ -104,7 +110,15 @@ pub(crate) async fn run(ctx: CommandContext) -> Result<(), BoxError> {
                 .into(),
         );
     }
-    let user = crate::create_user(&db()?, &username, password, superuser).await?;
+    let user = crate::users::create_user_by(
+        &db()?,
+        &crate::audit::Who::cli(),
+        &username,
+        password,
+        superuser,
+        &[],
+    )
+    .await?;
     ctx.println(format!(
         "created admin user `{}`{}",
         user.username,

@@ -62,10 +62,12 @@ mod model;
 mod pages;
 pub mod role;
 mod roles;
+mod staff_log;
 pub mod user;
 pub mod user_role;
 mod users;
 mod view;
+mod writes;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -268,6 +270,9 @@ impl Extension for Admin {
         app.contribute(phial_migrate::Contributed::new(migrations::CreateAdminUser));
         app.contribute(phial_migrate::Contributed::new(
             migrations::CreateAdminRolesAndLog,
+        ));
+        app.contribute(phial_migrate::Contributed::new(
+            migrations::AddLogCascadeAndHidden,
         ));
         app.command(cli::command(), cli::run);
         for (name, source) in TEMPLATES {

@@ -1,5 +1,7 @@
 //! `phial_admin_log`: every write made through the admin — who, when,
-//! which row, and what changed, field by field.
+//! which row, and what changed, field by field (the columns it never
+//! shows kept apart, for reverts) — and every change to staff users,
+//! roles and sign-ins.
 
 use sea_orm::entity::prelude::*;
 
@@ -35,6 +37,14 @@ pub struct Model {
     pub changes: String,
     /// The entry that reverted this one, once reverted.
     pub reverted_by: Option<i64>,
+    /// The delete that took this row with it (its rows referred to that
+    /// one): reverting that entry restores this row too.
+    pub cascade_of: Option<i64>,
+    /// `{"field": [before, after]}` of the columns the admin never shows
+    /// (password hashes): kept so a revert restores the row as it was,
+    /// never rendered.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub hidden_changes: Option<String>,
 }
 
 /// No relations: entries outlive their users and rows.

@@ -158,3 +158,63 @@ impl MigrationTrait for CreateAdminRolesAndLog {
         Ok(())
     }
 }
+
+/// Adds `cascade_of` (the entry whose delete took this row with it) and
+/// `hidden_changes` (the before/after of columns never shown, so a revert
+/// restores the whole row) to `phial_admin_log`.
+pub(crate) struct AddLogCascadeAndHidden;
+
+impl MigrationName for AddLogCascadeAndHidden {
+    fn name(&self) -> &str {
+        "m20261207_000003_admin_log_cascade_and_hidden"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for AddLogCascadeAndHidden {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite alters one at a time.
+        m.alter_table(
+            Table::alter()
+                .table("phial_admin_log")
+                .add_column(ColumnDef::new("cascade_of").big_integer().null())
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table("phial_admin_log")
+                .add_column(ColumnDef::new("hidden_changes").text().null())
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("phial_admin_log_cascade_of")
+                .table("phial_admin_log")
+                .col("cascade_of")
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_index(
+            Index::drop()
+                .name("phial_admin_log_cascade_of")
+                .table("phial_admin_log")
+                .to_owned(),
+        )
+        .await?;
+        for col in ["hidden_changes", "cascade_of"] {
+            m.alter_table(
+                Table::alter()
+                    .table("phial_admin_log")
+                    .drop_column(col)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}

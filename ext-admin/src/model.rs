@@ -1,15 +1,18 @@
 //! A model view with its entity type erased: what the pages call to read
-//! and write rows as JSON maps. Every write runs in a transaction with its
-//! audit entry, goes through `Db` (published after the commit: caches,
-//! ETags and live pages follow) and is checked field by field by the model
-//! metadata, the same checks REST makes.
+//! and write rows as JSON maps. Reads return what may be shown; the write
+//! primitives work on whole rows (hidden columns too, for the audit log)
+//! inside a transaction the caller holds ([`crate::writes`] adds the
+//! permission checks, the row filters, the log and cascades). Writes go
+//! through `Tx` (published after the commit: caches, ETags and live pages
+//! follow) and are checked field by field by the model metadata, the same
+//! checks REST makes.
 
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use phial_orm::meta::json::{self, FieldError, WriteMode};
 use phial_orm::meta::{FieldKind, ModelMeta, query};
-use phial_orm::{Db, OrmError};
+use phial_orm::{OrmError, Tx};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
@@ -17,7 +20,7 @@ use sea_orm::{
 };
 use serde_json::{Map, Value as Json};
 
-use crate::audit::{self, Who};
+use crate::access::Permission;
 use crate::view::{AdminEntity, ModelView, ViewSpec};
 
 /// A row as the admin shows it: visible fields by name.
@@ -54,6 +57,19 @@ pub(crate) enum WriteError {
     Db(OrmError),
     /// A bulk action reported a failure.
     Action(String),
+    /// The row before or after the write is outside the rows the user may
+    /// write (a 403 with the reason).
+    Outside(String),
+    /// Not done, for the reason given (a cascade that cannot be logged or
+    /// is not allowed, a revert that cannot restore what it shows).
+    Refused(String),
+}
+
+/// The version of a row an edit form carries: a hash of what the admin
+/// shows of it (any change to a visible field changes it).
+pub(crate) fn version_of(row: &Row) -> String {
+    let bytes = serde_json::to_vec(row).unwrap_or_default();
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes))
 }
 
 impl From<OrmError> for WriteError {
@@ -68,24 +84,22 @@ impl From<DbErr> for WriteError {
     }
 }
 
-/// The version of a row an edit form carries: a hash of what the admin
-/// shows of it (any change to a visible field changes it).
-pub(crate) fn version_of(row: &Row) -> String {
-    let bytes = serde_json::to_vec(row).unwrap_or_default();
-    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes))
-}
+/// What a bulk action did: its message and (before, after) of each row it
+/// changed, whole.
+pub(crate) type ActionDone = (String, Vec<(Row, Row)>);
 
 /// One model, entity type erased.
 pub(crate) trait AdminModel: Send + Sync {
     fn spec(&self) -> &ViewSpec;
-    /// Bulk actions: (name, label).
-    fn actions(&self) -> Vec<(String, String)>;
+    /// Bulk actions: (name, label, the permission each needs).
+    fn actions(&self) -> Vec<(String, String, Permission)>;
     /// Filters and search as one condition.
     fn condition(&self, clauses: &[Clause], q: Option<&str>) -> Result<Condition, FieldError>;
     /// The row with this key.
     fn key_condition(&self, key: &Json) -> Result<Condition, FieldError>;
     /// Rows with any of these keys.
     fn keys_condition(&self, keys: &[Json]) -> Result<Condition, FieldError>;
+    /// Rows as they may be shown (hidden columns left out).
     fn fetch<'a>(
         &'a self,
         db: &'a DatabaseConnection,
@@ -103,49 +117,64 @@ pub(crate) trait AdminModel: Send + Sync {
     ) -> BoxFuture<'a, Result<u64, DbErr>>;
     /// Every field error `values` has, writing nothing.
     fn validate(&self, values: &Json, creating: bool) -> Vec<FieldError>;
-    fn create<'a>(
+    /// Whole rows (hidden columns too) in `scope`, at most `limit`, in key
+    /// order; with `lock`, locked for the rest of the transaction where
+    /// the database locks rows.
+    fn rows_in<'a>(
         &'a self,
-        db: &'a Db,
-        who: &'a Who,
-        values: Json,
-    ) -> BoxFuture<'a, Result<Row, WriteError>>;
-    /// Changes the row in `scope`; with `version`, only if it is still the
-    /// one the form was loaded from. Returns (before, after).
+        tx: &'a Tx,
+        scope: Condition,
+        limit: u64,
+        lock: bool,
+    ) -> BoxFuture<'a, Result<Vec<Row>, DbErr>>;
+    /// Whether the row `row` names (by its key) satisfies `cond`, as the
+    /// database sees it inside the transaction.
+    fn holds<'a>(
+        &'a self,
+        tx: &'a Tx,
+        row: &'a Row,
+        cond: Condition,
+    ) -> BoxFuture<'a, Result<bool, WriteError>>;
+    /// Inserts a row from a form's values; returns it whole.
+    fn insert<'a>(&'a self, tx: &'a Tx, values: Json) -> BoxFuture<'a, Result<Row, WriteError>>;
+    /// Changes the row in `scope` by a form's values; with `version`, only
+    /// if it is still the one the form was loaded from. Returns (before,
+    /// after), whole rows; `None` for no such row.
     fn update<'a>(
         &'a self,
-        db: &'a Db,
-        who: &'a Who,
+        tx: &'a Tx,
         scope: Condition,
         values: Json,
         version: Option<String>,
-        action: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(Row, Row)>, WriteError>>;
+    /// Puts columns back as a log entry recorded them, hidden and
+    /// read-only ones included (a revert): into the row in `scope`, or, with
+    /// no scope, as a new row (key included). Returns the row whole (and
+    /// for an update, what it was).
+    fn put_back<'a>(
+        &'a self,
+        tx: &'a Tx,
+        scope: Option<Condition>,
+        values: Row,
     ) -> BoxFuture<'a, Result<(Row, Row), WriteError>>;
-    /// Deletes the rows in `scope` (at most `limit`); returns them.
-    fn delete<'a>(
-        &'a self,
-        db: &'a Db,
-        who: &'a Who,
-        scope: Condition,
-        limit: u64,
-        action: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<Row>, WriteError>>;
-    /// Inserts a row as it was (key included): a revert of a delete.
-    fn restore<'a>(
-        &'a self,
-        db: &'a Db,
-        who: &'a Who,
-        row: Row,
-    ) -> BoxFuture<'a, Result<Row, WriteError>>;
-    /// Runs a bulk action on the rows in `scope`; returns its message and
-    /// how many rows it changed.
+    /// Deletes the row `row` names; whether it was there.
+    fn remove<'a>(&'a self, tx: &'a Tx, row: &'a Row) -> BoxFuture<'a, Result<bool, WriteError>>;
+    /// Runs a bulk action on the rows in `scope` (at most `limit`);
+    /// returns its message and (before, after) of each row it changed.
     fn run_action<'a>(
         &'a self,
         name: &'a str,
-        db: &'a Db,
-        who: &'a Who,
+        tx: &'a Arc<Tx>,
         scope: Condition,
         limit: u64,
-    ) -> BoxFuture<'a, Result<(String, usize), WriteError>>;
+    ) -> BoxFuture<'a, Result<ActionDone, WriteError>>;
+    /// What of a whole row may be shown.
+    fn visible(&self, row: &Row) -> Row {
+        row.iter()
+            .filter(|(k, _)| self.spec().meta.field(k).is_some_and(|f| !f.hidden))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
 }
 
 /// A view ready to serve: the spec plus what writes use.
@@ -153,38 +182,77 @@ pub(crate) struct Mounted<E: AdminEntity> {
     view: ModelView<E>,
     /// The metadata forms write through: the view's read-only fields too.
     write_meta: ModelMeta,
+    /// Every column, none hidden: what the log keeps.
+    whole: ModelMeta,
 }
 
 impl<E: AdminEntity> Mounted<E> {
     pub(crate) fn erased(view: ModelView<E>) -> Arc<dyn AdminModel> {
         let ro: Vec<&str> = view.spec.read_only.iter().map(String::as_str).collect();
         let write_meta = view.spec.meta.clone().read_only(ro.as_slice());
-        Arc::new(Mounted { view, write_meta })
+        let mut whole = view.spec.meta.clone();
+        for f in &mut whole.fields {
+            f.hidden = false;
+        }
+        Arc::new(Mounted {
+            view,
+            write_meta,
+            whole,
+        })
     }
 
     fn meta(&self) -> &ModelMeta {
         &self.view.spec.meta
     }
 
-    /// Inserts a row and its audit entry in one transaction.
-    async fn insert_logged(
-        &self,
-        db: &Db,
-        who: &Who,
-        am: E::ActiveModel,
-        action: &str,
-    ) -> Result<Row, WriteError> {
-        db.transaction(async |tx| {
-            let saved = tx.insert(am).await?;
-            let after = self.row(&saved);
-            audit::record(&**tx, who, self.spec(), &after, action, &Row::new(), &after).await?;
-            Ok::<_, WriteError>(after)
-        })
-        .await
-    }
-
+    /// What may be shown of a model.
     fn row(&self, model: &E::Model) -> Row {
         json::to_json::<E>(self.meta(), model)
+    }
+
+    /// A model whole, hidden columns too.
+    fn whole_row(&self, model: &E::Model) -> Row {
+        json::to_json::<E>(&self.whole, model)
+    }
+
+    fn find_locked(&self, tx: &Tx, scope: Condition) -> sea_orm::Select<E> {
+        let q = E::find().filter(scope);
+        if backend_locks(&**tx) {
+            q.lock_exclusive()
+        } else {
+            q
+        }
+    }
+
+    /// Sets every column `values` names, as stored values (no field rules:
+    /// the log recorded them).
+    fn set_raw(&self, am: &mut E::ActiveModel, values: &Row) -> Result<(), WriteError> {
+        let mut errors = Vec::new();
+        for (name, value) in values {
+            let (Some(field), Some(col)) = (self.whole.field(name), query::column::<E>(name))
+            else {
+                continue;
+            };
+            if field.kind == FieldKind::Other {
+                continue;
+            }
+            let column_type = col.def().get_column_type().clone();
+            if let Err(e) = json::json_to_value(field, &column_type, value)
+                .and_then(|v| json::set_column::<E>(am, col, v))
+            {
+                errors.push(e);
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(WriteError::Fields(errors))
+        }
+    }
+
+    fn key_of(&self, row: &Row) -> Result<Condition, WriteError> {
+        self.key_condition(&json_key(self.meta(), row))
+            .map_err(|e| WriteError::Fields(vec![e]))
     }
 }
 
@@ -201,11 +269,11 @@ impl<E: AdminEntity> AdminModel for Mounted<E> {
         &self.view.spec
     }
 
-    fn actions(&self) -> Vec<(String, String)> {
+    fn actions(&self) -> Vec<(String, String, Permission)> {
         self.view
             .actions
             .iter()
-            .map(|a| (a.name.clone(), a.label.clone()))
+            .map(|a| (a.name.clone(), a.label.clone(), a.needs))
             .collect()
     }
 
@@ -325,7 +393,7 @@ impl<E: AdminEntity> AdminModel for Mounted<E> {
         Box::pin(async move {
             // COUNT over at most limit + 1 rows: bounded on any table size.
             let mut inner = E::find().filter(cond).select_only();
-            inner = inner.expr(Expr::val(1)).limit(limit + 1);
+            inner = inner.expr(Expr::val(1)).limit(limit.saturating_add(1));
             let inner = QuerySelect::query(&mut inner).to_owned();
             let outer = Query::select()
                 .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
@@ -353,132 +421,135 @@ impl<E: AdminEntity> AdminModel for Mounted<E> {
             .unwrap_or_default()
     }
 
-    fn create<'a>(
+    fn rows_in<'a>(
         &'a self,
-        db: &'a Db,
-        who: &'a Who,
-        values: Json,
-    ) -> BoxFuture<'a, Result<Row, WriteError>> {
+        tx: &'a Tx,
+        scope: Condition,
+        limit: u64,
+        lock: bool,
+    ) -> BoxFuture<'a, Result<Vec<Row>, DbErr>> {
+        Box::pin(async move {
+            let mut q = if lock {
+                self.find_locked(tx, scope)
+            } else {
+                E::find().filter(scope)
+            };
+            // The key orders the locks: two bulk writes never deadlock.
+            for k in &self.meta().primary_key {
+                if let Some(col) = query::column::<E>(k) {
+                    q = q.order_by(col, Order::Asc);
+                }
+            }
+            let models = q.limit(limit).all(&**tx).await?;
+            Ok(models.iter().map(|m| self.whole_row(m)).collect())
+        })
+    }
+
+    fn holds<'a>(
+        &'a self,
+        tx: &'a Tx,
+        row: &'a Row,
+        cond: Condition,
+    ) -> BoxFuture<'a, Result<bool, WriteError>> {
+        Box::pin(async move {
+            let key = self.key_of(row)?;
+            let found = E::find()
+                .filter(Condition::all().add(key).add(cond))
+                .select_only()
+                .expr(Expr::val(1))
+                .into_tuple::<i32>()
+                .one(&**tx)
+                .await?;
+            Ok(found.is_some())
+        })
+    }
+
+    fn insert<'a>(&'a self, tx: &'a Tx, values: Json) -> BoxFuture<'a, Result<Row, WriteError>> {
         Box::pin(async move {
             let mut am = E::ActiveModel::default();
             json::apply::<E>(&self.write_meta, &mut am, &values, WriteMode::Create)
                 .map_err(WriteError::Fields)?;
-            self.insert_logged(db, who, am, "create").await
+            let saved = tx.insert(am).await?;
+            Ok(self.whole_row(&saved))
         })
     }
 
     fn update<'a>(
         &'a self,
-        db: &'a Db,
-        who: &'a Who,
+        tx: &'a Tx,
         scope: Condition,
         values: Json,
         version: Option<String>,
-        action: &'a str,
+    ) -> BoxFuture<'a, Result<Option<(Row, Row)>, WriteError>> {
+        Box::pin(async move {
+            let Some(current) = self.find_locked(tx, scope).one(&**tx).await? else {
+                return Ok(None);
+            };
+            if version
+                .as_deref()
+                .is_some_and(|v| v != version_of(&self.row(&current)))
+            {
+                return Err(WriteError::Conflict(Box::new(self.row(&current))));
+            }
+            let before = self.whole_row(&current);
+            let mut am = current.into_active_model();
+            json::apply::<E>(&self.write_meta, &mut am, &values, WriteMode::Patch)
+                .map_err(WriteError::Fields)?;
+            if !sea_orm::ActiveModelTrait::is_changed(&am) {
+                return Ok(Some((before.clone(), before)));
+            }
+            let saved = tx.update(am).await?;
+            Ok(Some((before, self.whole_row(&saved))))
+        })
+    }
+
+    fn put_back<'a>(
+        &'a self,
+        tx: &'a Tx,
+        scope: Option<Condition>,
+        values: Row,
     ) -> BoxFuture<'a, Result<(Row, Row), WriteError>> {
         Box::pin(async move {
-            db.transaction(async |tx| {
-                let mut q = E::find().filter(scope);
-                if backend_locks(&**tx) {
-                    q = q.lock_exclusive();
+            match scope {
+                None => {
+                    let mut am = E::ActiveModel::default();
+                    self.set_raw(&mut am, &values)?;
+                    let saved = tx.insert(am).await?;
+                    Ok((Row::new(), self.whole_row(&saved)))
                 }
-                let current = q.one(&**tx).await?.ok_or(WriteError::NotFound)?;
-                let before = self.row(&current);
-                if version.as_deref().is_some_and(|v| v != version_of(&before)) {
-                    return Err(WriteError::Conflict(Box::new(before)));
+                Some(scope) => {
+                    let current = self
+                        .find_locked(tx, scope)
+                        .one(&**tx)
+                        .await?
+                        .ok_or(WriteError::NotFound)?;
+                    let before = self.whole_row(&current);
+                    let mut am = current.into_active_model();
+                    self.set_raw(&mut am, &values)?;
+                    let saved = tx.update(am).await?;
+                    Ok((before, self.whole_row(&saved)))
                 }
-                let mut am = current.into_active_model();
-                json::apply::<E>(&self.write_meta, &mut am, &values, WriteMode::Patch)
-                    .map_err(WriteError::Fields)?;
-                if !sea_orm::ActiveModelTrait::is_changed(&am) {
-                    return Ok((before.clone(), before));
-                }
-                let saved = tx.update(am).await?;
-                let after = self.row(&saved);
-                audit::record(&**tx, who, self.spec(), &after, action, &before, &after).await?;
-                Ok((before, after))
-            })
-            .await
+            }
         })
     }
 
-    fn delete<'a>(
-        &'a self,
-        db: &'a Db,
-        who: &'a Who,
-        scope: Condition,
-        limit: u64,
-        action: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<Row>, WriteError>> {
+    fn remove<'a>(&'a self, tx: &'a Tx, row: &'a Row) -> BoxFuture<'a, Result<bool, WriteError>> {
         Box::pin(async move {
-            db.transaction(async |tx| {
-                let mut q = E::find().filter(scope).limit(limit);
-                if backend_locks(&**tx) {
-                    q = q.lock_exclusive();
-                }
-                let rows = q.all(&**tx).await?;
-                let mut gone = Vec::with_capacity(rows.len());
-                for m in rows {
-                    let before = self.row(&m);
-                    tx.delete(m.into_active_model()).await?;
-                    audit::record(
-                        &**tx,
-                        who,
-                        self.spec(),
-                        &before,
-                        action,
-                        &before,
-                        &Row::new(),
-                    )
-                    .await?;
-                    gone.push(before);
-                }
-                Ok::<_, WriteError>(gone)
-            })
-            .await
-        })
-    }
-
-    fn restore<'a>(
-        &'a self,
-        db: &'a Db,
-        who: &'a Who,
-        row: Row,
-    ) -> BoxFuture<'a, Result<Row, WriteError>> {
-        Box::pin(async move {
-            let mut am = E::ActiveModel::default();
-            let mut errors = Vec::new();
-            for (name, value) in &row {
-                let (Some(field), Some(col)) = (self.meta().field(name), query::column::<E>(name))
-                else {
-                    continue;
-                };
-                if field.hidden || field.kind == FieldKind::Other {
-                    continue;
-                }
-                let column_type = col.def().get_column_type().clone();
-                match json::json_to_value(field, &column_type, value)
-                    .and_then(|v| json::set_column::<E>(&mut am, col, v))
-                {
-                    Ok(()) => {}
-                    Err(e) => errors.push(e),
-                }
-            }
-            if !errors.is_empty() {
-                return Err(WriteError::Fields(errors));
-            }
-            self.insert_logged(db, who, am, "restore").await
+            let key = self.key_of(row)?;
+            let Some(m) = E::find().filter(key).one(&**tx).await? else {
+                return Ok(false);
+            };
+            Ok(tx.delete(m.into_active_model()).await? > 0)
         })
     }
 
     fn run_action<'a>(
         &'a self,
         name: &'a str,
-        db: &'a Db,
-        who: &'a Who,
+        tx: &'a Arc<Tx>,
         scope: Condition,
         limit: u64,
-    ) -> BoxFuture<'a, Result<(String, usize), WriteError>> {
+    ) -> BoxFuture<'a, Result<ActionDone, WriteError>> {
         Box::pin(async move {
             let action = self
                 .view
@@ -486,33 +557,38 @@ impl<E: AdminEntity> AdminModel for Mounted<E> {
                 .iter()
                 .find(|a| a.name == name)
                 .ok_or(WriteError::NotFound)?;
-            let models = E::find().filter(scope).limit(limit).all(db.conn()).await?;
-            let before: Vec<Row> = models.iter().map(|m| self.row(m)).collect();
-            let message = (action.run)(db.clone(), models)
+            let mut q = self.find_locked(tx, scope);
+            for k in &self.meta().primary_key {
+                if let Some(col) = query::column::<E>(k) {
+                    q = q.order_by(col, Order::Asc);
+                }
+            }
+            let models = q.limit(limit).all(&***tx).await?;
+            let before: Vec<Row> = models.iter().map(|m| self.whole_row(m)).collect();
+            let message = (action.run)(tx.clone(), models)
                 .await
                 .map_err(|e| WriteError::Action(e.to_string()))?;
             // What the action changed, row by row, for the log: the rows
-            // read again in one query.
+            // read again in one query, in the same transaction.
             let keys: Vec<Json> = before.iter().map(|b| json_key(self.meta(), b)).collect();
             let cond = self
                 .keys_condition(&keys)
                 .map_err(|e| WriteError::Fields(vec![e]))?;
             let after: std::collections::HashMap<String, Row> = E::find()
                 .filter(cond)
-                .all(db.conn())
+                .all(&***tx)
                 .await?
                 .iter()
                 .map(|m| {
-                    let row = self.row(m);
+                    let row = self.whole_row(m);
                     (json_key(self.meta(), &row).to_string(), row)
                 })
                 .collect();
-            let mut changed = 0;
-            for (b, key) in before.iter().zip(&keys) {
+            let mut changed = Vec::new();
+            for (b, key) in before.into_iter().zip(&keys) {
                 let a = after.get(&key.to_string()).cloned().unwrap_or_default();
-                if &a != b {
-                    changed += 1;
-                    audit::record(db.conn(), who, self.spec(), b, name, b, &a).await?;
+                if a != b {
+                    changed.push((b, a));
                 }
             }
             Ok((message, changed))

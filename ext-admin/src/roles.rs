@@ -1,10 +1,11 @@
 //! Roles: named sets of per-model permissions, held by admin users.
 
-use phial_orm::Db;
+use phial_orm::{Db, OrmError};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
+use crate::audit::Who;
 use crate::users::{AdminError, db_error};
-use crate::{access, role, user, user_role};
+use crate::{access, role, staff_log, user, user_role};
 
 /// Creates a role (or replaces the grants of the one with that name):
 /// `grants` is `table.permission` words (`post.view post.change`).
@@ -16,6 +17,16 @@ use crate::{access, role, user, user_role};
 /// # Ok(()) }
 /// ```
 pub async fn create_role(db: &Db, name: &str, grants: &str) -> Result<role::Model, AdminError> {
+    create_role_by(db, &Who::code(), name, grants).await
+}
+
+/// [`create_role`] by `who`, logged in the same transaction.
+pub(crate) async fn create_role_by(
+    db: &Db,
+    who: &Who,
+    name: &str,
+    grants: &str,
+) -> Result<role::Model, AdminError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 80 {
         return Err(AdminError::BadRole(name.to_owned()));
@@ -31,27 +42,48 @@ pub async fn create_role(db: &Db, name: &str, grants: &str) -> Result<role::Mode
         .one(db.conn())
         .await
         .map_err(db_error)?;
-    let saved = match existing {
-        Some(r) => {
-            let mut am: role::ActiveModel = r.into();
-            am.permissions = Set(text);
-            am.update(db.conn()).await
-        }
-        None => {
-            role::ActiveModel {
-                name: Set(name.to_owned()),
-                permissions: Set(text),
-                ..Default::default()
-            }
-            .insert(db.conn())
-            .await
-        }
-    };
+    let saved = db
+        .transaction(async |tx| {
+            let saved = match &existing {
+                Some(r) => {
+                    let mut am: role::ActiveModel = r.clone().into();
+                    am.permissions = Set(text);
+                    am.update(&**tx).await?
+                }
+                None => {
+                    role::ActiveModel {
+                        name: Set(name.to_owned()),
+                        permissions: Set(text),
+                        ..Default::default()
+                    }
+                    .insert(&**tx)
+                    .await?
+                }
+            };
+            let action = if existing.is_some() {
+                "change"
+            } else {
+                "create"
+            };
+            staff_log::role_event(&**tx, who, existing.as_ref(), Some(&saved), action).await?;
+            Ok::<_, OrmError>(saved)
+        })
+        .await;
     saved.map_err(db_error)
 }
 
 /// Gives the user the role (nothing happens when they hold it already).
 pub async fn assign_role(db: &Db, username: &str, role_name: &str) -> Result<(), AdminError> {
+    assign_role_by(db, &Who::code(), username, role_name).await
+}
+
+/// [`assign_role`] by `who`, logged in the same transaction.
+pub(crate) async fn assign_role_by(
+    db: &Db,
+    who: &Who,
+    username: &str,
+    role_name: &str,
+) -> Result<(), AdminError> {
     let u = user::Entity::find()
         .filter(user::Column::Username.eq(username))
         .one(db.conn())
@@ -69,11 +101,19 @@ pub async fn assign_role(db: &Db, username: &str, role_name: &str) -> Result<(),
         .await
         .map_err(db_error)?;
     if held.is_none() {
-        user_role::ActiveModel {
-            user_id: Set(u.id),
-            role_id: Set(r.id),
-        }
-        .insert(db.conn())
+        db.transaction(async |tx| {
+            let before = crate::users::role_names(&**tx, u.id).await?;
+            user_role::ActiveModel {
+                user_id: Set(u.id),
+                role_id: Set(r.id),
+            }
+            .insert(&**tx)
+            .await?;
+            let after = crate::users::role_names(&**tx, u.id).await?;
+            let changes = staff_log::user_changes(Some((&u, &before)), (&u, &after));
+            staff_log::user_event(&**tx, who, &u, "grant", changes).await?;
+            Ok::<_, OrmError>(())
+        })
         .await
         .map_err(db_error)?;
     }

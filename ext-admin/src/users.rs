@@ -2,9 +2,61 @@
 //! in by name and password.
 
 use phial_orm::{Db, OrmError};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter,
+};
 
-use crate::user;
+use crate::audit::Who;
+use crate::{role, staff_log, user, user_role};
+
+/// Replaces the roles of user `id` with `roles` (ids); returns their names,
+/// sorted (unknown ids are refused by the database).
+pub(crate) async fn set_roles<C: ConnectionTrait>(
+    conn: &C,
+    id: i32,
+    roles: &[i32],
+) -> Result<Vec<String>, DbErr> {
+    user_role::Entity::delete_many()
+        .filter(user_role::Column::UserId.eq(id))
+        .exec(conn)
+        .await?;
+    for r in roles {
+        user_role::ActiveModel {
+            user_id: Set(id),
+            role_id: Set(*r),
+        }
+        .insert(conn)
+        .await?;
+    }
+    role_names(conn, id).await
+}
+
+/// The names of the roles user `id` holds, sorted.
+pub(crate) async fn role_names<C: ConnectionTrait>(
+    conn: &C,
+    id: i32,
+) -> Result<Vec<String>, DbErr> {
+    let ids: Vec<i32> = user_role::Entity::find()
+        .filter(user_role::Column::UserId.eq(id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|l| l.role_id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut names: Vec<String> = role::Entity::find()
+        .filter(role::Column::Id.is_in(ids))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    names.sort();
+    Ok(names)
+}
 
 /// The fewest characters a password may have.
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -85,6 +137,19 @@ pub async fn create_user(
     password: &str,
     superuser: bool,
 ) -> Result<user::Model, AdminError> {
+    create_user_by(db, &Who::code(), username, password, superuser, &[]).await
+}
+
+/// [`create_user`] by `who`, with `roles` (ids) given at once; logged
+/// with them, in the same transaction.
+pub(crate) async fn create_user_by(
+    db: &Db,
+    who: &Who,
+    username: &str,
+    password: &str,
+    superuser: bool,
+    roles: &[i32],
+) -> Result<user::Model, AdminError> {
     if !valid_username(username) {
         return Err(AdminError::BadUsername(username.to_owned()));
     }
@@ -103,13 +168,21 @@ pub async fn create_user(
         .await
         .map_err(|e| AdminError::Hash(e.to_string()))?;
     let created = db
-        .insert(user::ActiveModel {
-            username: Set(username.to_owned()),
-            password_hash: Set(hash),
-            is_superuser: Set(superuser),
-            is_active: Set(true),
-            created_at: Set(chrono::Utc::now()),
-            ..Default::default()
+        .transaction(async |tx| {
+            let u = tx
+                .insert(user::ActiveModel {
+                    username: Set(username.to_owned()),
+                    password_hash: Set(hash),
+                    is_superuser: Set(superuser),
+                    is_active: Set(true),
+                    created_at: Set(chrono::Utc::now()),
+                    ..Default::default()
+                })
+                .await?;
+            let names = set_roles(&**tx, u.id, roles).await?;
+            let changes = staff_log::user_changes(None, (&u, &names));
+            staff_log::user_event(&**tx, who, &u, "create", changes).await?;
+            Ok::<_, OrmError>(u)
         })
         .await;
     match created {

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use phial_core::BoxError;
-use phial_orm::Db;
+use phial_orm::Tx;
+
+use crate::access::Permission;
 use phial_orm::meta::{FieldKind, FieldNames, ModelMeta};
 use sea_orm::{ActiveModelBehavior, ActiveModelTrait, EntityTrait, IntoActiveModel};
 
@@ -31,7 +33,7 @@ impl<E> AdminEntity for E where
 }
 
 type ActionFn<E> = Arc<
-    dyn Fn(Db, Vec<<E as EntityTrait>::Model>) -> BoxFuture<'static, Result<String, BoxError>>
+    dyn Fn(Arc<Tx>, Vec<<E as EntityTrait>::Model>) -> BoxFuture<'static, Result<String, BoxError>>
         + Send
         + Sync,
 >;
@@ -40,6 +42,8 @@ type ActionFn<E> = Arc<
 pub(crate) struct BulkAction<E: EntityTrait> {
     pub(crate) name: String,
     pub(crate) label: String,
+    /// The permission it needs (`change` unless declared).
+    pub(crate) needs: Permission,
     pub(crate) run: ActionFn<E>,
 }
 
@@ -211,7 +215,12 @@ pub(crate) fn humanize(name: &str) -> String {
 ///     .filters(["published"])
 ///     .order_by("id", true)
 ///     .help("published", "Shown to readers")
-///     .action("publish", "Publish selected", async |db, posts| {
+///     .action("publish", "Publish selected", async |tx, posts| {
+///         for p in &posts {
+///             let mut p: post::ActiveModel = p.clone().into();
+///             p.published = sea_orm::ActiveValue::Set(true);
+///             tx.update(p).await?;
+///         }
 ///         Ok(format!("{} published", posts.len()))
 ///     });
 /// # let _ = posts;
@@ -429,19 +438,41 @@ impl<E: AdminEntity> ModelView<E> {
     }
 
     /// A bulk action on the selected rows, offered beside "Delete
-    /// selected" to users who may change the model. `run` gets the rows
-    /// (as the user may see them) and returns the message shown after it;
-    /// its writes go through `Db` (published, live), and each row it
-    /// changed is logged with its diff.
-    pub fn action<F, Fut>(mut self, name: &str, label: &str, run: F) -> Self
+    /// selected" to users who may change the model (see
+    /// [`action_needing`](Self::action_needing) for another permission).
+    /// `run` gets the write's transaction and the rows (as the user may
+    /// see them) and returns the message shown after it. Its writes go
+    /// through the transaction (`tx.update(..)`: published after the
+    /// commit, live); each row it changed is logged with its diff in the
+    /// same transaction, and a row it moved outside the rows the user may
+    /// write rolls everything back. Returning an error rolls back too.
+    pub fn action<F, Fut>(self, name: &str, label: &str, run: F) -> Self
     where
-        F: Fn(Db, Vec<E::Model>) -> Fut + Send + Sync + 'static,
+        F: Fn(Arc<Tx>, Vec<E::Model>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, BoxError>> + Send + 'static,
+    {
+        self.action_needing(name, label, Permission::Change, run)
+    }
+
+    /// A bulk action that needs `needs` on the model (`Permission::Delete`
+    /// for one that archives rows away, `Permission::View` for one that
+    /// only reads them).
+    pub fn action_needing<F, Fut>(
+        mut self,
+        name: &str,
+        label: &str,
+        needs: Permission,
+        run: F,
+    ) -> Self
+    where
+        F: Fn(Arc<Tx>, Vec<E::Model>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<String, BoxError>> + Send + 'static,
     {
         self.actions.push(BulkAction {
             name: name.to_owned(),
             label: label.to_owned(),
-            run: Arc::new(move |db, rows| Box::pin(run(db, rows))),
+            needs,
+            run: Arc::new(move |tx, rows| Box::pin(run(tx, rows))),
         });
         self
     }

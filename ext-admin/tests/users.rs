@@ -6,9 +6,10 @@ use phial_core::{App, Config};
 use phial_orm::{Db, Orm};
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, Schema};
 
-/// The database with a fresh `phial_admin_user` (made from the entity: the
+/// The database with fresh staff tables (made from the entities: the
 /// servers' shared databases carry other tests' migration histories; the
-/// migration itself is exercised by the blog's CLI test).
+/// migrations themselves are exercised by the blog's CLI test). Creating
+/// a user writes its roles and its log entry too.
 async fn app(url: &Option<String>, dir: &std::path::Path) -> (App, Db) {
     let mut config = Config::testing().set("instance_path", dir.display().to_string());
     if let Some(url) = url {
@@ -21,14 +22,26 @@ async fn app(url: &Option<String>, dir: &std::path::Path) -> (App, Db) {
         .unwrap();
     let db = Db::from_state(app.state()).unwrap();
     let backend = db.conn().get_database_backend();
-    db.conn()
-        .execute_unprepared("DROP TABLE IF EXISTS phial_admin_user")
-        .await
-        .unwrap();
-    db.conn()
-        .execute(&Schema::new(backend).create_table_from_entity(phial_admin::user::Entity))
-        .await
-        .unwrap();
+    for table in [
+        "phial_admin_user_role",
+        "phial_admin_log",
+        "phial_admin_role",
+        "phial_admin_user",
+    ] {
+        db.conn()
+            .execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
+            .await
+            .unwrap();
+    }
+    let schema = Schema::new(backend);
+    for create in [
+        schema.create_table_from_entity(phial_admin::user::Entity),
+        schema.create_table_from_entity(phial_admin::role::Entity),
+        schema.create_table_from_entity(phial_admin::user_role::Entity),
+        schema.create_table_from_entity(phial_admin::log::Entity),
+    ] {
+        db.conn().execute(&create).await.unwrap();
+    }
     (app, db)
 }
 

@@ -54,6 +54,7 @@ pub use sea_orm;
 
 /// What handlers and app factories use: `use phial::orm::prelude::*;`.
 pub mod prelude {
+    pub use crate::policy::{Access, Action, Caller, CallerKind, Policies, Policy, Rule};
     pub use crate::{Db, Orm, OrmError, Page, PageQuery, RequestTx, Transactional, paginate};
 }
 pub use write::Tx;
@@ -102,6 +103,59 @@ impl Orm {
     }
 }
 
+/// Each declared model's effective rules, for `check --deploy` (from the
+/// one decision, asked for a caller of each kind), and a warning for a
+/// model anonymous callers may change or delete (creating, a comment form,
+/// is listed, not warned about).
+fn policy_findings(policies: &policy::Policies) -> Vec<DeployFinding> {
+    use policy::CallerKind;
+    let mut tables: Vec<&str> = policies.tables().collect();
+    tables.sort_unstable();
+    let mut out = Vec::new();
+    for table in tables {
+        let described = policies.describe(table);
+        let mut parts = Vec::new();
+        for (kind, actions, narrowed) in &described {
+            let who = match kind {
+                CallerKind::Anonymous => "anonymous",
+                CallerKind::User => "users",
+                CallerKind::Staff => "staff without grants",
+                CallerKind::Token => "tokens without scopes",
+            };
+            let what = if actions.is_empty() {
+                "nothing".to_owned()
+            } else {
+                actions
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let rows = if *narrowed { " (some rows)" } else { "" };
+            parts.push(format!("{who}: {what}{rows}"));
+        }
+        out.push(DeployFinding::info(
+            format!("policy.{table}"),
+            format!(
+                "{}; staff and tokens with a grant: that action; superusers: everything",
+                parts.join("; ")
+            ),
+        ));
+        if described.iter().any(|(k, a, _)| {
+            *k == CallerKind::Anonymous
+                && a.iter()
+                    .any(|a| matches!(a, policy::Action::Change | policy::Action::Delete))
+        }) {
+            out.push(DeployFinding::warning(
+                format!("policy.{table}"),
+                "anonymous callers may change or delete these rows: give those actions a rule \
+                 (`Policy::new()` lets only staff with the grant and tokens with the scope write)",
+            ));
+        }
+    }
+    out
+}
+
 impl Extension for Orm {
     fn name(&self) -> &str {
         "orm"
@@ -110,6 +164,8 @@ impl Extension for Orm {
     fn init_app(&self, app: &mut AppBuilder) -> Result<(), BoxError> {
         let cfg = DatabaseConfig::from_builder(app, SECTION)?;
         app.insert(self.policies.clone());
+        let policies = self.policies.clone();
+        app.deploy_check(move |_state| policy_findings(&policies));
         app.provide(move |p| async move {
             let instance = p.instance_path().to_path_buf();
             let url = connect::resolve_url(&cfg.default, &instance, "app");

@@ -9,10 +9,10 @@
 
 use std::future::Future;
 
+use crate::access::Access;
 use phial_core::AppState;
 #[cfg(feature = "cache")]
 use phial_core::changes::Change;
-use phial_orm::policy::Caller;
 use serde::{Deserialize, Serialize};
 
 use crate::problem::Problem;
@@ -37,17 +37,29 @@ fn rows_tag(table: &str) -> String {
     format!("rest:{table}#*")
 }
 
-/// The part of a cache key that depends on who asks: nothing when the
-/// policy shows everyone the same rows.
+/// The part of a cache key that depends on who asks: only the fields
+/// hidden from them when the policy shows everyone the same rows, else
+/// the caller themselves.
 #[cfg(feature = "cache")]
-fn scope(s: &Shared, app: &AppState, caller: &Caller) -> String {
-    let policy = s.policy(app);
-    if policy.row_filter(caller).is_none() && policy.row_filter(&Caller::anonymous()).is_none() {
-        return "all".into();
+fn scope(s: &Shared, app: &AppState, access: &Access) -> String {
+    let anonymous = s
+        .policy(app)
+        .row_filter(&phial_orm::policy::Caller::anonymous());
+    let mut hidden = access.decision.hidden.clone();
+    hidden.sort();
+    if access.decision.rows.is_none() && anonymous.is_none() {
+        return format!("all|{}", hidden.join(","));
     }
+    let caller = &access.caller;
     let mut roles = caller.roles().to_vec();
     roles.sort();
-    format!("{}|{}", caller.id().unwrap_or("-"), roles.join(","))
+    format!(
+        "{:?}:{}|{}|{}",
+        caller.kind(),
+        caller.id().unwrap_or("-"),
+        roles.join(","),
+        hidden.join(",")
+    )
 }
 
 /// What a read is: one row (its key text) or a list (its query string).
@@ -65,7 +77,7 @@ pub(crate) enum Read<'a> {
 pub(crate) async fn read<F, Fut>(
     s: &Shared,
     app: &AppState,
-    caller: &Caller,
+    access: &Access,
     what: Read<'_>,
     load: F,
 ) -> Result<Stored, Problem>
@@ -76,7 +88,7 @@ where
     #[cfg(feature = "cache")]
     if let Some(cache) = app.get::<phial_cache::Cache>().filter(|_| s.cache) {
         let table = s.meta.table.as_str();
-        let scope = scope(s, app, caller);
+        let scope = scope(s, app, access);
         let (key, tags) = match what {
             Read::Item(id) => (
                 format!("rest:{}:{scope}:item:{id}", s.collection),
@@ -90,7 +102,7 @@ where
         let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
         return cache.get_or_set_tagged_with(&key, None, &tags, load).await;
     }
-    let _ = (s, app, caller, what);
+    let _ = (s, app, access, what);
     load().await
 }
 

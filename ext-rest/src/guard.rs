@@ -19,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 use http::header::AUTHORIZATION;
 use http::request::Parts;
 use phial_core::{AppState, Session};
-use phial_orm::policy::Caller;
+use phial_orm::policy::{Action, Caller};
 
 type Check = Arc<dyn Fn(&Parts, &AppState) -> Option<Caller> + Send + Sync>;
 
@@ -92,10 +92,18 @@ impl Guard {
     }
 
     /// `Authorization: Bearer <token>` with this token. The caller is the
-    /// user `api` with the role `api`.
+    /// token `api` (role `api`) with every scope: a grant of every action
+    /// on every table, so it writes whatever the policies let tokens.
     pub fn bearer(token: impl Into<String>) -> Self {
+        Self::bearer_scoped(token, &Action::ALL)
+    }
+
+    /// Like [`bearer`](Self::bearer), with only these scopes (`&[Action::List,
+    /// Action::Read]`: a read-only token).
+    pub fn bearer_scoped(token: impl Into<String>, scopes: &[Action]) -> Self {
         let token = token.into();
-        let mut guard = Guard::new(move |parts, _| bearer_matches(parts, &token));
+        let scopes = scopes.to_vec();
+        let mut guard = Guard::new(move |parts, _| bearer_matches(parts, &token, &scopes));
         guard.bearer = true;
         guard
     }
@@ -104,6 +112,13 @@ impl Guard {
     /// (so it comes from the environment, never from the code). An unset
     /// or empty key accepts no token.
     pub fn bearer_from_config(key: &'static str) -> Self {
+        Self::bearer_from_config_scoped(key, &Action::ALL)
+    }
+
+    /// Like [`bearer_from_config`](Self::bearer_from_config), with only
+    /// these scopes.
+    pub fn bearer_from_config_scoped(key: &'static str, scopes: &[Action]) -> Self {
+        let scopes = scopes.to_vec();
         let token: OnceLock<Option<String>> = OnceLock::new();
         let mut guard = Guard::new(move |parts, app| {
             let token = token.get_or_init(|| {
@@ -117,7 +132,7 @@ impl Guard {
                 }
                 value
             });
-            bearer_matches(parts, token.as_deref()?)
+            bearer_matches(parts, token.as_deref()?, &scopes)
         });
         guard.bearer = true;
         guard
@@ -143,12 +158,21 @@ impl Guard {
     }
 }
 
-fn bearer_matches(parts: &Parts, token: &str) -> Option<Caller> {
+fn bearer_matches(parts: &Parts, token: &str, scopes: &[Action]) -> Option<Caller> {
     let header = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, given) = header.split_once(' ')?;
-    (scheme.eq_ignore_ascii_case("bearer")
+    if !(scheme.eq_ignore_ascii_case("bearer")
         && constant_time_eq(given.trim().as_bytes(), token.as_bytes()))
-    .then(|| Caller::user("api").with_role("api"))
+    {
+        return None;
+    }
+    Some(
+        scopes
+            .iter()
+            .fold(Caller::token("api").with_role("api"), |c, a| {
+                c.with_grant("*", *a)
+            }),
+    )
 }
 
 /// Compares without stopping at the first difference, so the time taken

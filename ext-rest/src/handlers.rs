@@ -13,14 +13,16 @@ use http::request::Parts;
 use http::{HeaderValue, StatusCode};
 use phial_core::AppState;
 use phial_orm::Db;
+use phial_orm::meta::ModelMeta;
 use phial_orm::meta::json::{self, WriteMode};
-use phial_orm::policy::{Action, Caller};
+use phial_orm::policy::{Action, Decision};
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::{Map, Value as Json, json};
 
+use crate::access::{self, Access, authorize};
 use crate::cached::{self, Stored};
 use crate::etag;
 use crate::list::{self, ListQuery};
@@ -39,47 +41,6 @@ type Result<T> = std::result::Result<T, Problem>;
 
 fn db(app: &AppState) -> Result<Db> {
     Db::from_state(app).ok_or_else(|| Problem::internal(&"phial-rest needs the `Orm` extension"))
-}
-
-/// The caller, or the 401/403 that refuses them; a 503 when the request
-/// carries a sign-in that cannot be checked (never anonymous then).
-async fn authorize(s: &Shared, parts: &Parts, app: &AppState, action: Action) -> Result<Caller> {
-    // Resolved once per request; the guards read it.
-    if let Err(e) = phial_core::identity::of_request(&parts.extensions).await {
-        return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()));
-    }
-    let guard = if action.writes() {
-        &s.write_guard
-    } else {
-        &s.read_guard
-    };
-    let refuse_anonymous = |detail: String| {
-        let mut p = Problem::new(StatusCode::UNAUTHORIZED, detail);
-        if guard.bearer {
-            p = p.with_bearer_challenge();
-        }
-        p
-    };
-    let Some(caller) = guard.check(parts, app) else {
-        return Err(refuse_anonymous(format!(
-            "sign in or send a bearer token to {action} `{}` rows",
-            s.meta.table
-        )));
-    };
-    if s.policy(app).allows(action, &caller) {
-        return Ok(caller);
-    }
-    if caller.is_authenticated() {
-        Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            format!("you may not {action} `{}` rows", s.meta.table),
-        ))
-    } else {
-        Err(refuse_anonymous(format!(
-            "sign in or send a bearer token to {action} `{}` rows",
-            s.meta.table
-        )))
-    }
 }
 
 /// The JSON body of a write: `application/json` only (a form or plain
@@ -123,18 +84,18 @@ async fn body_bytes(s: &Shared, body: Body, limit: usize, parts: &Parts) -> Resu
     })
 }
 
-/// The caller, the database and the JSON body of a write.
+/// The caller's access, the database and the JSON body of a write.
 async fn write_input(
     s: &Shared,
     app: &AppState,
     parts: &Parts,
     body: Body,
     action: Action,
-) -> Result<(Caller, Db, Json)> {
-    let caller = authorize(s, parts, app, action).await?;
+) -> Result<(Access, Db, Json)> {
+    let access = authorize(s, parts, app, action).await?;
     let db = db(app)?;
     let body = json_body(s, body, app.core().body_limit, parts).await?;
-    Ok((caller, db, body))
+    Ok((access, db, body))
 }
 
 /// A body ready to send or keep: its JSON text and strong ETag.
@@ -145,10 +106,10 @@ fn stored_bytes(bytes: Vec<u8>) -> Stored {
     Stored { etag, body }
 }
 
-/// One row as the JSON text clients get.
-fn item_bytes<E: EntityTrait>(s: &Shared, model: &E::Model) -> Stored {
+/// One row as the JSON text clients get (the fields `meta` shows).
+fn item_bytes<E: EntityTrait>(meta: &ModelMeta, model: &E::Model) -> Stored {
     let mut out = Vec::with_capacity(256);
-    json::write_json::<E>(&s.meta, model, &mut out);
+    json::write_json::<E>(meta, model, &mut out);
     stored_bytes(out)
 }
 
@@ -237,17 +198,16 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Finds one row the caller may reach.
+/// Finds one row the caller may reach (`rows`: the decision's filter).
 async fn find<E: EntityTrait>(
     s: &Shared,
-    app: &AppState,
     db: &Db,
-    caller: &Caller,
+    rows: Option<&Condition>,
     id: &str,
 ) -> Result<E::Model> {
     let mut cond = key_condition::<E>(s, id)?;
-    if let Some(rows) = s.policy(app).row_filter(caller) {
-        cond = cond.add(rows);
+    if let Some(rows) = rows {
+        cond = cond.add(rows.clone());
     }
     E::find()
         .filter(cond)
@@ -298,11 +258,13 @@ async fn list_inner<E>(s: &Shared, app: &AppState, parts: &Parts) -> Result<Resp
 where
     E: RestEntity,
 {
-    let caller = authorize(s, parts, app, Action::List).await?;
+    let access = authorize(s, parts, app, Action::List).await?;
+    let shown = access::visible(s, &access.decision);
+    let (meta, rules) = shown.as_ref().map_or((&s.meta, &s.rules), |(m, r)| (m, r));
     let raw_query = parts.uri.query().unwrap_or("");
-    let query: ListQuery = list::parse(raw_query, &s.meta, &s.rules)?;
-    let stored = cached::read(s, app, &caller, cached::Read::List(raw_query), || {
-        load_list::<E>(s, app, &caller, parts.uri.path(), &query)
+    let query: ListQuery = list::parse(raw_query, meta, rules)?;
+    let stored = cached::read(s, app, &access, cached::Read::List(raw_query), || {
+        load_list::<E>(s, app, meta, &access.decision, parts.uri.path(), &query)
     })
     .await?;
     Ok(respond(
@@ -315,7 +277,8 @@ where
 async fn load_list<E>(
     s: &Shared,
     app: &AppState,
-    caller: &Caller,
+    meta: &ModelMeta,
+    decision: &Decision,
     path: &str,
     query: &ListQuery,
 ) -> Result<Stored>
@@ -323,9 +286,9 @@ where
     E: RestEntity,
 {
     let db = db(app)?;
-    let mut cond = list::condition::<E>(&s.meta, query, &s.rules)?;
-    if let Some(rows) = s.policy(app).row_filter(caller) {
-        cond = cond.add(rows);
+    let mut cond = list::condition::<E>(meta, query, &s.rules)?;
+    if let Some(rows) = &decision.rows {
+        cond = cond.add(rows.clone());
     }
     // No filter, no WHERE: `WHERE TRUE` keeps SQLite from counting the
     // table without reading its rows.
@@ -445,7 +408,7 @@ where
         if i > 0 {
             out.push(b',');
         }
-        json::write_json::<E>(&s.meta, row, &mut out);
+        json::write_json::<E>(meta, row, &mut out);
     }
     out.push(b']');
     let mut rest = json!({
@@ -471,13 +434,15 @@ where
 pub(crate) async fn get<E: RestEntity>(s: Arc<Shared>, app: AppState, req: Request) -> Response {
     let (parts, _) = req.into_parts();
     let result = async {
-        let caller = authorize(&s, &parts, &app, Action::Read).await?;
+        let access = authorize(&s, &parts, &app, Action::Read).await?;
+        let shown = access::visible(&s, &access.decision);
+        let meta = shown.as_ref().map_or(&s.meta, |(m, _)| m);
         let id = canonical_id(&s, &item_id(&parts, &s))
             .ok_or_else(|| Problem::not_found(&s.meta.table))?;
-        let stored = cached::read(&s, &app, &caller, cached::Read::Item(&id), || async {
+        let stored = cached::read(&s, &app, &access, cached::Read::Item(&id), || async {
             let db = db(&app)?;
-            let model = find::<E>(&s, &app, &db, &caller, &id).await?;
-            Ok(item_bytes::<E>(&s, &model))
+            let model = find::<E>(&s, &db, access.decision.rows.as_ref(), &id).await?;
+            Ok(item_bytes::<E>(meta, &model))
         })
         .await?;
         Ok::<_, Problem>(respond(
@@ -490,22 +455,68 @@ pub(crate) async fn get<E: RestEntity>(s: Arc<Shared>, app: AppState, req: Reque
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// What a write's transaction fails with: the database, or the policy.
+enum TxError {
+    Db(phial_orm::OrmError),
+    Refused(Problem),
+}
+
+impl From<phial_orm::OrmError> for TxError {
+    fn from(e: phial_orm::OrmError) -> Self {
+        TxError::Db(e)
+    }
+}
+
+impl From<sea_orm::DbErr> for TxError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        TxError::Db(e.into())
+    }
+}
+
+impl TxError {
+    fn problem(self, s: &Shared) -> Problem {
+        match self {
+            TxError::Db(e) => Problem::from_db(&s.meta, e),
+            TxError::Refused(p) => p,
+        }
+    }
+}
+
+/// The condition naming the row `model` is.
+fn model_key<E: RestEntity>(s: &Shared, model: &E::Model) -> Result<Condition> {
+    key_condition::<E>(s, &key_text(&json::key_of::<E>(&s.meta, model)))
+}
+
 pub(crate) async fn create<E>(s: Arc<Shared>, app: AppState, req: Request) -> Response
 where
     E: RestEntity,
 {
     let (parts, body) = req.into_parts();
     let result = async {
-        let (_, db, body) = write_input(&s, &app, &parts, body, Action::Create).await?;
+        let (access, db, body) = write_input(&s, &app, &parts, body, Action::Create).await?;
+        let shown = access::visible(&s, &access.decision);
+        let meta = shown.as_ref().map_or(&s.meta, |(m, _)| m);
         let mut model = <E::ActiveModel as ActiveModelTrait>::default();
         json::apply::<E>(&s.meta, &mut model, &body, WriteMode::Create)
             .map_err(|errors| Problem::invalid(errors.into_iter().map(ProblemField::from)))?;
+        // The row as created must be one the caller may write: checked in
+        // the insert's transaction, rolled back when it is not.
+        let rows = access.decision.rows.clone();
         let saved = db
-            .insert(model)
+            .transaction(async |tx| {
+                let saved = tx.insert(model).await?;
+                if let Some(rows) = &rows {
+                    let key = model_key::<E>(&s, &saved).map_err(TxError::Refused)?;
+                    if !access::inside::<E, _>(&**tx, key, rows).await? {
+                        return Err(TxError::Refused(access::outside(&s, Action::Create, true)));
+                    }
+                }
+                Ok::<_, TxError>(saved)
+            })
             .await
-            .map_err(|e| Problem::from_db(&s.meta, e))?;
+            .map_err(|e| e.problem(&s))?;
         let key = json::key_of::<E>(&s.meta, &saved);
-        let mut res = respond(StatusCode::CREATED, item_bytes::<E>(&s, &saved), None);
+        let mut res = respond(StatusCode::CREATED, item_bytes::<E>(meta, &saved), None);
         let location = format!("{}/{}", s.collection, key_text(&key));
         if let Ok(v) = HeaderValue::from_str(&location) {
             res.headers_mut().insert(LOCATION, v);
@@ -527,14 +538,31 @@ where
         } else {
             Action::Change
         };
-        let caller = authorize(&s, &parts, &app, action).await?;
+        let access = authorize(&s, &parts, &app, action).await?;
+        // The row must exist for the caller (their read filter: else a
+        // 404) and be one they may write (else a 403).
+        let read = s
+            .policy(&app)
+            .decide(&access.caller, &s.meta.table, Action::Read);
+        let shown = access::visible(&s, &read);
+        let meta = shown.as_ref().map_or(&s.meta, |(m, _)| m);
         let db = db(&app)?;
         let body = match write {
             Write::Delete => None,
             _ => Some(json_body(&s, body, app.core().body_limit, &parts).await?),
         };
-        let current = find::<E>(&s, &app, &db, &caller, &item_id(&parts, &s)).await?;
-        let current_tag = HeaderValue::from_str(&item_bytes::<E>(&s, &current).etag).map_err(|e| Problem::internal(&e))?;
+        let current = find::<E>(&s, &db, read.rows.as_ref(), &item_id(&parts, &s)).await?;
+        let key = model_key::<E>(&s, &current)?;
+        let rows = access.decision.rows.clone();
+        if let Some(rows) = &rows
+            && !access::inside::<E, _>(db.conn(), key.clone(), rows)
+                .await
+                .map_err(|e| Problem::from_db(&s.meta, e.into()))?
+        {
+            return Err(access::outside(&s, action, false));
+        }
+        let current_tag = HeaderValue::from_str(&item_bytes::<E>(meta, &current).etag)
+            .map_err(|e| Problem::internal(&e))?;
         if !etag::match_allows(parts.headers.get(IF_MATCH), &current_tag) {
             return Err(Problem::new(
                 StatusCode::PRECONDITION_FAILED,
@@ -546,9 +574,38 @@ where
             ));
         }
         let Some(body) = body else {
+            // Rows that refer to this one would go with it (a database
+            // cascade) or block it: named, unless the resource cascades.
+            if !s.cascade {
+                let row = json::to_json::<E>(&s.meta, &current);
+                let refs = access::dependants(
+                    db.conn(),
+                    &s.meta,
+                    &json::key_of::<E>(&s.meta, &current),
+                    &row,
+                )
+                .await
+                .map_err(|e| Problem::from_db(&s.meta, e.into()))?;
+                if !refs.is_empty() {
+                    return Err(access::refused_cascade(&s, &refs));
+                }
+            }
             db.delete(current.into_active_model())
                 .await
                 .map_err(|e| Problem::from_db_delete(&s.meta, e))?;
+            if s.cascade {
+                // What the database deleted with it: every row of those
+                // tables is stale for caches and watchers.
+                for rel in s.meta.relations.iter().filter(|r| {
+                    matches!(
+                        r.kind,
+                        phial_orm::meta::RelationKind::HasMany | phial_orm::meta::RelationKind::HasOne
+                    )
+                }) {
+                    db.publish(phial_core::changes::Change::delete(rel.table.clone(), []))
+                        .await;
+                }
+            }
             return Ok(StatusCode::NO_CONTENT.into_response());
         };
         let mode = if write == Write::Replace {
@@ -559,14 +616,24 @@ where
         let mut model = current.clone().into_active_model();
         json::apply::<E>(&s.meta, &mut model, &body, mode)
             .map_err(|errors| Problem::invalid(errors.into_iter().map(ProblemField::from)))?;
-        let saved = if model.is_changed() {
-            db.update(model)
-                .await
-                .map_err(|e| Problem::from_db(&s.meta, e))?
-        } else {
-            current
-        };
-        Ok(respond(StatusCode::OK, item_bytes::<E>(&s, &saved), None))
+        if !model.is_changed() {
+            return Ok(respond(StatusCode::OK, item_bytes::<E>(meta, &current), None));
+        }
+        // The row as changed must still be one the caller may write.
+        let saved = db
+            .transaction(async |tx| {
+                let saved = tx.update(model).await?;
+                if let Some(rows) = &rows {
+                    let key = model_key::<E>(&s, &saved).map_err(TxError::Refused)?;
+                    if !access::inside::<E, _>(&**tx, key, rows).await? {
+                        return Err(TxError::Refused(access::outside(&s, action, true)));
+                    }
+                }
+                Ok::<_, TxError>(saved)
+            })
+            .await
+            .map_err(|e| e.problem(&s))?;
+        Ok(respond(StatusCode::OK, item_bytes::<E>(meta, &saved), None))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -578,7 +645,7 @@ where
 {
     let (parts, body) = req.into_parts();
     let result = async {
-        authorize(&s, &parts, &app, Action::Create).await?;
+        let access = authorize(&s, &parts, &app, Action::Create).await?;
         let db = db(&app)?;
         let bytes = body_bytes(&s, body, app.core().body_limit, &parts).await?;
         // Rows go straight from the JSON text into models (no value tree).
@@ -624,10 +691,30 @@ where
                     .map_err(|e| Problem::from_db(&s.meta, e.into()))?,
             );
         }
-        let created = db
-            .insert_bulk(prepared)
-            .await
-            .map_err(|e| Problem::from_db(&s.meta, e))?;
+        let created = match &access.decision.rows {
+            None => db
+                .insert_bulk(prepared)
+                .await
+                .map_err(|e| Problem::from_db(&s.meta, e))?,
+            // Each row as created must be one the caller may write: row by
+            // row in one transaction, all or nothing.
+            Some(rows) => db
+                .transaction(async |tx| {
+                    let n = prepared.len();
+                    for (index, model) in prepared.into_iter().enumerate() {
+                        let saved = tx.insert(model).await?;
+                        let key = model_key::<E>(&s, &saved).map_err(TxError::Refused)?;
+                        if !access::inside::<E, _>(&**tx, key, rows).await? {
+                            let p = access::outside(&s, Action::Create, true);
+                            let detail = format!("row {index}: {}; no row was created", p.detail());
+                            return Err(TxError::Refused(p.with_detail(detail)));
+                        }
+                    }
+                    Ok::<_, TxError>(n as u64)
+                })
+                .await
+                .map_err(|e| e.problem(&s))?,
+        };
         Ok((
             StatusCode::CREATED,
             axum::Json(json!({ "created": created })),

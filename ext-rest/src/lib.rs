@@ -52,6 +52,7 @@
 //! # }
 //! ```
 
+mod access;
 mod cached;
 mod config;
 mod docs;

@@ -109,6 +109,7 @@ pub struct Resource<E> {
     policy: Option<Policy>,
     limits: Vec<phial_core::rate_limit::RateLimit>,
     cors: Option<phial_core::cors::Cors>,
+    cascade: bool,
     _entity: PhantomData<fn() -> E>,
 }
 
@@ -154,6 +155,7 @@ where
             policy: None,
             limits: Vec::new(),
             cors: None,
+            cascade: false,
             _entity: PhantomData,
         }
     }
@@ -255,6 +257,14 @@ where
         self
     }
 
+    /// Lets a delete take the rows that refer to it (the database's
+    /// cascade); without it such a delete is a 409 naming them. Caches
+    /// and watchers of those tables are told every row may have changed.
+    pub fn cascade(mut self) -> Self {
+        self.cascade = true;
+        self
+    }
+
     /// Answers calls from other origins by this policy instead of the
     /// app's `[cors]` section.
     pub fn cors(mut self, cors: phial_core::cors::Cors) -> Self {
@@ -316,6 +326,8 @@ pub(crate) struct Shared {
     /// `/api/posts`
     pub(crate) collection: String,
     pub(crate) bulk_limit: usize,
+    /// Deletes may take referring rows with them (a database cascade).
+    pub(crate) cascade: bool,
     /// `rest.cache`: reads may come from the app's cache.
     #[cfg_attr(
         not(feature = "cache"),
@@ -392,6 +404,7 @@ where
             write_guard,
             collection: collection.clone(),
             bulk_limit: cfg.bulk_limit,
+            cascade: self.cascade,
             cache: cfg.cache,
         });
         let ops = &self.ops;

@@ -116,16 +116,16 @@ fn watch(
         return json!({"error": format!("`{table}` is not watchable here (tables: {known:?})")});
     }
     let caller = crate::caller(s);
-    let policy = policies.get(table);
-    if !policy.allows(Action::List, &caller) || (grants && !caller.granted(table, Action::List)) {
-        let why = if caller.is_authenticated() {
-            format!("you may not list `{table}` rows")
-        } else {
-            format!("sign in to list `{table}` rows")
-        };
+    // The one decision, as REST and the admin ask it; a contributed feed
+    // (the admin's) also wants the staff surface's view grant.
+    let decision = policies.decide(&caller, table, Action::List);
+    if !decision.allowed || (grants && !caller.granted(table, Action::List)) {
+        let why = decision.reason.unwrap_or_else(|| {
+            format!("you may not watch `{table}` rows: it needs the `{table}.view` grant")
+        });
         return json!({"error": why});
     }
-    if policy.row_filter(&caller).is_some() {
+    if decision.rows.is_some() {
         s.join(narrowed_room(table));
         json!({"ok": true, "keys": false})
     } else {

@@ -11,6 +11,7 @@ pub mod field;
 pub mod io_demo;
 pub mod live;
 pub mod migrations;
+pub mod policies;
 
 use std::time::Duration;
 
@@ -22,8 +23,8 @@ use phial::orm::{Db, Orm, OrmError};
 use phial::prelude::*;
 use phial::rest::utoipa::{self, OpenApi};
 use phial::rest::{Guard, Resource, Rest};
+use sea_orm::ColumnTrait;
 use sea_orm::{ActiveValue::Set, EntityTrait, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder};
-use sea_orm::{ColumnTrait, Condition};
 
 use entities::{author, comment, post};
 
@@ -33,8 +34,9 @@ pub async fn create_app(config: Config) -> phial::Result<App> {
         .assets(phial::assets!())
         .register(
             Orm::new()
-                .policy::<post::Entity>(published_only())
-                .policy::<comment::Entity>(moderated()),
+                .policy::<post::Entity>(policies::posts())
+                .policy::<author::Entity>(policies::authors())
+                .policy::<comment::Entity>(policies::comments()),
         )
         .register(Migrate::new().migrator::<migrations::Migrator>())
         // Authors sign in at /login with their email (`phial::auth`): the
@@ -83,15 +85,6 @@ pub async fn create_app(config: Config) -> phial::Result<App> {
         .blueprint(field::blueprint())
         .build()
         .await?)
-}
-
-/// Posts, for everyone who reaches them (the API, socket rooms): anyone
-/// reads, signed-in authors write, anonymous readers see published posts
-/// only.
-fn published_only() -> Policy {
-    Policy::new().rows(|caller| {
-        (!caller.is_authenticated()).then(|| Condition::all().add(post::Column::Published.eq(true)))
-    })
 }
 
 /// The admin: authors, posts and comments, with search, filters and a
@@ -146,14 +139,18 @@ async fn stats_page(_staff: phial::admin::Staff, app: AppState) -> Result<String
     ))
 }
 
-/// The admin's bulk action: publishes the selected posts (through `Db`:
-/// the index's cache is dropped and live pages follow).
-async fn publish(db: Db, posts: Vec<post::Model>) -> Result<String, phial::BoxError> {
+/// The admin's bulk action: publishes the selected posts, in the
+/// action's transaction (with its log entries; the index's cache is
+/// dropped and live pages follow after the commit).
+async fn publish(
+    tx: std::sync::Arc<phial::orm::Tx>,
+    posts: Vec<post::Model>,
+) -> Result<String, phial::BoxError> {
     let mut n = 0;
     for p in posts.into_iter().filter(|p| !p.published) {
         let mut am: post::ActiveModel = p.into();
         am.published = Set(true);
-        db.update(am).await?;
+        tx.update(am).await?;
         n += 1;
     }
     Ok(format!(
@@ -162,22 +159,20 @@ async fn publish(db: Db, posts: Vec<post::Model>) -> Result<String, phial::BoxEr
     ))
 }
 
-/// Comments: anyone reads, signed-in users and the API token write, and
-/// deleting one takes the `comment.delete` grant of an admin role (or the
-/// API token) — the same right in the admin, the API and socket rooms.
-fn moderated() -> Policy {
-    Policy::new().delete(Rule::when(|caller| {
-        caller.granted("comment", Action::Delete) || caller.has_role("api")
-    }))
+/// Who may write through the API and `/import`: `Authorization: Bearer
+/// <blog.api_token>` (PHIAL_BLOG__API_TOKEN; a request that sends it is
+/// the token's, whatever its cookies say), or a signed-in author or staff
+/// user (`phial::auth`: staff with their roles' grants).
+fn writers() -> Guard {
+    Guard::bearer_from_config("blog.api_token").or(Guard::signed_in())
 }
 
-/// The REST API: writes need a signed-in author or staff user
-/// (`phial::auth`: staff with their roles' grants) or `Authorization:
-/// Bearer <blog.api_token>` (PHIAL_BLOG__API_TOKEN); with neither, they are
-/// refused. Posts follow their model's policy (declared on `Orm`).
+/// The REST API: writes need one of [`writers`]; with neither, they are
+/// refused. Every model follows its policy (declared on `Orm`, see
+/// [`policies`]): the same answers as the pages, the admin and `/live`.
 fn api() -> Rest {
     Rest::new()
-        .guard(Guard::signed_in().or(Guard::bearer_from_config("blog.api_token")))
+        .guard(writers())
         .document(ApiDoc::openapi())
         .resource(
             Resource::<post::Entity>::new()
@@ -315,15 +310,27 @@ async fn index(tpl: Templates, db: Db) -> Result<Html<String>, HttpError> {
     tpl.render("index.html", context! { posts })
 }
 
-async fn show(tpl: Templates, db: Db, Path(id): Path<i32>) -> Result<Html<String>, HttpError> {
+/// One post with its comments, as the post's policy lets the caller read
+/// it: a draft is not there for anonymous readers (404, like
+/// `/api/posts/N`); an author sees their own.
+async fn show(
+    tpl: Templates,
+    db: Db,
+    access: Access,
+    Path(id): Path<i32>,
+) -> Result<Html<String>, HttpError> {
+    let posts = access.allowed::<post::Entity>(Action::Read)?;
     let (post, author) = post::Entity::find_by_id(id)
+        .filter(posts.filter())
         .find_also_related(author::Entity)
         .one(db.conn())
         .await
         .map_err(OrmError::from)?
         .ok_or_else(|| HttpError::not_found(format!("there is no post {id}")))?;
+    let comments = access.allowed::<comment::Entity>(Action::List)?;
     let comments = post
         .find_related(comment::Entity)
+        .filter(comments.filter())
         .order_by_asc(comment::Column::CreatedAt)
         .all(db.conn())
         .await
@@ -346,25 +353,34 @@ pub struct NewComment {
     pub body: String,
 }
 
-/// Adds a comment from the post page's form; readers following the post
+/// Adds a comment from the post page's form, as the comment policy allows
+/// (a post the caller cannot read is a 404; a draft takes no comments but
+/// its author's: a 403, as through the API); readers following the post
 /// over `/live` see it at once.
 async fn add_comment(
     db: Db,
+    access: Access,
     Path(id): Path<i32>,
     Valid(Form(form)): Valid<Form<NewComment>>,
 ) -> Result<Redirect, HttpError> {
+    let posts = access.allowed::<post::Entity>(Action::Read)?;
     post::Entity::find_by_id(id)
+        .filter(posts.filter())
         .one(db.conn())
         .await
         .map_err(OrmError::from)?
         .ok_or_else(|| HttpError::not_found(format!("there is no post {id}")))?;
-    db.insert(comment::ActiveModel {
-        post_id: Set(id),
-        author_name: Set(form.author_name),
-        body: Set(form.body),
-        ..Default::default()
-    })
-    .await?;
+    access
+        .insert(
+            &db,
+            comment::ActiveModel {
+                post_id: Set(id),
+                author_name: Set(form.author_name),
+                body: Set(form.body),
+                ..Default::default()
+            },
+        )
+        .await?;
     Ok(Redirect::to(&format!("/posts/{id}")))
 }
 
@@ -383,14 +399,46 @@ pub struct ImportedPost {
 }
 
 /// `POST /import` with a JSON array of posts: one bulk insert, all or
-/// nothing; an unknown author is a 422.
+/// nothing; an unknown author is a 422. Only [`writers`] import (401
+/// otherwise), as the post policy lets them create posts (403 otherwise):
+/// the API token for any author, a signed-in author as themselves (the
+/// posts are theirs, whatever `author_id` says).
 async fn import(
     db: Db,
+    State(app): State<AppState>,
+    parts: phial::http::request::Parts,
     Json(posts): Json<Vec<ImportedPost>>,
 ) -> Result<Json<serde_json::Value>, HttpError> {
+    phial::identity::of_request(&parts.extensions).await?;
+    let caller = writers().check(&parts, &app).ok_or_else(|| {
+        HttpError::new(
+            StatusCode::UNAUTHORIZED,
+            "sign in as an author or send the API token (Authorization: Bearer ...) to import",
+        )
+    })?;
+    let policies = app.get::<Policies>().cloned().unwrap_or_default();
+    let create = policies.decide(&caller, "post", Action::Create);
+    if !create.allowed {
+        return Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            create.reason.unwrap_or_default(),
+        ));
+    }
+    let own = match caller.kind() {
+        CallerKind::User => Some(policies::author_id(&caller)),
+        // Anyone else the policy narrows cannot be checked row by row in
+        // one bulk insert: the API is for them.
+        _ if create.rows.is_some() => {
+            return Err(HttpError::new(
+                StatusCode::FORBIDDEN,
+                "your posts are checked one by one: create them through /api/posts",
+            ));
+        }
+        _ => None,
+    };
     let now = chrono::Utc::now();
     let models = posts.into_iter().map(|p| post::ActiveModel {
-        author_id: Set(p.author_id),
+        author_id: Set(own.unwrap_or(p.author_id)),
         title: Set(p.title),
         body: Set(p.body),
         published: Set(p.published),

@@ -63,19 +63,19 @@ async fn join(s: SocketRef, SocketApp(app): SocketApp, Data(j): Data<Join>, ack:
     let _ = ack.send(&answer);
 }
 
-/// Whether the socket's user may read the post (its policy, row filter
-/// included: an anonymous reader cannot follow a draft).
+/// Whether the socket's user may read the post (its policy's decision, row
+/// filter included: an anonymous reader cannot follow a draft).
 async fn may_follow(app: &AppState, s: &SocketRef, post_id: i32) -> Result<bool, String> {
     let caller = phial::socket::caller(s);
     let policies = app.get::<Policies>().cloned().unwrap_or_default();
-    let policy = policies.get("post");
-    if !policy.allows(Action::Read, &caller) {
+    // The one decision: the same answer as `/api/posts/N` and `/posts/N`.
+    let read = policies.decide(&caller, "post", Action::Read);
+    if !read.allowed {
         return Ok(false);
     }
-    let mut cond = Condition::all().add(post::Column::Id.eq(post_id));
-    if let Some(rows) = policy.row_filter(&caller) {
-        cond = cond.add(rows);
-    }
+    let cond = Condition::all()
+        .add(post::Column::Id.eq(post_id))
+        .add(read.filter());
     let db = Db::from_state(app).ok_or("no database")?;
     let found = post::Entity::find()
         .filter(cond)

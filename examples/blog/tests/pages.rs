@@ -5,11 +5,14 @@ use phial::orm::Db;
 use phial::{App, Config};
 use sea_orm::ActiveValue::Set;
 
+const TOKEN: &str = "import-token";
+
 async fn app(dir: &tempfile::TempDir) -> (App, Db) {
     let url = format!("sqlite://{}", dir.path().join("blog.sqlite").display());
-    let app = blog::create_app(Config::testing().set("database.url", url))
-        .await
-        .expect("the blog builds");
+    let config = Config::testing()
+        .set("database.url", url)
+        .set("blog.api_token", TOKEN);
+    let app = blog::create_app(config).await.expect("the blog builds");
     let db = Db::from_state(app.state()).unwrap();
     (app, db)
 }
@@ -138,15 +141,15 @@ async fn the_binary_has_the_db_commands() {
     };
     let out = run(&["db", "check"]);
     assert!(!out.status.success(), "pending migrations fail the check");
-    // The blog's four, the admin's two and phial::auth's session table.
+    // The blog's four, the admin's three and phial::auth's session table.
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(err.contains("7 migration(s) pending"), "{err}");
+    assert!(err.contains("8 migration(s) pending"), "{err}");
     assert!(run(&["db", "upgrade"]).status.success());
     let out = run(&["db", "status"]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(
         text.lines().filter(|l| l.starts_with("applied")).count(),
-        7,
+        8,
         "{text}"
     );
     assert!(run(&["db", "check"]).status.success());
@@ -170,13 +173,29 @@ async fn import_inserts_a_batch_all_or_nothing() {
     let batch: Vec<_> = (0..250)
         .map(|i| serde_json::json!({"author_id": author, "title": format!("Imported {i}"), "body": "b", "published": true}))
         .collect();
+    // Nobody in particular imports nothing ...
     let res = client.post("/import").json(&batch).send().await;
+    assert_eq!(res.status(), 401, "{}", res.text());
+    assert!(!client.get("/").send().await.text().contains("Imported 249"));
+    // ... the API token imports.
+    let bearer = format!("Bearer {TOKEN}");
+    let res = client
+        .post("/import")
+        .header("authorization", &bearer)
+        .json(&batch)
+        .send()
+        .await;
     assert_eq!(res.status(), 200, "{}", res.text());
     assert_eq!(res.json::<serde_json::Value>()["imported"], 250);
     assert!(client.get("/").send().await.text().contains("Imported 249"));
 
     let bad = serde_json::json!([{"author_id": author, "title": "ok", "body": "b"}, {"author_id": 9999, "title": "orphan", "body": "b"}]);
-    let res = client.post("/import").json(&bad).send().await;
+    let res = client
+        .post("/import")
+        .header("authorization", &bearer)
+        .json(&bad)
+        .send()
+        .await;
     assert_eq!(res.status(), 422, "{}", res.text());
     assert!(
         !client.get("/").send().await.text().contains(">ok<"),
@@ -185,6 +204,7 @@ async fn import_inserts_a_batch_all_or_nothing() {
 
     let res = client
         .post("/import")
+        .header("authorization", &bearer)
         .header("content-type", "application/json")
         .body("[{")
         .send()
@@ -192,6 +212,7 @@ async fn import_inserts_a_batch_all_or_nothing() {
     assert_eq!(res.status(), 400);
     let res = client
         .post("/import")
+        .header("authorization", &bearer)
         .json(&serde_json::json!([{"title": "no author"}]))
         .send()
         .await;

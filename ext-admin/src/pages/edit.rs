@@ -4,13 +4,13 @@
 //! and deletion after a confirmation that lists the rows referring to it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::Path;
 use axum::response::Response;
 use http::StatusCode;
 use phial_orm::OrmError;
-use phial_orm::meta::RelationKind;
 use phial_orm::meta::json::FieldError;
 use sea_orm::Condition;
 use serde_json::{Value as Json, json};
@@ -20,7 +20,7 @@ use super::{Ctx, key_segment, pairs, parse_key, value};
 use crate::access::Permission;
 use crate::audit::label_of;
 use crate::form::{self, Foreign};
-use crate::model::{AdminModel, Clause, Op, Row, WriteError, json_key, version_of};
+use crate::model::{AdminModel, Row, WriteError, json_key, version_of};
 
 /// A database failure as a sentence for the page.
 pub(crate) fn db_message(e: &OrmError) -> String {
@@ -289,7 +289,8 @@ pub(crate) async fn create(ctx: Ctx, Path(slug): Path<String>, body: Bytes) -> R
         )
         .await;
     }
-    match m.create(&ctx.db, &ctx.who(), posted.values).await {
+    let values = posted.values;
+    match ctx.write(async |w| w.create(&*m, values).await).await {
         Ok(row) => {
             let key = json_key(&spec.meta, &row);
             let next = if value(&form_pairs, "_another").is_some() {
@@ -377,17 +378,11 @@ pub(crate) async fn edit(
     if !errors.is_empty() {
         return form_page(&ctx, &*m, &page, &shown, &form::error_map(&errors), None).await;
     }
-    match m
-        .update(
-            &ctx.db,
-            &ctx.who(),
-            cond,
-            posted.values,
-            version.clone(),
-            "change",
-        )
-        .await
-    {
+    let values = posted.values.clone();
+    let written = ctx
+        .write(async |w| w.update(&*m, cond, values, version.clone(), "change").await)
+        .await;
+    match written {
         Ok((before, after)) => {
             let next = if value(&form_pairs, "_continue").is_some() {
                 url
@@ -447,71 +442,53 @@ pub(crate) async fn edit(
     }
 }
 
-/// Rows of other models that refer to `rows` (their has-many relations):
-/// counts, and the first few by name when the related model is in the
-/// admin.
-pub(crate) async fn related_counts(ctx: &Ctx, m: &dyn AdminModel, rows: &[Row]) -> Vec<Json> {
-    let mut out = Vec::new();
-    for rel in &m.spec().meta.relations {
-        if rel.kind == RelationKind::BelongsTo || rel.from.len() != 1 || rel.to.len() != 1 {
-            continue;
+/// What deleting `rows` of `m` takes with it, by model (the first few by
+/// name, linked), found as the delete finds it; or why it would be
+/// refused.
+pub(crate) async fn cascade_list(
+    ctx: &Ctx,
+    m: &Arc<dyn AdminModel>,
+    rows: &[Row],
+) -> Result<Vec<Json>, String> {
+    let keys: Vec<Json> = rows.iter().map(|r| json_key(&m.spec().meta, r)).collect();
+    let cond = m.keys_condition(&keys).map_err(|e| e.message)?;
+    let plan = ctx
+        .dry_run(async |w| {
+            let whole = m.rows_in(w.tx, cond, keys.len() as u64, false).await?;
+            w.plan(m, &whole).await
+        })
+        .await
+        .map_err(super::list::write_message)?;
+    let mut out: Vec<Json> = Vec::new();
+    let mut order: Vec<String> = Vec::new();
+    let mut groups: HashMap<String, (Arc<dyn AdminModel>, Vec<Row>)> = HashMap::new();
+    for (related, row) in plan.rows {
+        let slug = related.spec().slug.clone();
+        if !groups.contains_key(&slug) {
+            order.push(slug.clone());
         }
-        let Some(related) = ctx.reg.by_table(&rel.table).cloned() else {
-            out.push(json!({"label": rel.table, "count": "some", "items": []}));
+        groups
+            .entry(slug)
+            .or_insert_with(|| (related.clone(), Vec::new()))
+            .1
+            .push(related.visible(&row));
+    }
+    for slug in order {
+        let Some((related, rows)) = groups.remove(&slug) else {
             continue;
         };
-        let clauses: Vec<Condition> = rows
+        let rspec = related.spec();
+        let items: Vec<Json> = rows
             .iter()
-            .filter_map(|r| r.get(&rel.from[0]).cloned())
-            .filter_map(|v| {
-                related
-                    .condition(
-                        &[Clause {
-                            field: rel.to[0].clone(),
-                            op: Op::Eq,
-                            value: v,
-                        }],
-                        None,
-                    )
-                    .ok()
+            .take(10)
+            .map(|r| {
+                let key = json_key(&rspec.meta, r);
+                json!({"label": label_of(rspec, r), "url": ctx.reg.url(&format!("{}/{}/", rspec.slug, key_segment(&key)))})
             })
             .collect();
-        if clauses.is_empty() {
-            continue;
-        }
-        let mut any = Condition::any();
-        for c in clauses {
-            any = any.add(c);
-        }
-        let conn = ctx.db.conn();
-        let limit = ctx.reg.cfg.count_limit;
-        let n = related.count(conn, any.clone(), limit).await.unwrap_or(0);
-        if n == 0 {
-            continue;
-        }
-        let rspec = related.spec();
-        let items: Vec<Json> = if ctx.may(&*related, Permission::View) {
-            related
-                .fetch(conn, any, &rspec.order, 0, 10)
-                .await
-                .unwrap_or_default()
-                .iter()
-                .map(|r| {
-                    let key = json_key(&rspec.meta, r);
-                    json!({"label": label_of(rspec, r), "url": ctx.reg.url(&format!("{}/{}/", rspec.slug, key_segment(&key)))})
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let count = if n > limit {
-            format!("more than {}", crate::listing::thousands(limit))
-        } else {
-            n.to_string()
-        };
-        out.push(json!({"label": rspec.label, "count": count, "items": items, "more": n > items.len() as u64}));
+        out.push(json!({"label": rspec.label, "count": rows.len().to_string(), "items": items, "more": rows.len() > items.len()}));
     }
-    out
+    Ok(out)
 }
 
 /// `GET /admin/{model}/{key}/delete`
@@ -521,7 +498,10 @@ pub(crate) async fn delete_form(ctx: Ctx, Path((slug, key)): Path<(String, Strin
         Err(r) => return r,
     };
     let spec = m.spec();
-    let related = related_counts(&ctx, &*m, std::slice::from_ref(&row)).await;
+    let (related, refused) = match cascade_list(&ctx, &m, std::slice::from_ref(&row)).await {
+        Ok(r) => (r, None),
+        Err(reason) => (Vec::new(), Some(reason)),
+    };
     ctx.render(
         "admin/delete.html",
         &spec.slug,
@@ -530,6 +510,7 @@ pub(crate) async fn delete_form(ctx: Ctx, Path((slug, key)): Path<(String, Strin
             "model": {"label": spec.label, "singular": spec.singular, "slug": spec.slug},
             "label": label_of(spec, &row),
             "related": related,
+            "refused": refused,
             "action_url": ctx.reg.url(&format!("{}/{}/delete", spec.slug, key_segment(&k))),
             "urls": urls(&ctx, &*m, &k),
         }),
@@ -544,7 +525,10 @@ pub(crate) async fn delete(ctx: Ctx, Path((slug, key)): Path<(String, String)>) 
     };
     let spec = m.spec();
     let list = ctx.reg.url(&format!("{}/", spec.slug));
-    match m.delete(&ctx.db, &ctx.who(), cond, 1, "delete").await {
+    let deleted = ctx
+        .write(async |w| w.delete(&m, cond, 1, "delete", true).await)
+        .await;
+    match deleted {
         Ok(gone) if gone.is_empty() => ctx.redirect(&list, "warning", "It was already gone."),
         Ok(_) => ctx.redirect(
             &list,

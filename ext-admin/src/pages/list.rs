@@ -26,16 +26,10 @@ const SMALL_RELATED: u64 = 200;
 /// Most rows one bulk request touches.
 const BULK_LIMIT: u64 = 1000;
 
-/// The rows this user may reach: `cond` narrowed by the model's policy.
+/// The rows this user may reach: `cond` narrowed by the one decision's
+/// row filter ([`Ctx::scope`]).
 pub(crate) fn scope(ctx: &Ctx, m: &dyn AdminModel, cond: Condition) -> Condition {
-    match ctx
-        .policies
-        .get(&m.spec().meta.table)
-        .row_filter(&ctx.staff.caller)
-    {
-        Some(rows) => Condition::all().add(cond).add(rows),
-        None => cond,
-    }
+    ctx.scope(m, cond)
 }
 
 /// How many rows a list has, as far as it is worth knowing.
@@ -82,9 +76,19 @@ pub(crate) async fn total(
     })
 }
 
-/// `GET /admin/{model}` → `/admin/{model}/`
+/// `GET /admin/{model}` → `/admin/{model}/`, for models there are (the
+/// redirect carries the registered slug, never what the request said).
 pub(crate) async fn to_slash(ctx: Ctx, Path(slug): Path<String>) -> Response {
-    Redirect::permanent(&ctx.reg.url(&format!("{slug}/"))).into_response()
+    match ctx.reg.model(&slug) {
+        Some(m) => {
+            let slug = percent_encoding::utf8_percent_encode(
+                &m.spec().slug,
+                percent_encoding::NON_ALPHANUMERIC,
+            );
+            Redirect::permanent(&ctx.reg.url(&format!("{slug}/"))).into_response()
+        }
+        None => ctx.error(StatusCode::NOT_FOUND, "No such model here."),
+    }
 }
 
 /// Choices of a related model for a foreign key `field` of `m`: the
@@ -220,6 +224,16 @@ pub(crate) async fn page(
     let cond = scope(&ctx, &*m, cond);
     let per_page = spec.per_page.unwrap_or(ctx.reg.cfg.per_page);
     let offset = (lq.page - 1).saturating_mul(per_page);
+    if offset > phial_orm::MAX_OFFSET {
+        return ctx.error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "Page {} is past the end of any list: narrow it with search or filters, or sort \
+                 it the other way.",
+                lq.page
+            ),
+        );
+    }
     let conn = ctx.db.conn();
     let fetched = m
         .fetch(conn, cond.clone(), &lq.sort, offset, per_page + 1)
@@ -268,11 +282,8 @@ pub(crate) async fn page(
     if ctx.may(&*m, Permission::Delete) {
         actions.push(json!({"name": "delete", "label": format!("Delete selected {}", spec.label.to_lowercase())}));
     }
-    if ctx
-        .staff
-        .may(&ctx.policies, &spec.meta.table, Permission::Change)
-    {
-        for (name, label) in m.actions() {
+    for (name, label, needs) in m.actions() {
+        if ctx.may_run(&*m, needs) {
             actions.push(json!({"name": name, "label": label}));
         }
     }
@@ -308,10 +319,9 @@ pub(crate) async fn page(
 
 fn selectable(ctx: &Ctx, m: &dyn AdminModel) -> bool {
     ctx.may(m, Permission::Delete)
-        || (!m.actions().is_empty()
-            && ctx
-                .staff
-                .may(&ctx.policies, &m.spec().meta.table, Permission::Change))
+        || m.actions()
+            .iter()
+            .any(|(_, _, needs)| ctx.may_run(m, *needs))
 }
 
 fn columns_json(m: &dyn AdminModel, lq: &ListQuery) -> Vec<Json> {
@@ -469,7 +479,10 @@ pub(crate) async fn bulk(ctx: Ctx, Path(slug): Path<String>, body: Bytes) -> Res
                 let key = json_key(&spec.meta, r);
                 json!({"label": label_of(spec, r), "sel": selection(&key), "url": ctx.reg.url(&format!("{}/{}/", spec.slug, key_segment(&key)))})
             }).collect();
-            let related = super::edit::related_counts(&ctx, &*m, &rows).await;
+            let (related, refused) = match super::edit::cascade_list(&ctx, &m, &rows).await {
+                Ok(r) => (r, None),
+                Err(reason) => (Vec::new(), Some(reason)),
+            };
             return ctx.render(
                 "admin/bulk_delete.html",
                 &spec.slug,
@@ -478,16 +491,17 @@ pub(crate) async fn bulk(ctx: Ctx, Path(slug): Path<String>, body: Bytes) -> Res
                     "model": {"label": spec.label, "slug": spec.slug},
                     "items": items,
                     "related": related,
+                    "refused": refused,
                     "back": back,
                     "list_url": list_url,
                     "bulk_url": ctx.reg.url(&format!("{}/bulk", spec.slug)),
                 }),
             );
         }
-        return match m
-            .delete(&ctx.db, &ctx.who(), cond, BULK_LIMIT, "delete")
-            .await
-        {
+        let deleted = ctx
+            .write(async |w| w.delete(&m, cond, BULK_LIMIT, "delete", true).await)
+            .await;
+        return match deleted {
             Ok(gone) => ctx.redirect(
                 &list_url,
                 "success",
@@ -504,33 +518,50 @@ pub(crate) async fn bulk(ctx: Ctx, Path(slug): Path<String>, body: Bytes) -> Res
             Err(e) => write_failed(&ctx, &list_url, e),
         };
     }
-    if !m.actions().iter().any(|(a, _)| *a == action) {
+    let Some(needs) = m
+        .actions()
+        .into_iter()
+        .find(|(a, _, _)| *a == action)
+        .map(|(_, _, needs)| needs)
+    else {
         return ctx.error(
             StatusCode::BAD_REQUEST,
             &format!("No action `{action}` on {}.", spec.label.to_lowercase()),
         );
-    }
-    if !ctx
-        .staff
-        .may(&ctx.policies, &spec.meta.table, Permission::Change)
-    {
+    };
+    if !ctx.may_run(&*m, needs) {
         return ctx.error(
             StatusCode::FORBIDDEN,
-            &format!("You may not change {}.", spec.label.to_lowercase()),
+            &format!(
+                "You may not run this action: it needs the `{}.{}` permission.",
+                spec.meta.table,
+                needs.word()
+            ),
         );
     }
-    match m
-        .run_action(&action, &ctx.db, &ctx.who(), cond, BULK_LIMIT)
-        .await
-    {
+    let ran = ctx
+        .write(async |w| w.run_action(&*m, &action, needs, cond, BULK_LIMIT).await)
+        .await;
+    match ran {
         Ok((message, _changed)) => ctx.redirect(&list_url, "success", &message),
         Err(e) => write_failed(&ctx, &list_url, e),
     }
 }
 
-/// A failed write as a message on the page it came from.
+/// A failed write as a message on the page it came from; a write outside
+/// the user's rows is a 403 page, a refused one (a cascade, a revert) a
+/// 409 page, each with the reason.
 pub(crate) fn write_failed(ctx: &Ctx, back: &str, e: WriteError) -> Response {
-    let message = match e {
+    match e {
+        WriteError::Outside(m) => ctx.error(StatusCode::FORBIDDEN, &m),
+        WriteError::Refused(m) => ctx.error(StatusCode::CONFLICT, &m),
+        e => ctx.redirect(back, "error", &write_message(e)),
+    }
+}
+
+/// A failed write as a sentence.
+pub(crate) fn write_message(e: WriteError) -> String {
+    match e {
         WriteError::NotFound => "Those rows are gone (or out of your reach).".to_owned(),
         WriteError::Fields(errors) => errors
             .iter()
@@ -542,8 +573,8 @@ pub(crate) fn write_failed(ctx: &Ctx, back: &str, e: WriteError) -> Response {
         }
         WriteError::Action(m) => format!("The action failed: {m}"),
         WriteError::Db(e) => super::edit::db_message(&e),
-    };
-    ctx.redirect(back, "error", &message)
+        WriteError::Outside(m) | WriteError::Refused(m) => m,
+    }
 }
 
 /// `GET /admin/{model}/export.csv`: the filtered list, every visible

@@ -4,42 +4,22 @@
 use axum::extract::{Path, RawQuery};
 use axum::response::Response;
 use http::StatusCode;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
-};
-use serde_json::{Map, Value as Json, json};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::{Value as Json, json};
 
 use super::list::write_failed;
 use super::{Ctx, key_segment, pairs, value};
 use crate::access::Permission;
 use crate::log;
-use crate::model::{AdminModel, Row};
+use crate::model::AdminModel;
+use crate::writes::{Kind, entry_changes, kind};
 
 const PER_PAGE: u64 = 50;
+/// The furthest page of the log (past it: a 400, never an overflow).
+const MAX_PAGE: u64 = 1_000_000;
 
-/// What a log entry did to its row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Inserted,
-    Deleted,
-    Changed,
-}
-
-fn kind(e: &log::Model) -> Kind {
-    match e.action.as_str() {
-        "create" | "restore" => Kind::Inserted,
-        "delete" => Kind::Deleted,
-        _ => Kind::Changed,
-    }
-}
-
-fn changes(e: &log::Model) -> Map<String, Json> {
-    serde_json::from_str::<Json>(&e.changes)
-        .ok()
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default()
-}
+/// Tables whose entries only superusers see: staff users and roles.
+pub(crate) const STAFF_TABLES: [&str; 2] = ["phial_admin_user", "phial_admin_role"];
 
 fn show(v: &Json) -> String {
     match v {
@@ -49,16 +29,21 @@ fn show(v: &Json) -> String {
     }
 }
 
-/// An entry as the templates show it.
+/// An entry as the templates show it: the columns the admin never shows
+/// (kept for reverts) and those the model's policy hides from this user
+/// are left out.
 pub(crate) fn entry_json(ctx: &Ctx, e: &log::Model) -> Json {
     let model = ctx.reg.by_table(&e.table_name);
     let spec = model.map(|m| m.spec());
+    let hidden = model.map(|m| ctx.hidden(&**m)).unwrap_or_default();
     let key: Json = serde_json::from_str(&e.object_key).unwrap_or(Json::Null);
     let object_url = spec
         .filter(|_| kind(e) != Kind::Deleted)
         .map(|s| ctx.reg.url(&format!("{}/{}/", s.slug, key_segment(&key))));
-    let fields: Vec<Json> = changes(e)
+    let (shown, _) = entry_changes(e);
+    let fields: Vec<Json> = shown
         .iter()
+        .filter(|(name, _)| !hidden.contains(name))
         .map(|(name, pair)| {
             let label = spec.map_or_else(|| name.clone(), |s| s.label_of(name));
             json!({
@@ -82,17 +67,82 @@ pub(crate) fn entry_json(ctx: &Ctx, e: &log::Model) -> Json {
         "kind": match kind(e) { Kind::Inserted => "inserted", Kind::Deleted => "deleted", Kind::Changed => "changed" },
         "fields": fields,
         "reverted_by": e.reverted_by,
+        "cascade_of": e.cascade_of.map(|c| ctx.reg.url(&format!("log/{c}"))),
         "url": ctx.reg.url(&format!("log/{}", e.id)),
     })
 }
 
+/// The tables whose entries the user sees: models they may view here,
+/// and (superusers) staff users and roles.
 fn viewable_tables(ctx: &Ctx) -> Vec<String> {
-    ctx.reg
+    let mut tables: Vec<String> = ctx
+        .reg
         .models
         .iter()
         .filter(|m| ctx.may(&***m, Permission::View))
         .map(|m| m.spec().meta.table.clone())
-        .collect()
+        .collect();
+    if ctx.staff.superuser {
+        tables.extend(STAFF_TABLES.iter().map(|t| (*t).to_owned()));
+    }
+    tables
+}
+
+/// `found` without the entries of rows outside the user's row filter: an
+/// entry shows the values of its row, so it is shown to those who may see
+/// that row now (a deleted row's entries: to those whose view of the
+/// table is not narrowed).
+async fn within_reach(
+    ctx: &Ctx,
+    found: Vec<log::Model>,
+) -> Result<Vec<log::Model>, sea_orm::DbErr> {
+    let mut reachable: std::collections::HashSet<(String, String)> = Default::default();
+    let mut narrowed: Vec<(std::sync::Arc<dyn AdminModel>, Vec<Json>)> = Vec::new();
+    for e in &found {
+        let Some(m) = ctx.reg.by_table(&e.table_name) else {
+            continue;
+        };
+        if ctx.scope(&**m, Condition::all()).is_empty() {
+            continue;
+        }
+        let key: Json = serde_json::from_str(&e.object_key).unwrap_or(Json::Null);
+        match narrowed
+            .iter_mut()
+            .find(|(n, _)| n.spec().meta.table == e.table_name)
+        {
+            Some((_, keys)) => keys.push(key),
+            None => narrowed.push((m.clone(), vec![key])),
+        }
+    }
+    for (m, keys) in &narrowed {
+        let Ok(cond) = m.keys_condition(keys) else {
+            continue;
+        };
+        let rows = m
+            .fetch(
+                ctx.db.conn(),
+                ctx.scope(&**m, cond),
+                &[],
+                0,
+                keys.len() as u64,
+            )
+            .await?;
+        for r in rows {
+            reachable.insert((
+                m.spec().meta.table.clone(),
+                crate::model::json_key(&m.spec().meta, &r).to_string(),
+            ));
+        }
+    }
+    Ok(found
+        .into_iter()
+        .filter(|e| {
+            let narrowed_table = narrowed
+                .iter()
+                .any(|(n, _)| n.spec().meta.table == e.table_name);
+            !narrowed_table || reachable.contains(&(e.table_name.clone(), e.object_key.clone()))
+        })
+        .collect())
 }
 
 async fn entries(
@@ -109,23 +159,29 @@ async fn entries(
         .all(ctx.db.conn())
         .await?;
     let more = found.len() as u64 > PER_PAGE;
-    Ok((
-        found
-            .iter()
-            .take(PER_PAGE as usize)
-            .map(|e| entry_json(ctx, e))
-            .collect(),
-        more,
-    ))
+    let found: Vec<log::Model> = found.into_iter().take(PER_PAGE as usize).collect();
+    let shown = within_reach(ctx, found).await?;
+    Ok((shown.iter().map(|e| entry_json(ctx, e)).collect(), more))
 }
 
 /// `GET /admin/log?table=&user=&page=`
 pub(crate) async fn index(ctx: Ctx, RawQuery(query): RawQuery) -> Response {
     let q = pairs(query.unwrap_or_default().as_bytes());
-    let page = value(&q, "page")
-        .and_then(|p| p.parse::<u64>().ok())
-        .filter(|p| *p >= 1)
-        .unwrap_or(1);
+    let page = match value(&q, "page").filter(|p| !p.is_empty()) {
+        None => 1,
+        Some(p) => match p.parse::<u64>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+            _ => {
+                return ctx.error(
+                    StatusCode::BAD_REQUEST,
+                    &format!(
+                        "`page` must be a number from 1 to {MAX_PAGE}; narrow the log by model or \
+                         user instead."
+                    ),
+                );
+            }
+        },
+    };
     let mut cond = Condition::all();
     if let Some(t) = value(&q, "table").filter(|t| !t.is_empty()) {
         cond = cond.add(log::Column::TableName.eq(t));
@@ -197,10 +253,12 @@ pub(crate) async fn history(ctx: Ctx, Path((slug, key)): Path<(String, String)>)
     )
 }
 
+/// Entry `id`, if the user may see it, with its model (none for staff
+/// events).
 async fn find_entry(
     ctx: &Ctx,
     id: &str,
-) -> Result<(log::Model, std::sync::Arc<dyn AdminModel>), Response> {
+) -> Result<(log::Model, Option<std::sync::Arc<dyn AdminModel>>), Response> {
     let missing = || ctx.error(StatusCode::NOT_FOUND, &format!("No log entry {id}."));
     let id: i64 = id.parse().map_err(|_| missing())?;
     let e = log::Entity::find_by_id(id)
@@ -208,14 +266,14 @@ async fn find_entry(
         .await
         .map_err(|e| ctx.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?
         .ok_or_else(missing)?;
-    let m = ctx
-        .reg
-        .by_table(&e.table_name)
-        .cloned()
-        .ok_or_else(missing)?;
-    if !ctx.may(&*m, Permission::View) {
+    if !viewable_tables(ctx).contains(&e.table_name) {
         return Err(missing());
     }
+    let reached = within_reach(ctx, vec![e])
+        .await
+        .map_err(|e| ctx.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
+    let e = reached.into_iter().next().ok_or_else(missing)?;
+    let m = ctx.reg.by_table(&e.table_name).cloned();
     Ok((e, m))
 }
 
@@ -234,7 +292,9 @@ pub(crate) async fn entry(ctx: Ctx, Path(id): Path<String>) -> Response {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let can_revert = e.reverted_by.is_none() && ctx.may(&*m, revert_needs(&e));
+    let can_revert = e.reverted_by.is_none()
+        && e.cascade_of.is_none()
+        && m.as_ref().is_some_and(|m| ctx.may(&**m, revert_needs(&e)));
     ctx.render(
         "admin/entry.html",
         "log",
@@ -257,6 +317,12 @@ pub(crate) async fn revert(ctx: Ctx, Path(id): Path<String>) -> Response {
         Err(r) => return r,
     };
     let here = ctx.reg.url(&format!("log/{}", e.id));
+    let Some(m) = m else {
+        return ctx.error(
+            StatusCode::CONFLICT,
+            "Changes to staff users and roles are not reverted here: edit the user or role.",
+        );
+    };
     if e.reverted_by.is_some() {
         return ctx.redirect(&here, "warning", "This change was already reverted.");
     }
@@ -271,82 +337,9 @@ pub(crate) async fn revert(ctx: Ctx, Path(id): Path<String>) -> Response {
             ),
         );
     }
-    let key: Json = serde_json::from_str(&e.object_key).unwrap_or(Json::Null);
-    let diff = changes(&e);
-    let cond = match m.key_condition(&key) {
-        Ok(c) => super::list::scope(&ctx, &*m, c),
-        Err(err) => return ctx.error(StatusCode::BAD_REQUEST, &err.message),
-    };
-    let who = ctx.who();
-    let result = match kind(&e) {
-        Kind::Inserted => m
-            .delete(&ctx.db, &who, cond, 1, "delete")
-            .await
-            .map(|g| !g.is_empty()),
-        Kind::Deleted => {
-            let row: Row = diff
-                .iter()
-                .map(|(k, pair)| (k.clone(), pair.get(0).cloned().unwrap_or(Json::Null)))
-                .collect();
-            m.restore(&ctx.db, &who, row).await.map(|_| true)
-        }
-        Kind::Changed => {
-            let current = m
-                .fetch(ctx.db.conn(), cond.clone(), &[], 0, 1)
-                .await
-                .ok()
-                .and_then(|mut r| r.pop());
-            let Some(current) = current else {
-                return ctx.redirect(
-                    &here,
-                    "error",
-                    "The row is gone: there is nothing to revert.",
-                );
-            };
-            let moved: Vec<String> = diff
-                .iter()
-                .filter(|(k, pair)| current.get(*k) != pair.get(1))
-                .map(|(k, _)| m.spec().label_of(k))
-                .collect();
-            if !moved.is_empty() {
-                return ctx.redirect(
-                    &here,
-                    "error",
-                    &format!(
-                        "Not reverted: {} changed again since. Edit the row instead.",
-                        moved.join(", ")
-                    ),
-                );
-            }
-            let values: Map<String, Json> = diff
-                .iter()
-                .filter(|(k, _)| m.spec().writable(k))
-                .map(|(k, pair)| (k.clone(), pair.get(0).cloned().unwrap_or(Json::Null)))
-                .collect();
-            m.update(&ctx.db, &who, cond, Json::Object(values), None, "revert")
-                .await
-                .map(|_| true)
-        }
-    };
-    match result {
-        Ok(true) => {
-            // The revert's own entry is the newest for this row.
-            let newest = log::Entity::find()
-                .filter(log::Column::TableName.eq(e.table_name.clone()))
-                .filter(log::Column::ObjectKey.eq(e.object_key.clone()))
-                .order_by_desc(log::Column::Id)
-                .one(ctx.db.conn())
-                .await
-                .ok()
-                .flatten();
-            if let Some(n) = newest.filter(|n| n.id > e.id) {
-                let mut am: log::ActiveModel = e.clone().into();
-                am.reverted_by = Set(Some(n.id));
-                let _ = am.update(ctx.db.conn()).await;
-            }
-            ctx.redirect(&here, "success", "Reverted.")
-        }
-        Ok(false) => ctx.redirect(&here, "warning", "The row was already gone."),
+    match ctx.write(async |w| w.revert(&m, &e).await).await {
+        Ok(Some(_)) => ctx.redirect(&here, "success", "Reverted."),
+        Ok(None) => ctx.redirect(&here, "warning", "The row was already gone."),
         Err(err) => write_failed(&ctx, &here, err),
     }
 }

@@ -21,7 +21,8 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use phial_core::{AppState, HttpError, Session, Templates};
 use phial_orm::Db;
 use phial_orm::meta::FieldKind;
-use phial_orm::policy::Policies;
+use phial_orm::policy::{Action, Policies};
+use sea_orm::Condition;
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -29,7 +30,8 @@ use crate::access::{Permission, STAFF_REALM, Staff};
 use crate::audit::{Who, key_text};
 use crate::config::AdminConfig;
 use crate::custom::AdminPage;
-use crate::model::AdminModel;
+use crate::model::{AdminModel, WriteError};
+use crate::writes::Writer;
 
 /// Everything the pages share, in the app's state.
 pub(crate) struct Registry {
@@ -144,6 +146,10 @@ impl Ctx {
         }
     }
 
+    /// Whether the user may `p` the model here: the view switches it on,
+    /// the user holds the model's `view` grant (a staff user sees a model
+    /// in the admin only with it: Django's rule), and the one decision
+    /// (`Policies::decide`, what REST and sockets ask too) allows it.
     pub(crate) fn may(&self, model: &dyn AdminModel, p: Permission) -> bool {
         let spec = model.spec();
         let switched_on = match p {
@@ -153,6 +159,94 @@ impl Ctx {
             Permission::Delete => spec.can.delete,
         };
         switched_on && self.staff.may(&self.policies, &spec.meta.table, p)
+    }
+
+    /// Whether the user may run bulk actions that need `p` (the view's
+    /// switches aside).
+    pub(crate) fn may_run(&self, model: &dyn AdminModel, p: Permission) -> bool {
+        self.staff.may(&self.policies, &model.spec().meta.table, p)
+    }
+
+    /// The rows of `model` the user may see: `cond` narrowed by the one
+    /// decision's row filter.
+    pub(crate) fn scope(&self, model: &dyn AdminModel, cond: Condition) -> Condition {
+        let d = self
+            .policies
+            .decide(&self.staff.caller, &model.spec().meta.table, Action::List);
+        match d.rows {
+            Some(rows) => Condition::all().add(cond).add(rows),
+            None => cond,
+        }
+    }
+
+    /// Fields of `model` the model's policy hides from this user (on top
+    /// of the view's hidden columns).
+    pub(crate) fn hidden(&self, model: &dyn AdminModel) -> Vec<String> {
+        self.policies
+            .decide(&self.staff.caller, &model.spec().meta.table, Action::Read)
+            .hidden
+    }
+
+    /// Runs `f` with the user's [`Writer`] in a transaction that is always
+    /// rolled back: what a write would do, found as it would find it.
+    pub(crate) async fn dry_run<T>(
+        &self,
+        f: impl AsyncFnOnce(&Writer<'_>) -> Result<T, WriteError>,
+    ) -> Result<T, WriteError> {
+        let tx = Arc::new(self.db.begin().await?);
+        let who = self.who();
+        let out = {
+            let w = Writer {
+                tx: &tx,
+                who: &who,
+                caller: &self.staff.caller,
+                policies: &self.policies,
+                reg: &self.reg,
+            };
+            f(&w).await
+        };
+        if let Ok(tx) = Arc::try_unwrap(tx) {
+            tx.rollback().await;
+        }
+        out
+    }
+
+    /// Runs `f` with the user's [`Writer`] in one transaction: committed
+    /// (and its changes published) when `f` returns `Ok`, rolled back
+    /// otherwise — a write, its checks and its log entries land together.
+    pub(crate) async fn write<T>(
+        &self,
+        f: impl AsyncFnOnce(&Writer<'_>) -> Result<T, WriteError>,
+    ) -> Result<T, WriteError> {
+        let tx = Arc::new(self.db.begin().await?);
+        let who = self.who();
+        let out = {
+            let w = Writer {
+                tx: &tx,
+                who: &who,
+                caller: &self.staff.caller,
+                policies: &self.policies,
+                reg: &self.reg,
+            };
+            f(&w).await
+        };
+        let Ok(tx) = Arc::try_unwrap(tx) else {
+            // Dropping the last clone rolls back.
+            return Err(WriteError::Action(
+                "the action kept its transaction after it returned; it must not hold on to it"
+                    .into(),
+            ));
+        };
+        match out {
+            Ok(v) => {
+                tx.commit(self.db.changes()).await?;
+                Ok(v)
+            }
+            Err(e) => {
+                tx.rollback().await;
+                Err(e)
+            }
+        }
     }
 
     /// The model at `slug` if the user may `p` it: a 404 for no such

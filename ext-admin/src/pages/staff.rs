@@ -11,13 +11,12 @@ use axum::response::Response;
 use http::StatusCode;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 use serde_json::{Value as Json, json};
 
 use super::{Ctx, pairs, value};
 use crate::access::{Permission, parse_grants};
-use crate::{MIN_PASSWORD_LEN, role, user, user_role};
+use crate::{MIN_PASSWORD_LEN, role, staff_log, user, user_role, users};
 
 fn superuser_only(ctx: &Ctx) -> Option<Response> {
     (!ctx.staff.superuser).then(|| {
@@ -154,23 +153,6 @@ fn checked_roles(form: &[(String, String)]) -> BTreeSet<i32> {
         .collect()
 }
 
-async fn set_roles(ctx: &Ctx, id: i32, roles: &BTreeSet<i32>) -> Result<(), sea_orm::DbErr> {
-    let tx = ctx.db.conn().begin().await?;
-    user_role::Entity::delete_many()
-        .filter(user_role::Column::UserId.eq(id))
-        .exec(&tx)
-        .await?;
-    for r in roles {
-        user_role::ActiveModel {
-            user_id: Set(id),
-            role_id: Set(*r),
-        }
-        .insert(&tx)
-        .await?;
-    }
-    tx.commit().await
-}
-
 /// `POST /admin/access/users/new`
 pub(crate) async fn new_user(ctx: Ctx, body: Bytes) -> Response {
     if let Some(r) = superuser_only(&ctx) {
@@ -181,17 +163,14 @@ pub(crate) async fn new_user(ctx: Ctx, body: Bytes) -> Response {
     let password = value(&form, "password").unwrap_or("");
     let superuser = value(&form, "superuser") == Some("true");
     let roles = checked_roles(&form);
-    match crate::create_user(&ctx.db, &name, password, superuser).await {
-        Ok(u) => {
-            if let Err(e) = set_roles(&ctx, u.id, &roles).await {
-                return db_err(&ctx, e);
-            }
-            ctx.redirect(
-                &ctx.reg.url("access/users/"),
-                "success",
-                &format!("Added staff user {}.", u.username),
-            )
-        }
+    let ids: Vec<i32> = roles.iter().copied().collect();
+    match crate::users::create_user_by(&ctx.db, &ctx.who(), &name, password, superuser, &ids).await
+    {
+        Ok(u) => ctx.redirect(
+            &ctx.reg.url("access/users/"),
+            "success",
+            &format!("Added staff user {}.", u.username),
+        ),
         Err(e) => failed(user_page(&ctx, None, &roles, Some(e.to_string()), &name).await),
     }
 }
@@ -254,11 +233,28 @@ pub(crate) async fn user_save(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> 
             Err(e) => return db_err(&ctx, e),
         }
     }
-    if let Err(e) = am.update(ctx.db.conn()).await {
-        return db_err(&ctx, e);
-    }
     let held = held_roles(&ctx, u.id).await;
-    if let Err(e) = set_roles(&ctx, u.id, &roles).await {
+    let who = ctx.who();
+    let ids: Vec<i32> = roles.iter().copied().collect();
+    // The change, its roles and its log entries land together.
+    let saved = ctx
+        .db
+        .transaction(async |tx| {
+            let before_roles = users::role_names(&**tx, u.id).await?;
+            let saved = am.update(&**tx).await?;
+            let after_roles = users::set_roles(&**tx, u.id, &ids).await?;
+            let changes =
+                staff_log::user_changes(Some((&u, &before_roles)), (&saved, &after_roles));
+            if !changes.is_empty() {
+                staff_log::user_event(&**tx, &who, &saved, "change", changes).await?;
+            }
+            if new_password {
+                staff_log::user_event(&**tx, &who, &saved, "password", Default::default()).await?;
+            }
+            Ok::<_, phial_orm::OrmError>(())
+        })
+        .await;
+    if let Err(e) = saved {
         return db_err(&ctx, e);
     }
     // A new password or deactivation ends the user's sign-ins on every
@@ -300,6 +296,17 @@ pub(crate) async fn sign_out_everywhere(ctx: Ctx, Path(id): Path<String>) -> Res
         return db_err(&ctx, "the staff realm is not registered");
     };
     if let Err(e) = accounts.logout_everywhere(&u.id.to_string()).await {
+        return db_err(&ctx, e);
+    }
+    if let Err(e) = staff_log::user_event(
+        ctx.db.conn(),
+        &ctx.who(),
+        &u,
+        "sign_out_everywhere",
+        Default::default(),
+    )
+    .await
+    {
         return db_err(&ctx, e);
     }
     let to = if u.id == ctx.staff.id {
@@ -453,10 +460,19 @@ async fn save_role(ctx: Ctx, target: Option<role::Model>, body: Bytes) -> Respon
         }
     };
     if value(&form, "delete") == Some("1") {
-        if let Some(r) = &target
-            && let Err(e) = role::Entity::delete_by_id(r.id).exec(ctx.db.conn()).await
-        {
-            return db_err(&ctx, e);
+        if let Some(r) = &target {
+            let who = ctx.who();
+            let deleted = ctx
+                .db
+                .transaction(async |tx| {
+                    role::Entity::delete_by_id(r.id).exec(&**tx).await?;
+                    staff_log::role_event(&**tx, &who, Some(r), None, "delete").await?;
+                    Ok::<_, phial_orm::OrmError>(())
+                })
+                .await;
+            if let Err(e) = deleted {
+                return db_err(&ctx, e);
+            }
         }
         return ctx.redirect(
             &ctx.reg.url("access/roles/"),
@@ -493,22 +509,34 @@ async fn save_role(ctx: Ctx, target: Option<role::Model>, body: Bytes) -> Respon
             .unwrap_or_default(),
         None => Vec::new(),
     };
-    let saved = match target {
-        Some(r) => {
-            let mut am: role::ActiveModel = r.into();
-            am.name = Set(name.clone());
-            am.permissions = Set(text);
-            am.update(ctx.db.conn()).await.map(|_| ())
-        }
-        None => role::ActiveModel {
-            name: Set(name.clone()),
-            permissions: Set(text),
-            ..Default::default()
-        }
-        .insert(ctx.db.conn())
-        .await
-        .map(|_| ()),
-    };
+    let who = ctx.who();
+    let saved = ctx
+        .db
+        .transaction(async |tx| {
+            let (action, saved) = match &target {
+                Some(r) => {
+                    let mut am: role::ActiveModel = r.clone().into();
+                    am.name = Set(name.clone());
+                    am.permissions = Set(text);
+                    ("change", am.update(&**tx).await?)
+                }
+                None => (
+                    "create",
+                    role::ActiveModel {
+                        name: Set(name.clone()),
+                        permissions: Set(text),
+                        ..Default::default()
+                    }
+                    .insert(&**tx)
+                    .await?,
+                ),
+            };
+            if target.as_ref() != Some(&saved) {
+                staff_log::role_event(&**tx, &who, target.as_ref(), Some(&saved), action).await?;
+            }
+            Ok::<_, phial_orm::OrmError>(())
+        })
+        .await;
     if let Err(e) = saved {
         return db_err(&ctx, e);
     }

@@ -163,7 +163,8 @@ pub(crate) fn rest() -> Rest {
                 .hidden("password_hash")
                 .filterable(["name", "email"])
                 .sortable(["name"])
-                .searchable(["name", "email"]),
+                .searchable(["name", "email"])
+                .policy(Policy::new().writes(Rule::authenticated())),
         )
         .resource(
             Resource::<post::Entity>::new()
@@ -173,10 +174,17 @@ pub(crate) fn rest() -> Rest {
                 .sortable(["created_at", "title"])
                 .searchable(["title", "body"])
                 .max_per_page(50)
-                .policy(Policy::new().delete(Rule::role("api")).rows(|caller| {
-                    (!caller.is_authenticated())
-                        .then(|| Condition::all().add(post::Column::Published.eq(true)))
-                })),
+                .policy(
+                    // Signed-in users create and change posts; deletes are
+                    // for tokens (their scope), the default for writes.
+                    Policy::new()
+                        .create(Rule::authenticated())
+                        .change(Rule::authenticated())
+                        .rows(|caller| {
+                            (!caller.is_authenticated())
+                                .then(|| Condition::all().add(post::Column::Published.eq(true)))
+                        }),
+                ),
         )
 }
 
