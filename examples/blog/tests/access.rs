@@ -127,7 +127,11 @@ async fn staff(w: &World, user: &str) -> TestClient {
         &http,
         "/admin/login",
         "/admin/login",
-        &[("username", user), ("password", PASSWORD), ("next", "/admin/")],
+        &[
+            ("username", user),
+            ("password", PASSWORD),
+            ("next", "/admin/"),
+        ],
     )
     .await;
     assert_eq!(res.status(), 303, "{user} signs in: {}", res.text());
@@ -221,7 +225,13 @@ async fn a_staff_grant_means_the_same_in_the_admin_and_the_api() {
     let res = root.delete(&format!("/api/authors/{}", w.ada)).send().await;
     assert_eq!(res.status(), 409, "{}", res.text());
     assert!(res.text().contains("`post`"), "{}", res.text());
-    assert!(author::Entity::find_by_id(w.ada).one(w.db.conn()).await.unwrap().is_some());
+    assert!(
+        author::Entity::find_by_id(w.ada)
+            .one(w.db.conn())
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -241,7 +251,12 @@ async fn an_author_writes_inside_their_own_rows_only() {
         .json(&json!({"author_id": w.bob, "title": "in Bob's name", "body": "b"}))
         .send()
         .await;
-    assert_eq!(res.status(), 403, "a post for another author: {}", res.text());
+    assert_eq!(
+        res.status(),
+        403,
+        "a post for another author: {}",
+        res.text()
+    );
     assert_eq!(bobs_posts().await, before, "nothing was written");
     let res = ada
         .post("/api/posts")
@@ -252,10 +267,18 @@ async fn an_author_writes_inside_their_own_rows_only() {
 
     // Moving her post to Bob is writing outside her rows.
     let mine = format!("/api/posts/{}", w.ada_pub);
-    let res = ada.patch(&mine).json(&json!({"author_id": w.bob})).send().await;
+    let res = ada
+        .patch(&mine)
+        .json(&json!({"author_id": w.bob}))
+        .send()
+        .await;
     assert_eq!(res.status(), 403, "{}", res.text());
     assert_eq!(bobs_posts().await, before);
-    let res = ada.patch(&mine).json(&json!({"title": "renamed"})).send().await;
+    let res = ada
+        .patch(&mine)
+        .json(&json!({"title": "renamed"}))
+        .send()
+        .await;
     assert_eq!(res.status(), 200, "control: {}", res.text());
     // Bob's published post: she sees it (403), his draft she does not (404).
     let res = ada
@@ -456,9 +479,27 @@ async fn an_author_deleted_with_what_refers_to_her_comes_back_whole_by_one_rever
     let url = format!("/admin/author/{}/delete", w.ada);
     let res = submit(&root, &url, &url, &[]).await;
     assert_eq!(res.status(), 303, "{}", res.text());
-    assert!(author::Entity::find_by_id(w.ada).one(w.db.conn()).await.unwrap().is_none());
-    assert!(post::Entity::find_by_id(w.ada_pub).one(w.db.conn()).await.unwrap().is_none());
-    assert!(comment::Entity::find_by_id(w.comment).one(w.db.conn()).await.unwrap().is_none());
+    assert!(
+        author::Entity::find_by_id(w.ada)
+            .one(w.db.conn())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        post::Entity::find_by_id(w.ada_pub)
+            .one(w.db.conn())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        comment::Entity::find_by_id(w.comment)
+            .one(w.db.conn())
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Each row logged, the taken ones against her delete; no hash shown.
     let log = entries(&w).await;
     let head = log
@@ -466,11 +507,21 @@ async fn an_author_deleted_with_what_refers_to_her_comes_back_whole_by_one_rever
         .find(|e| e.table_name == "author" && e.action == "delete")
         .unwrap()
         .clone();
-    let taken: Vec<_> = log.iter().filter(|e| e.cascade_of == Some(head.id)).collect();
+    let taken: Vec<_> = log
+        .iter()
+        .filter(|e| e.cascade_of == Some(head.id))
+        .collect();
     assert_eq!(taken.len(), 3, "two posts and a comment: {taken:?}");
     assert!(!head.changes.contains("password_hash"));
-    let shown = root.get(&format!("/admin/log/{}", head.id)).send().await.text();
-    assert!(!shown.contains("scrypt") && !shown.contains("password"), "{shown}");
+    let shown = root
+        .get(&format!("/admin/log/{}", head.id))
+        .send()
+        .await
+        .text();
+    assert!(
+        !shown.contains("scrypt") && !shown.contains("password"),
+        "{shown}"
+    );
     // A taken row alone is not reverted: its delete is.
     let one = taken[0].id;
     let page = format!("/admin/log/{one}");
@@ -480,9 +531,21 @@ async fn an_author_deleted_with_what_refers_to_her_comes_back_whole_by_one_rever
     let res = submit(&root, &page, &format!("/admin/log/{}/revert", head.id), &[]).await;
     assert_eq!(res.status(), 303, "{}", res.text());
     for p in [w.ada_pub, w.ada_draft] {
-        assert!(post::Entity::find_by_id(p).one(w.db.conn()).await.unwrap().is_some());
+        assert!(
+            post::Entity::find_by_id(p)
+                .one(w.db.conn())
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
-    assert!(comment::Entity::find_by_id(w.comment).one(w.db.conn()).await.unwrap().is_some());
+    assert!(
+        comment::Entity::find_by_id(w.comment)
+            .one(w.db.conn())
+            .await
+            .unwrap()
+            .is_some()
+    );
     // Her password came back with her: she signs in.
     author(&w, "ada@example.com").await;
     let log = entries(&w).await;
@@ -502,7 +565,11 @@ async fn staff_changes_are_in_the_log_for_superusers_only() {
         &root,
         "/admin/access/roles/new",
         "/admin/access/roles/new",
-        &[("name", "writers"), ("grant", "post.view"), ("grant", "post.change")],
+        &[
+            ("name", "writers"),
+            ("grant", "post.view"),
+            ("grant", "post.change"),
+        ],
     )
     .await;
     assert_eq!(res.status(), 303, "{}", res.text());
@@ -555,7 +622,9 @@ async fn staff_changes_are_in_the_log_for_superusers_only() {
         ("phial_admin_user", "sign_out_everywhere"),
     ] {
         assert!(
-            actions.iter().any(|(t, a)| t == expected.0 && a == expected.1),
+            actions
+                .iter()
+                .any(|(t, a)| t == expected.0 && a == expected.1),
             "{expected:?} in {actions:?}"
         );
     }
@@ -567,7 +636,12 @@ async fn staff_changes_are_in_the_log_for_superusers_only() {
         .find(|e| e.action == "change" && e.table_name == "phial_admin_user")
         .unwrap();
     assert!(change.changes.contains("writers"), "{}", change.changes);
-    assert!(!entries(&w).await.iter().any(|e| e.changes.contains("brand new")));
+    assert!(
+        !entries(&w)
+            .await
+            .iter()
+            .any(|e| e.changes.contains("brand new"))
+    );
     // Staff who are not superusers do not see them.
     let editor = staff_user(&w, "editor", "post-viewers", "post.view").await;
     let theirs = editor.get("/admin/log").send().await.text();
@@ -578,10 +652,16 @@ async fn staff_changes_are_in_the_log_for_superusers_only() {
 async fn the_inputs_that_were_500s_are_4xx_with_a_reason() {
     let w = world().await;
     let root = staff(&w, "root").await;
-    let res = root.get("/admin/post/?page=400000000000000000").send().await;
+    let res = root
+        .get("/admin/post/?page=400000000000000000")
+        .send()
+        .await;
     assert_eq!(res.status(), 400, "{}", res.text());
     assert!(res.text().contains("past the end"), "{}", res.text());
-    let res = root.get("/admin/log?page=18446744073709551615").send().await;
+    let res = root
+        .get("/admin/log?page=18446744073709551615")
+        .send()
+        .await;
     assert_eq!(res.status(), 400, "{}", res.text());
     for bad in ["/admin/post%00", "/admin/post%0d%0a", "/admin/nothing"] {
         let res = root.get(bad).send().await;
