@@ -73,6 +73,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use phial_core::{AppBuilder, BoxError, Extension};
+use phial_orm::policy::Action;
 
 pub use access::{Permission, STAFF_REALM, Staff, parse_grants};
 pub use config::AdminConfig;
@@ -300,6 +301,37 @@ impl Extension for Admin {
             .title
             .clone()
             .unwrap_or_else(|| format!("{} admin", app.core_config().app_name()));
+        for m in &self.models {
+            let spec = m.spec();
+            let mut actions = vec![Action::List, Action::Read];
+            for (on, action) in [
+                (spec.can.create, Action::Create),
+                (spec.can.edit, Action::Change),
+                (spec.can.delete, Action::Delete),
+            ] {
+                if on {
+                    actions.push(action);
+                }
+            }
+            phial_orm::doors::Doors::add(
+                app,
+                phial_orm::doors::Door {
+                    table: spec.meta.table.clone(),
+                    kind: phial_orm::doors::DoorKind::Admin {
+                        url: format!("{}/{}/", cfg.prefix, spec.slug),
+                        actions,
+                        export: spec.can.export,
+                        bulk: m
+                            .actions()
+                            .into_iter()
+                            .map(|(name, _, needs)| (name, writes::action_of(needs)))
+                            .collect(),
+                    },
+                    meta: Some(spec.meta.clone()),
+                    policy: None,
+                },
+            );
+        }
         app.insert(Arc::new(pages::Registry {
             cfg,
             title,

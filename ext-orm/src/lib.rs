@@ -29,6 +29,7 @@ mod bulk;
 mod config;
 mod connect;
 mod db;
+pub mod doors;
 mod error;
 pub mod live;
 pub mod meta;
@@ -107,10 +108,14 @@ impl Orm {
 /// one decision, asked for a caller of each kind), and a warning for a
 /// model anonymous callers may change or delete (creating, a comment form,
 /// is listed, not warned about).
-fn policy_findings(policies: &policy::Policies) -> Vec<DeployFinding> {
+fn policy_findings(policies: &policy::Policies, doors: &[doors::Door]) -> Vec<DeployFinding> {
     use policy::CallerKind;
-    let mut tables: Vec<&str> = policies.tables().collect();
+    let mut tables: Vec<&str> = policies
+        .tables()
+        .chain(doors.iter().map(|d| d.table.as_str()))
+        .collect();
     tables.sort_unstable();
+    tables.dedup();
     let mut out = Vec::new();
     for table in tables {
         let described = policies.describe(table);
@@ -134,11 +139,26 @@ fn policy_findings(policies: &policy::Policies) -> Vec<DeployFinding> {
             let rows = if *narrowed { " (some rows)" } else { "" };
             parts.push(format!("{who}: {what}{rows}"));
         }
+        let at: Vec<String> = doors
+            .iter()
+            .filter(|d| d.table == table)
+            .map(doors::Door::address)
+            .collect();
+        let declared = if policies.declared(table).is_some() {
+            ""
+        } else {
+            " (no policy declared: the default)"
+        };
         out.push(DeployFinding::info(
             format!("policy.{table}"),
             format!(
-                "{}; staff and tokens with a grant: that action; superusers: everything",
-                parts.join("; ")
+                "{}; staff and tokens with a grant: that action; superusers: everything{declared}{}",
+                parts.join("; "),
+                if at.is_empty() {
+                    String::new()
+                } else {
+                    format!("; reached at {}", at.join(", "))
+                }
             ),
         ));
         if described.iter().any(|(k, a, _)| {
@@ -165,7 +185,7 @@ impl Extension for Orm {
         let cfg = DatabaseConfig::from_builder(app, SECTION)?;
         app.insert(self.policies.clone());
         let policies = self.policies.clone();
-        app.deploy_check(move |_state| policy_findings(&policies));
+        app.deploy_check(move |state| policy_findings(&policies, &doors::Doors::of(state)));
         app.provide(move |p| async move {
             let instance = p.instance_path().to_path_buf();
             let url = connect::resolve_url(&cfg.default, &instance, "app");

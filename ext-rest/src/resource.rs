@@ -10,7 +10,7 @@ use http::Method;
 use phial_core::routing::MethodRoutes;
 use phial_core::{AppBuilder, AppState};
 use phial_orm::meta::{FieldNames, ModelMeta};
-use phial_orm::policy::Policy;
+use phial_orm::policy::{Action, Policy};
 use sea_orm::{ActiveModelBehavior, ActiveModelTrait, EntityTrait, IntoActiveModel};
 
 use crate::config::RestConfig;
@@ -408,6 +408,33 @@ where
             cache: cfg.cache,
         });
         let ops = &self.ops;
+        // Listed among the model's doors (check --deploy, the matrix).
+        let mut actions = Vec::new();
+        for (op, action) in [
+            (Operation::List, Action::List),
+            (Operation::Get, Action::Read),
+            (Operation::Create, Action::Create),
+            (Operation::Update, Action::Change),
+            (Operation::Replace, Action::Change),
+            (Operation::Delete, Action::Delete),
+        ] {
+            if ops.contains(&op) && !actions.contains(&action) {
+                actions.push(action);
+            }
+        }
+        phial_orm::doors::Doors::add(
+            app,
+            phial_orm::doors::Door {
+                table: self.meta.table.clone(),
+                kind: phial_orm::doors::DoorKind::Rest {
+                    collection: collection.clone(),
+                    actions,
+                    bulk: ops.contains(&Operation::BulkCreate),
+                },
+                meta: Some(self.meta.clone()),
+                policy: self.policy.clone(),
+            },
+        );
         // One allowance per caller across the resource's routes.
         let scope = format!("resource:{}", self.meta.table);
         let dress = |mut routes: MethodRoutes| {

@@ -32,19 +32,27 @@ struct Namespace {
 /// Socket.IO for the app: Flask-SocketIO's `SocketIO(app)`, with
 /// namespaces and their handlers declared in the factory.
 ///
+/// A namespace's connect handler runs on a task of its own once the
+/// client has been told it is connected, so a client that emits at once
+/// can be faster than the `socket.on(..)` calls in it, and that event is
+/// lost. Set events up in a connect middleware (`.with(..)`), which runs
+/// before the client is told: nothing it sends can arrive first.
+///
 /// ```
 /// use phial_core::{App, Config};
+/// use phial_socket::socketioxide::handler::ConnectHandler;
 /// use phial_socket::{AckSender, Data, Socket, SocketRef};
 ///
-/// async fn on_connect(socket: SocketRef) {
+/// async fn events(socket: SocketRef) -> Result<(), std::convert::Infallible> {
 ///     socket.on("ping", async |ack: AckSender, Data(n): Data<u32>| {
 ///         let _ = ack.send(&(n + 1));
 ///     });
+///     Ok(())
 /// }
 ///
 /// async fn create_app(config: Config) -> phial_core::Result<App> {
 ///     Ok(App::builder(config)
-///         .register(Socket::new().ns("/", on_connect))
+///         .register(Socket::new().ns("/", (async |_s: SocketRef| {}).with(events)))
 ///         .build()
 ///         .await?)
 /// }
@@ -552,6 +560,25 @@ impl phial_core::Extension for Socket {
                 taken.push(live);
             }
             *self.contributed.lock().unwrap_or_else(|p| p.into_inner()) = taken;
+            // Listed among each model's doors (check --deploy, the matrix).
+            for feed in &feeds {
+                let mut tables: Vec<&String> = feed.tables.iter().collect();
+                tables.sort();
+                for table in tables {
+                    phial_orm::doors::Doors::add(
+                        app,
+                        phial_orm::doors::Door {
+                            table: table.clone(),
+                            kind: phial_orm::doors::DoorKind::Feed {
+                                namespace: feed.ns.clone(),
+                                grants: feed.grants,
+                            },
+                            meta: None,
+                            policy: None,
+                        },
+                    );
+                }
+            }
             if !feeds.is_empty() {
                 app.on_change("socket-feed", move |state, change| {
                     let feeds = feeds.clone();

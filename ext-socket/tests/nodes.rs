@@ -10,10 +10,13 @@ use std::time::{Duration, Instant};
 use phial_core::routing::get;
 use phial_core::testing::{service_url, tool};
 use phial_core::{App, Config};
+use phial_socket::socketioxide::handler::ConnectHandler;
 use phial_socket::testing::SocketClient;
 use phial_socket::{AckSender, Data, Socket, SocketIo, SocketRef};
 
-async fn on_live(socket: SocketRef) {
+/// The namespace's events, set up before the client is told it is
+/// connected (a middleware: an event emitted at once is never missed).
+async fn on_live(socket: SocketRef) -> Result<(), std::convert::Infallible> {
     socket.on(
         "join",
         async |s: SocketRef, Data(room): Data<String>, ack: AckSender| {
@@ -24,6 +27,7 @@ async fn on_live(socket: SocketRef) {
     socket.on("shout", async |s: SocketRef, Data(text): Data<String>| {
         let _ = s.broadcast().emit("shout", &text).await;
     });
+    Ok(())
 }
 
 /// Emits `n` numbered `tick`s to room `r` (`/tick?room=r&n=5`).
@@ -60,7 +64,7 @@ async fn node(adapter: &str, url: &str, prefix: &str) -> App {
             .set("socket.max_buffer_size", 10_000),
     )
     .route("/tick", get(tick))
-    .register(Socket::new().ns("/live", on_live))
+    .register(Socket::new().ns("/live", (async |_s: SocketRef| {}).with(on_live)))
     .build()
     .await
     .unwrap()

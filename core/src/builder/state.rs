@@ -69,6 +69,12 @@ impl AppBuilder {
         self
     }
 
+    /// A value inserted into the state so far (not one a provider will
+    /// make at build time): an extension adding to a shared registry.
+    pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.values.get::<T>()
+    }
+
     /// Whether a value of type `T` is in the state or will be provided.
     pub fn provides<T: Send + Sync + 'static>(&self) -> bool {
         self.values.get::<T>().is_some()

@@ -66,9 +66,7 @@ pub async fn create_app(config: Config) -> phial::Result<App> {
         // a script (429 with Retry-After past it).
         .route(
             "/posts/{id}/comments",
-            post(add_comment)
-                .limit(limit("10/minute"))
-                .name("add_comment"),
+            post(add_comment).limit(comment_limit()).name("add_comment"),
         )
         .route("/login", get(login_page).post(login).name("login"))
         .route("/logout", post(logout).name("logout"))
@@ -159,6 +157,12 @@ async fn publish(
     ))
 }
 
+/// Ten comments a minute per address, through the post page's form and
+/// the API together.
+fn comment_limit() -> phial::rate_limit::RateLimit {
+    limit("10/minute").scope("comments")
+}
+
 /// Who may write through the API and `/import`: `Authorization: Bearer
 /// <blog.api_token>` (PHIAL_BLOG__API_TOKEN; a request that sends it is
 /// the token's, whatever its cookies say), or a signed-in author or staff
@@ -167,12 +171,15 @@ fn writers() -> Guard {
     Guard::bearer_from_config("blog.api_token").or(Guard::signed_in())
 }
 
-/// The REST API: writes need one of [`writers`]; with neither, they are
-/// refused. Every model follows its policy (declared on `Orm`, see
-/// [`policies`]): the same answers as the pages, the admin and `/live`.
+/// The REST API: callers are recognised as one of [`writers`] or else
+/// anonymous, and every model's policy (declared on `Orm`, see
+/// [`policies`]) decides what each may do — the same answers as the pages,
+/// the admin and `/live` (an anonymous reader may comment here as on a
+/// post's page, within the same ten a minute; other anonymous writes are a
+/// 401 with the reason).
 fn api() -> Rest {
     Rest::new()
-        .guard(writers())
+        .guard(writers().or_anonymous())
         .document(ApiDoc::openapi())
         .resource(
             Resource::<post::Entity>::new()
@@ -192,6 +199,7 @@ fn api() -> Rest {
         .resource(
             Resource::<comment::Entity>::new()
                 .path("comments")
+                .limit(comment_limit().methods([phial::http::Method::POST]))
                 .read_only("created_at")
                 .filterable(["post_id", "author_name"])
                 .sortable(["created_at"]),

@@ -12,6 +12,7 @@ use phial::changes::{Change, Operation};
 use phial::orm::Db;
 use phial::orm::policy::{Action, Policies};
 use phial::prelude::*;
+use phial::socket::socketioxide::handler::ConnectHandler;
 use phial::socket::{AckSender, App as SocketApp, Data, Socket, SocketIo, SocketRef};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -37,15 +38,20 @@ pub fn room(post_id: i32) -> String {
 /// comments.
 pub fn socket() -> Socket {
     Socket::new()
-        .ns(NAMESPACE, on_connect)
+        // The events are set up in a connect middleware (`.with`), which
+        // runs before the client is told it is connected: a connect
+        // handler runs on a task of its own, and a page that emits `join`
+        // the moment it connects could otherwise be faster than it.
+        .ns(NAMESPACE, (async |_s: SocketRef| {}).with(events))
         .feed(NAMESPACE, ["post", "comment"])
 }
 
-async fn on_connect(socket: SocketRef) {
+async fn events(socket: SocketRef) -> Result<(), std::convert::Infallible> {
     socket.on("join", join);
     socket.on("leave", async |s: SocketRef, Data(j): Data<Join>| {
         s.leave(room(j.post_id));
     });
+    Ok(())
 }
 
 async fn join(s: SocketRef, SocketApp(app): SocketApp, Data(j): Data<Join>, ack: AckSender) {

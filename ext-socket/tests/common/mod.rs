@@ -5,6 +5,7 @@
 
 use phial_core::routing::get;
 use phial_core::{App, Config, Session};
+use phial_socket::socketioxide::handler::ConnectHandler;
 use phial_socket::{AckSender, Data, Dep, Socket, SocketIo, SocketRef, User};
 
 struct Greeting(&'static str);
@@ -15,8 +16,14 @@ struct Say {
     text: String,
 }
 
+/// Greets the client once it is connected (a connect handler: it emits).
 async fn on_live(socket: SocketRef, greeting: Dep<Greeting>) {
     let _ = socket.emit("hello", greeting.0.0);
+}
+
+/// The namespace's events, set up before the client is told it is
+/// connected (a middleware: an event emitted at once is never missed).
+async fn live_events(socket: SocketRef) -> Result<(), std::convert::Infallible> {
     socket.on(
         "join",
         async |s: SocketRef, Data(room): Data<String>, ack: AckSender| {
@@ -33,6 +40,7 @@ async fn on_live(socket: SocketRef, greeting: Dep<Greeting>) {
             let _ = ack.send(&terms.iter().sum::<i64>());
         },
     );
+    Ok(())
 }
 
 async fn on_private(socket: SocketRef, User(id): User<i64>) {
@@ -65,7 +73,7 @@ pub(crate) async fn app_with(config: Config) -> App {
         .route("/announce", get(announce))
         .register(
             Socket::new()
-                .ns("/live", on_live)
+                .ns("/live", on_live.with(live_events))
                 .protected_ns("/private", on_private),
         )
         .build()
