@@ -2,10 +2,11 @@
 //! in through `phial::auth` in the realm [`STAFF_REALM`] (their records end
 //! on sign-out, a new password, deactivation, "sign out everywhere"); each
 //! request loads the user with their roles, whose grants go on a
-//! [`Caller`], and every page asks the model's policy (declared on `Orm`)
-//! with that caller, so their rights mean the same in the admin, the API
-//! (`Policy::by_grants`) and socket rooms, and a changed role counts at
-//! the next request.
+//! [`Caller`], and every page asks the one decision (`Policies::decide`,
+//! the model's policy declared on `Orm`) with that caller, so their rights
+//! mean the same in the admin, the API and socket rooms, and a changed
+//! role counts at the next request. On top, the admin is a staff surface:
+//! a model is there for a staff user only with its `view` grant.
 
 use std::collections::BTreeSet;
 

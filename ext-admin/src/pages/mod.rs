@@ -187,6 +187,16 @@ impl Ctx {
             .hidden
     }
 
+    fn writer<'a>(&'a self, tx: &'a Arc<phial_orm::Tx>, who: &'a Who) -> Writer<'a> {
+        Writer {
+            tx,
+            who,
+            caller: &self.staff.caller,
+            policies: &self.policies,
+            reg: &self.reg,
+        }
+    }
+
     /// Runs `f` with the user's [`Writer`] in a transaction that is always
     /// rolled back: what a write would do, found as it would find it.
     pub(crate) async fn dry_run<T>(
@@ -195,16 +205,7 @@ impl Ctx {
     ) -> Result<T, WriteError> {
         let tx = Arc::new(self.db.begin().await?);
         let who = self.who();
-        let out = {
-            let w = Writer {
-                tx: &tx,
-                who: &who,
-                caller: &self.staff.caller,
-                policies: &self.policies,
-                reg: &self.reg,
-            };
-            f(&w).await
-        };
+        let out = f(&self.writer(&tx, &who)).await;
         if let Ok(tx) = Arc::try_unwrap(tx) {
             tx.rollback().await;
         }
@@ -220,16 +221,7 @@ impl Ctx {
     ) -> Result<T, WriteError> {
         let tx = Arc::new(self.db.begin().await?);
         let who = self.who();
-        let out = {
-            let w = Writer {
-                tx: &tx,
-                who: &who,
-                caller: &self.staff.caller,
-                policies: &self.policies,
-                reg: &self.reg,
-            };
-            f(&w).await
-        };
+        let out = f(&self.writer(&tx, &who)).await;
         let Ok(tx) = Arc::try_unwrap(tx) else {
             // Dropping the last clone rolls back.
             return Err(WriteError::Action(
