@@ -93,8 +93,14 @@ pub(crate) trait AdminModel: Send + Sync {
     fn spec(&self) -> &ViewSpec;
     /// Bulk actions: (name, label, the permission each needs).
     fn actions(&self) -> Vec<(String, String, Permission)>;
-    /// Filters and search as one condition.
-    fn condition(&self, clauses: &[Clause], q: Option<&str>) -> Result<Condition, FieldError>;
+    /// Filters and search (`q` in the fields `search` names: the view's,
+    /// less what the policy hides from the user) as one condition.
+    fn condition(
+        &self,
+        clauses: &[Clause],
+        q: Option<&str>,
+        search: &[String],
+    ) -> Result<Condition, FieldError>;
     /// The row with this key.
     fn key_condition(&self, key: &Json) -> Result<Condition, FieldError>;
     /// Rows with any of these keys.
@@ -277,7 +283,12 @@ impl<E: AdminEntity> AdminModel for Mounted<E> {
             .collect()
     }
 
-    fn condition(&self, clauses: &[Clause], q: Option<&str>) -> Result<Condition, FieldError> {
+    fn condition(
+        &self,
+        clauses: &[Clause],
+        q: Option<&str>,
+        search: &[String],
+    ) -> Result<Condition, FieldError> {
         let mut cond = Condition::all();
         for c in clauses {
             let field = self
@@ -308,7 +319,7 @@ impl<E: AdminEntity> AdminModel for Mounted<E> {
         }
         if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
             let mut any = Condition::any();
-            for name in &self.view.spec.search {
+            for name in search {
                 if let Some(col) = query::column::<E>(name) {
                     any = any.add(query::contains::<E>(col, q));
                 }

@@ -276,7 +276,7 @@ impl Writer<'_> {
                     })
                     .collect();
                 let cond = child
-                    .condition(&clauses, None)
+                    .condition(&clauses, None, &[])
                     .map_err(|e| WriteError::Fields(vec![e]))?;
                 let room = CASCADE_LIMIT.saturating_sub(walk.rows.len());
                 let found = child
@@ -333,9 +333,10 @@ impl Writer<'_> {
                         None => false,
                     };
                     if outside_read || outside_write {
+                        // No count: it would tell of rows they cannot see.
                         return Err(WriteError::Outside(format!(
-                            "{what} refer to {} “{label}” and would be deleted with it, and some \
-                             are outside the rows you may delete: it cannot be deleted by you.",
+                            "Rows you may not see or delete refer to {} “{label}” and would be \
+                             deleted with it: it cannot be deleted by you.",
                             spec.singular
                         )));
                     }

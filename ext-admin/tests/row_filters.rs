@@ -30,6 +30,9 @@ mod ledger {
         #[sea_orm(column_type = "String(StringLen::N(40))")]
         pub name: String,
         pub qty: i32,
+        /// Hidden by the policy from everyone but superusers.
+        #[sea_orm(column_type = "String(StringLen::N(40))", default_value = "")]
+        pub secret: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -42,7 +45,7 @@ mod ledger {
 const PASSWORD: &str = "correct horse battery";
 
 /// Staff with the role `tenant-a` reach tenant `a`'s rows only (reads and
-/// writes); superusers every row.
+/// writes) and do not see `secret`; superusers every row and field.
 fn tenants() -> Policy {
     let only = |c: &phial_orm::policy::Caller| {
         if c.has_every_grant() {
@@ -57,6 +60,7 @@ fn tenants() -> Policy {
         .reads(Rule::nobody())
         .rows(only)
         .write_rows(only)
+        .hide(["secret"], |c| !c.has_every_grant())
 }
 
 async fn app(url: &Option<String>, dir: &std::path::Path) -> (App, Db) {
@@ -73,7 +77,9 @@ async fn app(url: &Option<String>, dir: &std::path::Path) -> (App, Db) {
         .register(
             Admin::new().model(
                 ModelView::<ledger::Entity>::new()
-                    .list(["id", "tenant", "name", "qty"])
+                    .list(["id", "tenant", "name", "qty", "secret"])
+                    .filters(["secret", "tenant"])
+                    .search(["name", "secret"])
                     .action("bump", "Add one", async |tx, rows| {
                         for r in &rows {
                             let mut am: ledger::ActiveModel = r.clone().into();
@@ -131,6 +137,7 @@ async fn app(url: &Option<String>, dir: &std::path::Path) -> (App, Db) {
             tenant: Set(tenant.into()),
             name: Set(name.into()),
             qty: Set(1),
+            secret: Set(format!("s3cret-{name}")),
             ..Default::default()
         })
         .await
@@ -207,8 +214,9 @@ async fn writes_and_the_log_stay_inside_the_callers_rows() {
 
         // Reads: her tenant's rows only.
         let list = alice.get("/admin/admin_ledger/").send().await.text();
+        // (Labels as cells: `>a1<`; a CSRF token may hold "b1".)
         assert!(
-            list.contains("a1") && !list.contains("b1"),
+            list.contains(">a1<") && !list.contains(">b1<"),
             "{name}: {list}"
         );
         let res = alice
@@ -216,6 +224,51 @@ async fn writes_and_the_log_stay_inside_the_callers_rows() {
             .send()
             .await;
         assert_eq!(res.status(), 404, "{name}");
+        // The field the policy hides from her: not listed, shown, exported
+        // or edited; a superuser sees it.
+        for page in [
+            "/admin/admin_ledger/".to_owned(),
+            format!("/admin/admin_ledger/{}/", a1.id),
+            "/admin/admin_ledger/export.csv".to_owned(),
+            format!("/admin/admin_ledger/{}/edit", a1.id),
+        ] {
+            let text = alice.get(&page).send().await.text();
+            assert!(!text.contains("s3cret"), "{name}: {page}: {text}");
+            let theirs = root.get(&page).send().await.text();
+            assert!(
+                theirs.contains("s3cret-a1"),
+                "{name}: control: {page}: {theirs}"
+            );
+        }
+        // Nor searched or filtered on: either would tell its value by the
+        // rows it leaves. Both work for root.
+        let searched = alice
+            .get("/admin/admin_ledger/?q=s3cret")
+            .send()
+            .await
+            .text();
+        assert!(!searched.contains(">a1<"), "{name}: {searched}");
+        let control = root
+            .get("/admin/admin_ledger/?q=s3cret-a1")
+            .send()
+            .await
+            .text();
+        assert!(control.contains(">a1<"), "{name}: control: {control}");
+        let filtered = alice
+            .get("/admin/admin_ledger/?f.secret=nope")
+            .send()
+            .await
+            .text();
+        assert!(
+            filtered.contains(">a1<"),
+            "{name}: not applied for her: {filtered}"
+        );
+        let control = root
+            .get("/admin/admin_ledger/?f.secret=nope")
+            .send()
+            .await
+            .text();
+        assert!(!control.contains(">a1<"), "{name}: control: {control}");
 
         // Creates: a row in tenant b is refused, nothing written.
         let new = "/admin/admin_ledger/new";
@@ -275,6 +328,11 @@ async fn writes_and_the_log_stay_inside_the_callers_rows() {
         .await;
         assert_eq!(res.status(), 303, "{name}: control: {}", res.text());
         assert_eq!(row(&db, "a1").await.qty, 5, "{name}");
+        assert_eq!(
+            row(&db, "a1").await.secret,
+            "s3cret-a1",
+            "{name}: her form left it alone"
+        );
         // Another tenant's row is not there for her to edit.
         let res = alice
             .get(&format!("/admin/admin_ledger/{}/edit", b1.id))
@@ -355,7 +413,7 @@ async fn writes_and_the_log_stay_inside_the_callers_rows() {
             .unwrap();
         let theirs = alice.get("/admin/log").send().await.text();
         assert!(
-            !theirs.contains("b1") && theirs.contains("a1"),
+            !theirs.contains(">b1<") && theirs.contains(">a1<"),
             "{name}: {theirs}"
         );
         let res = alice.get(&format!("/admin/log/{}", entry.id)).send().await;
@@ -365,7 +423,16 @@ async fn writes_and_the_log_stay_inside_the_callers_rows() {
             .send()
             .await
             .text();
-        assert!(!history.contains("99"), "{name}: {history}");
+        assert!(history.contains("Nothing logged yet."), "{name}: {history}");
+        let theirs = root
+            .get(&format!("/admin/admin_ledger/{}/history", b1.id))
+            .send()
+            .await
+            .text();
+        assert!(
+            !theirs.contains("Nothing logged yet."),
+            "{name}: control: {theirs}"
+        );
         // With her own valid CSRF token (from a page she may see): the
         // refusal is the row's, not the form's.
         let res = submit(

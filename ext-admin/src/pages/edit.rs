@@ -90,7 +90,7 @@ pub(crate) async fn detail(ctx: Ctx, Path((slug, key)): Path<(String, String)>) 
         Ok(x) => x,
         Err(r) => return r,
     };
-    let spec = m.spec();
+    let spec = &ctx.spec(&*m);
     let mut fields = Vec::new();
     for f in spec.meta.visible() {
         let v = row.get(&f.name).cloned().unwrap_or(Json::Null);
@@ -187,7 +187,7 @@ async fn form_page(
     errors: &HashMap<String, String>,
     top_error: Option<String>,
 ) -> Response {
-    let spec = m.spec();
+    let spec = &ctx.spec(&*m);
     let foreign = foreign_map(ctx, m, values).await;
     let fields = form::fields(spec, values, errors, &foreign, page.creating);
     let status = if errors.is_empty() && top_error.is_none() {
@@ -273,7 +273,7 @@ pub(crate) async fn create(ctx: Ctx, Path(slug): Path<String>, body: Bytes) -> R
         Ok(m) => m,
         Err(r) => return r,
     };
-    let spec = m.spec();
+    let spec = &ctx.spec(&*m);
     let form_pairs = pairs(&body);
     let posted = form::parse(spec, &form_pairs, true);
     let page = create_page(&ctx, &*m);
@@ -343,7 +343,7 @@ pub(crate) async fn edit_form(ctx: Ctx, Path((slug, key)): Path<(String, String)
             "Editing is switched off for this model.",
         );
     }
-    let spec = m.spec();
+    let spec = &ctx.spec(&*m);
     let values = form::row_values(spec, &row);
     let page = edit_page(&ctx, &*m, &k, &row, Some(version_of(&row)));
     form_page(&ctx, &*m, &page, &values, &HashMap::new(), None).await
@@ -359,7 +359,7 @@ pub(crate) async fn edit(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let spec = m.spec();
+    let spec = &ctx.spec(&*m);
     if !spec.can.edit {
         return ctx.error(
             StatusCode::FORBIDDEN,

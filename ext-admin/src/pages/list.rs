@@ -213,11 +213,11 @@ pub(crate) async fn page(
         Ok(m) => m,
         Err(r) => return r,
     };
-    let spec = m.spec();
+    let spec = &ctx.spec(&*m);
     let q_pairs = pairs(query.unwrap_or_default().as_bytes());
     let partial = value(&q_pairs, "_partial") == Some("rows");
     let lq = listing::parse(spec, &q_pairs);
-    let cond = match m.condition(&lq.clauses, lq.q.as_deref()) {
+    let cond = match m.condition(&lq.clauses, lq.q.as_deref(), &spec.search) {
         Ok(c) => c,
         Err(e) => return ctx.error(StatusCode::BAD_REQUEST, &e.message),
     };
@@ -248,7 +248,7 @@ pub(crate) async fn page(
     if partial {
         return match ctx.tpl.render(
             "admin/_rows.html",
-            json!({"rows": rows_json, "columns": columns_json(&*m, &lq), "selectable": selectable(&ctx, &*m)}),
+            json!({"rows": rows_json, "columns": columns_json(&ctx, &*m, &lq), "selectable": selectable(&ctx, &*m)}),
         ) {
             Ok(h) => h.into_response(),
             Err(e) => e.into_response(),
@@ -294,7 +294,7 @@ pub(crate) async fn page(
         &spec.label,
         json!({
             "model": {"label": spec.label, "singular": spec.singular, "slug": spec.slug, "table": spec.meta.table},
-            "columns": columns_json(&*m, &lq),
+            "columns": columns_json(&ctx, &*m, &lq),
             "rows": rows_json,
             "selectable": selectable(&ctx, &*m),
             "actions": actions,
@@ -324,8 +324,8 @@ fn selectable(ctx: &Ctx, m: &dyn AdminModel) -> bool {
             .any(|(_, _, needs)| ctx.may_run(m, *needs))
 }
 
-fn columns_json(m: &dyn AdminModel, lq: &ListQuery) -> Vec<Json> {
-    let spec = m.spec();
+fn columns_json(ctx: &Ctx, m: &dyn AdminModel, lq: &ListQuery) -> Vec<Json> {
+    let spec = &ctx.spec(m);
     spec.list_columns
         .iter()
         .map(|c| {
@@ -347,7 +347,7 @@ fn columns_json(m: &dyn AdminModel, lq: &ListQuery) -> Vec<Json> {
 }
 
 async fn rows_json(ctx: &Ctx, m: &dyn AdminModel, rows: &[Row]) -> Vec<Json> {
-    let spec = m.spec();
+    let spec = &ctx.spec(m);
     let mut fk_labels = HashMap::new();
     for c in &spec.list_columns {
         if let Some(l) = related_labels(ctx, m, c, rows).await {
@@ -594,12 +594,13 @@ pub(crate) async fn export(
             "Export is switched off for this model.",
         );
     }
-    let lq = listing::parse(m.spec(), &pairs(query.unwrap_or_default().as_bytes()));
-    let cond = match m.condition(&lq.clauses, lq.q.as_deref()) {
+    let spec = ctx.spec(&*m);
+    let lq = listing::parse(&spec, &pairs(query.unwrap_or_default().as_bytes()));
+    let cond = match m.condition(&lq.clauses, lq.q.as_deref(), &spec.search) {
         Ok(c) => scope(&ctx, &*m, c),
         Err(e) => return ctx.error(StatusCode::BAD_REQUEST, &e.message),
     };
-    let names: Vec<String> = m.spec().meta.visible().map(|f| f.name.clone()).collect();
+    let names: Vec<String> = spec.meta.visible().map(|f| f.name.clone()).collect();
     let conn = ctx.db.conn().clone();
     let header = csv_line(
         &names
@@ -707,7 +708,7 @@ pub(crate) async fn choices(
         Ok(m) => m,
         Err(r) => return r,
     };
-    let spec = m.spec();
+    let spec = &ctx.spec(&*m);
     let q = pairs(query.unwrap_or_default().as_bytes());
     let term = value(&q, "q").unwrap_or("").trim().to_owned();
     let mut cond = Condition::all();
@@ -731,6 +732,7 @@ pub(crate) async fn choices(
                     value: Json::String(term.clone()),
                 }],
                 None,
+                &[],
             ) {
                 any = any.add(c);
             }

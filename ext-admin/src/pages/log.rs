@@ -92,7 +92,7 @@ fn viewable_tables(ctx: &Ctx) -> Vec<String> {
 /// entry shows the values of its row, so it is shown to those who may see
 /// that row now (a deleted row's entries: to those whose view of the
 /// table is not narrowed).
-async fn within_reach(
+pub(crate) async fn within_reach(
     ctx: &Ctx,
     found: Vec<log::Model>,
 ) -> Result<Vec<log::Model>, sea_orm::DbErr> {

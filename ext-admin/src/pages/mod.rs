@@ -197,6 +197,42 @@ impl Ctx {
         }
     }
 
+    /// `model`'s view as this user may see it: the fields the model's
+    /// policy hides from them are hidden here too — not listed, shown,
+    /// exported, filtered, sorted, searched or edited.
+    pub(crate) fn spec(&self, model: &dyn AdminModel) -> crate::view::ViewSpec {
+        let hidden = self.hidden(model);
+        let mut spec = model.spec().clone();
+        if hidden.is_empty() {
+            return spec;
+        }
+        for f in &mut spec.meta.fields {
+            if hidden.contains(&f.name) {
+                f.hidden = true;
+            }
+        }
+        let keep = |names: &mut Vec<String>| names.retain(|n| !hidden.contains(n));
+        keep(&mut spec.list_columns);
+        keep(&mut spec.search);
+        keep(&mut spec.filters);
+        keep(&mut spec.sortable);
+        spec.order.retain(|(n, _)| !hidden.contains(n));
+        let fields: Vec<String> = spec
+            .form_fields()
+            .into_iter()
+            .filter(|n| !hidden.contains(n))
+            .collect();
+        spec.form_fields = Some(fields);
+        if spec
+            .title_field
+            .as_ref()
+            .is_some_and(|t| hidden.contains(t))
+        {
+            spec.title_field = None;
+        }
+        spec
+    }
+
     /// Runs `f` with the user's [`Writer`] in a transaction that is always
     /// rolled back: what a write would do, found as it would find it.
     pub(crate) async fn dry_run<T>(
