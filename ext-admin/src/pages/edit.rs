@@ -187,7 +187,7 @@ async fn form_page(
     errors: &HashMap<String, String>,
     top_error: Option<String>,
 ) -> Response {
-    let spec = &ctx.spec(&*m);
+    let spec = &ctx.spec(m);
     let foreign = foreign_map(ctx, m, values).await;
     let fields = form::fields(spec, values, errors, &foreign, page.creating);
     let status = if errors.is_empty() && top_error.is_none() {
