@@ -1,202 +1,96 @@
-//! A list page's query — search, filters by field type, sort, page — read
-//! from the URL, checked against the view, and the sidebar it renders.
-//! Counting is bounded: a table past `admin.count_limit` rows is never
-//! counted in full (the database's estimate, or "more than").
+//! A list page's query read with the one query layer
+//! ([`phial_orm::query`]), the same grammar as the REST API
+//! (`title__contains=x`, `rank__ge=3`, `published=true`, `sort=-rank`,
+//! `page=2`), and the sidebar it renders. Counting is bounded: a table
+//! past `admin.count_limit` rows is never counted in full (the
+//! database's estimate, or "more than"). URLs in the admin's first filter
+//! form (`f.rank.ge=3`) redirect to the same list in the grammar.
 
 use phial_orm::meta::{FieldKind, FieldMeta};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use phial_orm::query::{self, ListQuery, ListRules, QueryError};
+use sea_orm::Order;
 use serde::Serialize;
-use serde_json::Value as Json;
 
 use crate::form::Choice;
-use crate::model::{Clause, Op};
 use crate::view::ViewSpec;
 
-/// The list's query, checked.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ListQuery {
-    pub(crate) q: Option<String>,
-    pub(crate) sort: Vec<(String, bool)>,
-    pub(crate) page: u64,
-    pub(crate) clauses: Vec<Clause>,
-    /// Filter inputs as given: `(param, value)`, kept for links and the
-    /// sidebar.
-    pub(crate) params: Vec<(String, String)>,
-    pub(crate) errors: Vec<String>,
-}
+/// Parameters a list page reads itself: `_partial=rows` (the live list).
+pub(crate) const OWN: [&str; 1] = ["_partial"];
 
-impl ListQuery {
-    /// Whether the rows are narrowed (a count would scan).
-    pub(crate) fn narrowed(&self) -> bool {
-        self.q.is_some() || !self.clauses.is_empty()
-    }
-
-    /// The query string of this list with `changes` applied (`None`
-    /// removes a key).
-    pub(crate) fn link(&self, changes: &[(&str, Option<String>)]) -> String {
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        if let Some(q) = &self.q {
-            pairs.push(("q".into(), q.clone()));
-        }
-        if !self.sort.is_empty() {
-            pairs.push(("sort".into(), sort_text(&self.sort)));
-        }
-        pairs.extend(self.params.iter().cloned());
-        for (k, v) in changes {
-            pairs.retain(|(pk, _)| pk != k);
-            if let Some(v) = v {
-                pairs.push(((*k).to_owned(), v.clone()));
-            }
-        }
-        if self.page > 1 && !changes.iter().any(|(k, _)| *k == "page") {
-            pairs.push(("page".into(), self.page.to_string()));
-        }
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &pairs {
-            s.append_pair(k, v);
-        }
-        let q = s.finish();
-        if q.is_empty() {
-            "?".into()
-        } else {
-            format!("?{q}")
-        }
+/// The list rules of a view (its filters, sorts and search, less what
+/// the caller may not see: `spec` is the caller's).
+pub(crate) fn rules(spec: &ViewSpec, per_page: u64) -> ListRules {
+    ListRules {
+        cursors: false,
+        blank_is_absent: true,
+        own: OWN.iter().map(|s| (*s).to_owned()).collect(),
+        default_sort: spec
+            .order
+            .iter()
+            .map(|(n, desc)| (n.clone(), if *desc { Order::Desc } else { Order::Asc }))
+            .collect(),
+        ..ListRules::new(per_page, 500)
+            .filterable(spec.filters.clone())
+            .sortable(spec.sortable.clone())
+            .searchable(spec.search.clone())
     }
 }
 
-pub(crate) fn sort_text(sort: &[(String, bool)]) -> String {
-    sort.iter()
-        .map(|(c, d)| if *d { format!("-{c}") } else { c.clone() })
-        .collect::<Vec<_>>()
-        .join(",")
+/// Reads the list's query string.
+pub(crate) fn parse(
+    spec: &ViewSpec,
+    per_page: u64,
+    pairs: &[(String, String)],
+) -> Result<ListQuery, QueryError> {
+    query::parse_pairs(pairs.to_vec(), &spec.meta, &rules(spec, per_page))
 }
 
-/// Reads `q`, `sort`, `page` and `f.<field>[.ge|.le]` from the URL.
-pub(crate) fn parse(spec: &ViewSpec, pairs: &[(String, String)]) -> ListQuery {
-    let mut out = ListQuery {
-        page: 1,
-        ..Default::default()
-    };
-    for (k, v) in pairs {
-        match k.as_str() {
-            "q" if !v.trim().is_empty() => out.q = Some(v.trim().to_owned()),
-            "page" => match v.parse::<u64>() {
-                Ok(p) if p >= 1 => out.page = p,
-                _ => out.errors.push(format!("page `{v}` is not a page number")),
-            },
-            "sort" => {
-                for part in v.split(',').filter(|p| !p.is_empty()) {
-                    let (name, desc) = match part.strip_prefix('-') {
-                        Some(n) => (n, true),
-                        None => (part, false),
-                    };
-                    if spec.sortable.iter().any(|s| s == name) {
-                        out.sort.push((name.to_owned(), desc));
-                    } else {
-                        out.errors.push(format!(
-                            "cannot sort on `{name}`; sortable: {}",
-                            spec.sortable.join(", ")
-                        ));
-                    }
-                }
-            }
-            _ => {
-                if let Some(rest) = k.strip_prefix("f.") {
-                    if v.trim().is_empty() {
-                        continue;
-                    }
-                    match clause(spec, rest, v.trim()) {
-                        Ok(c) => {
-                            out.clauses.push(c);
-                            out.params.push((k.clone(), v.trim().to_owned()));
-                        }
-                        Err(e) => out.errors.push(e),
-                    }
-                }
-            }
-        }
+/// The same query in the grammar when it uses the admin's first filter
+/// form (`f.title=x` meant "contains" on text, `f.rank.ge=3` "at
+/// least"); `None` when it does not.
+pub(crate) fn legacy(spec: &ViewSpec, pairs: &[(String, String)]) -> Option<Vec<(String, String)>> {
+    if !pairs.iter().any(|(k, _)| k.starts_with("f.")) {
+        return None;
     }
-    if out.sort.is_empty() {
-        out.sort = spec.order.clone();
-    }
-    out
-}
-
-fn clause(spec: &ViewSpec, param: &str, raw: &str) -> Result<Clause, String> {
-    let (name, suffix) = match param.rsplit_once('.') {
-        Some((n, s @ ("ge" | "le"))) => (n, Some(s)),
-        _ => (param, None),
-    };
-    if !spec.filters.iter().any(|f| f == name) {
-        return Err(format!("`{name}` is not a filter here"));
-    }
-    let field = spec
-        .meta
-        .field(name)
-        .ok_or_else(|| format!("`{name}` is not a field"))?;
-    let foreign = spec.meta.foreign_key(name).is_some();
-    let bad = |what: &str| format!("filter `{}`: `{raw}` is not {what}", spec.label_of(name));
-    let (op, value) = match (field.kind, suffix) {
-        (FieldKind::String | FieldKind::Text | FieldKind::Uuid, None) if !foreign => {
-            (Op::Contains, Json::String(raw.to_owned()))
-        }
-        (FieldKind::Boolean, None) => match raw {
-            "true" => (Op::Eq, Json::Bool(true)),
-            "false" => (Op::Eq, Json::Bool(false)),
-            _ => return Err(bad("yes or no")),
-        },
-        (FieldKind::Integer, s) => {
-            let n: i64 = raw.parse().map_err(|_| bad("a whole number"))?;
-            (range_op(s), Json::from(n))
-        }
-        (FieldKind::Number, s) => {
-            let n: f64 = raw.parse().map_err(|_| bad("a number"))?;
-            (
-                range_op(s),
-                serde_json::Number::from_f64(n)
-                    .map(Json::Number)
-                    .ok_or_else(|| bad("a number"))?,
-            )
-        }
-        (FieldKind::Date, s) => {
-            let d = parse_date(raw).ok_or_else(|| bad("a date (2026-12-02)"))?;
-            (range_op(s), Json::String(d.to_string()))
-        }
-        (FieldKind::DateTime | FieldKind::DateTimeTz, s) => {
-            // A date range over instants: from the start of the first day
-            // to before the start of the day after the last.
-            let d = parse_date(raw).ok_or_else(|| bad("a date (2026-12-02)"))?;
-            let (op, day) = match s {
-                Some("le") => (Op::Lt, d.succ_opt().unwrap_or(d)),
-                _ => (Op::Ge, d),
+    let out = pairs
+        .iter()
+        .map(|(k, v)| {
+            let Some(rest) = k.strip_prefix("f.") else {
+                return (k.clone(), v.clone());
             };
-            let z = if field.kind == FieldKind::DateTimeTz {
-                "Z"
-            } else {
-                ""
+            let (name, op) = match rest.rsplit_once('.') {
+                Some((n, op @ ("ge" | "le"))) => (n, Some(op)),
+                _ => (rest, None),
             };
-            (op, Json::String(format!("{day}T00:00:00{z}")))
-        }
-        (FieldKind::Enum | FieldKind::String, None) => (Op::Eq, Json::String(raw.to_owned())),
-        _ => return Err(format!("`{name}` cannot be filtered")),
-    };
-    Ok(Clause {
-        field: name.to_owned(),
-        op,
-        value,
-    })
+            let text = spec.meta.foreign_key(name).is_none()
+                && spec.meta.field(name).is_some_and(|f| {
+                    matches!(f.kind, FieldKind::String | FieldKind::Text) && f.enum_values.is_none()
+                });
+            let key = match op {
+                Some(op) => format!("{name}__{op}"),
+                None if text => format!("{name}__contains"),
+                None => name.to_owned(),
+            };
+            (key, v.clone())
+        })
+        .collect();
+    Some(out)
 }
 
-fn range_op(suffix: Option<&str>) -> Op {
-    match suffix {
-        Some("ge") => Op::Ge,
-        Some("le") => Op::Le,
-        _ => Op::Eq,
-    }
+/// The query string of a list with `set` applied and `drop` removed,
+/// as `?...` (`?` alone when empty).
+pub(crate) fn link(lq: &ListQuery, set: &[(&str, String)], drop: &[&str]) -> String {
+    let out = query::link("", &lq.pairs, set, drop);
+    if out.is_empty() { "?".into() } else { out }
 }
 
-fn parse_date(raw: &str) -> Option<chrono::NaiveDate> {
-    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()
+/// The rows' order as the admin's model fetches it: `(field,
+/// descending)`, the key last.
+pub(crate) fn order_of(lq: &ListQuery) -> Vec<(String, bool)> {
+    lq.order
+        .iter()
+        .map(|(n, o)| (n.clone(), *o == Order::Desc))
+        .collect()
 }
 
 /// One filter in the sidebar.
@@ -209,6 +103,9 @@ pub(crate) struct FilterUi {
     pub(crate) value: String,
     pub(crate) from: String,
     pub(crate) to: String,
+    /// The range's parameters (`rank__ge`, `rank__le`).
+    pub(crate) from_name: String,
+    pub(crate) to_name: String,
     pub(crate) choices: Vec<Choice>,
     pub(crate) input: &'static str,
 }
@@ -217,13 +114,13 @@ pub(crate) struct FilterUi {
 /// foreign key's choices when the related table is small.
 pub(crate) fn filters_ui(
     spec: &ViewSpec,
-    q: &ListQuery,
+    lq: &ListQuery,
     foreign: &dyn Fn(&str) -> Option<Vec<Choice>>,
 ) -> Vec<FilterUi> {
-    let get = |p: String| {
-        q.params
+    let get = |p: &str| {
+        lq.pairs
             .iter()
-            .find(|(k, _)| *k == p)
+            .find(|(k, _)| k == p)
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
@@ -232,13 +129,24 @@ pub(crate) fn filters_ui(
         .filter_map(|name| spec.meta.field(name))
         .map(|f: &FieldMeta| {
             let n = &f.name;
+            let text = matches!(f.kind, FieldKind::String | FieldKind::Text)
+                && f.enum_values.is_none()
+                && spec.meta.foreign_key(n).is_none();
+            let name = if text {
+                format!("{n}__contains")
+            } else {
+                n.clone()
+            };
+            let (from_name, to_name) = (format!("{n}__ge"), format!("{n}__le"));
             let mut ui = FilterUi {
-                name: format!("f.{n}"),
                 label: spec.label_of(n),
                 kind: "text",
-                value: get(format!("f.{n}")),
-                from: get(format!("f.{n}.ge")),
-                to: get(format!("f.{n}.le")),
+                value: get(&name),
+                from: get(&from_name),
+                to: get(&to_name),
+                name,
+                from_name,
+                to_name,
                 choices: Vec::new(),
                 input: "text",
             };
@@ -294,31 +202,6 @@ pub(crate) fn filters_ui(
             ui
         })
         .collect()
-}
-
-/// The database's own estimate of a table's rows (PostgreSQL's
-/// statistics, MySQL's table status), without scanning; `None` on SQLite
-/// or when no statistics exist yet.
-pub(crate) async fn estimate(db: &DatabaseConnection, table: &str) -> Option<u64> {
-    let backend = db.get_database_backend();
-    let stmt = match backend {
-        DbBackend::Postgres => Statement::from_sql_and_values(
-            backend,
-            "SELECT reltuples::bigint AS n FROM pg_class WHERE oid = to_regclass($1)",
-            [table.into()],
-        ),
-        DbBackend::MySql => Statement::from_sql_and_values(
-            backend,
-            "SELECT CAST(TABLE_ROWS AS SIGNED) AS n FROM information_schema.TABLES \
-             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-            [table.into()],
-        ),
-        _ => return None,
-    };
-    let row = db.query_one_raw(stmt).await.ok()??;
-    let n: i64 = row.try_get("", "n").ok()?;
-    // PostgreSQL says -1 for a table never analysed.
-    (n >= 0).then_some(n as u64)
 }
 
 /// "1,234,567".

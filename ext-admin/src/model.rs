@@ -11,9 +11,10 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use phial_orm::meta::json::{self, FieldError, WriteMode};
-use phial_orm::meta::{FieldKind, ModelMeta, query};
+use phial_orm::meta::{FieldKind, ModelMeta};
+use phial_orm::query::{self, ListQuery, QueryError, Total};
 use phial_orm::{OrmError, Tx};
-use sea_orm::sea_query::{Alias, Asterisk, Expr, Func, Query};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
     DbErr, IntoActiveModel, Order, QueryFilter, QueryOrder, QuerySelect,
@@ -25,24 +26,6 @@ use crate::view::{AdminEntity, ModelView, ViewSpec};
 
 /// A row as the admin shows it: visible fields by name.
 pub(crate) type Row = Map<String, Json>;
-
-/// A filter clause, checked against the field's kind by the list page.
-#[derive(Debug, Clone)]
-pub(crate) struct Clause {
-    pub(crate) field: String,
-    pub(crate) op: Op,
-    pub(crate) value: Json,
-}
-
-/// How a clause compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Op {
-    Eq,
-    Ge,
-    Le,
-    Lt,
-    Contains,
-}
 
 /// Why a write did not happen.
 #[derive(Debug)]
@@ -93,14 +76,12 @@ pub(crate) trait AdminModel: Send + Sync {
     fn spec(&self) -> &ViewSpec;
     /// Bulk actions: (name, label, the permission each needs).
     fn actions(&self) -> Vec<(String, String, Permission)>;
-    /// Filters and search (`q` in the fields `search` names: the view's,
-    /// less what the policy hides from the user) as one condition.
-    fn condition(
-        &self,
-        clauses: &[Clause],
-        q: Option<&str>,
-        search: &[String],
-    ) -> Result<Condition, FieldError>;
+    /// A list query's filters and search (`q` in the fields `search`
+    /// names: the view's, less what the policy hides from the user) as one
+    /// condition.
+    fn condition(&self, lq: &ListQuery, search: &[String]) -> Result<Condition, QueryError>;
+    /// Rows whose `field`s equal the values (a dependant's foreign key).
+    fn equal(&self, values: &[(String, Json)]) -> Result<Condition, FieldError>;
     /// The row with this key.
     fn key_condition(&self, key: &Json) -> Result<Condition, FieldError>;
     /// Rows with any of these keys.
@@ -121,6 +102,14 @@ pub(crate) trait AdminModel: Send + Sync {
         cond: Condition,
         limit: u64,
     ) -> BoxFuture<'a, Result<u64, DbErr>>;
+    /// How many rows `cond` finds, bounded by `limit` (the table's
+    /// estimate past it).
+    fn total<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        cond: Condition,
+        limit: u64,
+    ) -> BoxFuture<'a, Result<Total, DbErr>>;
     /// Every field error `values` has, writing nothing.
     fn validate(&self, values: &Json, creating: bool) -> Vec<FieldError>;
     /// Whole rows (hidden columns too) in `scope`, at most `limit`, in key
@@ -283,48 +272,16 @@ impl<E: AdminEntity> AdminModel for Mounted<E> {
             .collect()
     }
 
-    fn condition(
-        &self,
-        clauses: &[Clause],
-        q: Option<&str>,
-        search: &[String],
-    ) -> Result<Condition, FieldError> {
+    fn condition(&self, lq: &ListQuery, search: &[String]) -> Result<Condition, QueryError> {
+        query::condition::<E>(self.meta(), lq, search)
+    }
+
+    fn equal(&self, values: &[(String, Json)]) -> Result<Condition, FieldError> {
         let mut cond = Condition::all();
-        for c in clauses {
-            let field = self
-                .meta()
-                .field(&c.field)
-                .ok_or_else(|| unknown(&c.field))?;
-            if c.op == Op::Contains {
-                let col = query::column::<E>(&c.field).ok_or_else(|| unknown(&c.field))?;
-                cond = cond.add(query::contains::<E>(
-                    col,
-                    c.value.as_str().unwrap_or_default(),
-                ));
-                continue;
-            }
-            if c.value.is_null() {
-                let col = query::column::<E>(&c.field).ok_or_else(|| unknown(&c.field))?;
-                cond = cond.add(col.is_null());
-                continue;
-            }
-            let (col, v) = query::compare_value::<E>(field, &c.value)?;
-            cond = cond.add(match c.op {
-                Op::Eq => col.eq(v),
-                Op::Ge => col.gte(v),
-                Op::Le => col.lte(v),
-                Op::Lt => col.lt(v),
-                Op::Contains => unreachable!("handled above"),
-            });
-        }
-        if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
-            let mut any = Condition::any();
-            for name in search {
-                if let Some(col) = query::column::<E>(name) {
-                    any = any.add(query::contains::<E>(col, q));
-                }
-            }
-            cond = cond.add(any);
+        for (name, value) in values {
+            let field = self.meta().field(name).ok_or_else(|| unknown(name))?;
+            let (col, v) = query::compare_value::<E>(field, value)?;
+            cond = cond.add(col.eq(v));
         }
         Ok(cond)
     }
@@ -401,23 +358,17 @@ impl<E: AdminEntity> AdminModel for Mounted<E> {
         cond: Condition,
         limit: u64,
     ) -> BoxFuture<'a, Result<u64, DbErr>> {
-        Box::pin(async move {
-            // COUNT over at most limit + 1 rows: bounded on any table size.
-            let mut inner = E::find().filter(cond).select_only();
-            inner = inner.expr(Expr::val(1)).limit(limit.saturating_add(1));
-            let inner = QuerySelect::query(&mut inner).to_owned();
-            let outer = Query::select()
-                .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
-                .from_subquery(inner, Alias::new("bounded"))
-                .to_owned();
-            let backend = db.get_database_backend();
-            let row = db.query_one_raw(backend.build(&outer)).await?;
-            let n: i64 = match row {
-                Some(r) => r.try_get("", "n")?,
-                None => 0,
-            };
-            Ok(n.max(0) as u64)
-        })
+        Box::pin(query::count::bounded(db, E::find().filter(cond), limit))
+    }
+
+    fn total<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        cond: Condition,
+        limit: u64,
+    ) -> BoxFuture<'a, Result<Total, DbErr>> {
+        let narrowed = (!cond.is_empty()).then(|| E::find().filter(cond));
+        Box::pin(query::count::total(db, &self.meta().table, narrowed, limit))
     }
 
     fn validate(&self, values: &Json, creating: bool) -> Vec<FieldError> {

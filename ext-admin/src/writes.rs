@@ -30,7 +30,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::audit::{self, Who, label_of};
 use crate::log;
-use crate::model::{AdminModel, Clause, Op, Row, WriteError};
+use crate::model::{AdminModel, Row, WriteError};
 use crate::pages::Registry;
 
 /// Most rows one delete may take with it.
@@ -265,18 +265,9 @@ impl Writer<'_> {
                     }
                     continue;
                 };
-                let clauses: Vec<Clause> = rel
-                    .to
-                    .iter()
-                    .zip(values)
-                    .map(|(field, value)| Clause {
-                        field: field.clone(),
-                        op: Op::Eq,
-                        value,
-                    })
-                    .collect();
+                let pairs: Vec<(String, Json)> = rel.to.iter().cloned().zip(values).collect();
                 let cond = child
-                    .condition(&clauses, None, &[])
+                    .equal(&pairs)
                     .map_err(|e| WriteError::Fields(vec![e]))?;
                 let room = CASCADE_LIMIT.saturating_sub(walk.rows.len());
                 let found = child

@@ -36,6 +36,7 @@ pub mod meta;
 mod metrics;
 mod pagination;
 pub mod policy;
+pub mod query;
 mod request_tx;
 mod write;
 

@@ -14,9 +14,9 @@ use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Query};
 use sea_orm::{Condition, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::Value as Json;
 
-use crate::list::ListRules;
 use crate::problem::Problem;
 use crate::resource::Shared;
+use phial_orm::query::ListRules;
 
 type Result<T> = std::result::Result<T, Problem>;
 

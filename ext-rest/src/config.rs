@@ -1,5 +1,5 @@
 //! The `[rest]` section. Stable keys: `rest.prefix`, `rest.per_page`,
-//! `rest.max_per_page`, `rest.bulk_limit`, `rest.cache`, `rest.docs`,
+//! `rest.max_per_page`, `rest.max_in`, `rest.count_limit`, `rest.bulk_limit`, `rest.cache`, `rest.docs`,
 //! `rest.title`, `rest.version`.
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,13 @@ pub struct RestConfig {
     pub per_page: u64,
     /// Most rows a page may ask for (a resource may set its own).
     pub max_per_page: u64,
+    /// Most values one `__in` filter may list (a longer list is a 400
+    /// naming the limit).
+    pub max_in: usize,
+    /// Lists count their rows up to this many; past it `total` is the
+    /// database's estimate (`total_estimated: true`), so a page costs the
+    /// same at any table size.
+    pub count_limit: u64,
     /// Most rows one bulk create may carry.
     pub bulk_limit: usize,
     /// Serve reads (`GET` of a list or a row) from the app's cache when the
@@ -36,6 +43,8 @@ impl Default for RestConfig {
             prefix: "/api".into(),
             per_page: 20,
             max_per_page: 100,
+            max_in: 100,
+            count_limit: 10_000,
             bulk_limit: 10_000,
             cache: true,
             docs: true,

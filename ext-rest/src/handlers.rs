@@ -18,16 +18,16 @@ use phial_orm::meta::json::{self, WriteMode};
 use phial_orm::policy::{Action, Decision};
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QuerySelect,
 };
 use serde_json::{Map, Value as Json, json};
 
 use crate::access::{self, Access, authorize};
 use crate::cached::{self, Stored};
 use crate::etag;
-use crate::list::{self, ListQuery};
 use crate::problem::{Problem, ProblemField};
 use crate::resource::{RestEntity, Shared};
+use phial_orm::query::{self, ListQuery, Total};
 
 /// A write to one row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,8 +175,8 @@ fn key_condition<E: EntityTrait>(s: &Shared, id: &str) -> Result<Condition> {
             },
             _ => Json::String(raw.to_owned()),
         };
-        let (col, value) =
-            list::value_for::<E>(field, &typed).map_err(|_| Problem::not_found(&s.meta.table))?;
+        let (col, value) = query::compare_value::<E>(field, &typed)
+            .map_err(|_| Problem::not_found(&s.meta.table))?;
         cond = cond.add(col.eq(value));
     }
     Ok(cond)
@@ -225,24 +225,6 @@ pub(crate) fn key_text(key: &Json) -> String {
     }
 }
 
-fn link(path: &str, pairs: &[(String, String)], set: &[(&str, String)], drop: &[&str]) -> String {
-    let mut out = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        if !drop.contains(&k.as_str()) && !set.iter().any(|(s, _)| s == k) {
-            out.append_pair(k, v);
-        }
-    }
-    for (k, v) in set {
-        out.append_pair(k, v);
-    }
-    let query = out.finish();
-    if query.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{path}?{query}")
-    }
-}
-
 pub(crate) async fn list<E>(s: Arc<Shared>, app: AppState, req: Request) -> Response
 where
     E: RestEntity,
@@ -262,9 +244,17 @@ where
     let shown = access::visible(s, &access.decision);
     let (meta, rules) = shown.as_ref().map_or((&s.meta, &s.rules), |(m, r)| (m, r));
     let raw_query = parts.uri.query().unwrap_or("");
-    let query: ListQuery = list::parse(raw_query, meta, rules)?;
+    let list: ListQuery = query::parse(raw_query, meta, rules)?;
     let stored = cached::read(s, app, &access, cached::Read::List(raw_query), || {
-        load_list::<E>(s, app, meta, &access.decision, parts.uri.path(), &query)
+        load_list::<E>(
+            s,
+            app,
+            meta,
+            rules,
+            &access.decision,
+            parts.uri.path(),
+            &list,
+        )
     })
     .await?;
     Ok(respond(
@@ -278,56 +268,35 @@ async fn load_list<E>(
     s: &Shared,
     app: &AppState,
     meta: &ModelMeta,
+    rules: &query::ListRules,
     decision: &Decision,
     path: &str,
-    query: &ListQuery,
+    list: &ListQuery,
 ) -> Result<Stored>
 where
     E: RestEntity,
 {
     let db = db(app)?;
-    let mut cond = list::condition::<E>(meta, query, &s.rules)?;
+    let mut cond = query::condition::<E>(meta, list, &rules.searchable)?;
     if let Some(rows) = &decision.rows {
         cond = cond.add(rows.clone());
     }
-    // No filter, no WHERE: `WHERE TRUE` keeps SQLite from counting the
-    // table without reading its rows.
-    let filtered = || {
-        let select = E::find();
-        if cond.is_empty() {
-            select
-        } else {
-            select.filter(cond.clone())
-        }
-    };
-    let total = filtered()
-        .count(db.conn())
+    let narrowed = (!cond.is_empty()).then(|| query::filtered(E::find(), &cond));
+    let total = query::count::total(db.conn(), &s.meta.table, narrowed, s.count_limit)
         .await
         .map_err(|e| Problem::from_db(&s.meta, e.into()))?;
-    let per_page = query.per_page;
-    let mut select = filtered();
-    if let Some(cursor) = &query.cursor {
-        select = select.filter(list::after_cursor::<E>(&s.meta, query, cursor)?);
+    let per_page = list.per_page;
+    let mut select = query::filtered(E::find(), &cond);
+    if let Some(cursor) = &list.cursor {
+        select = select.filter(query::after_cursor::<E>(&s.meta, list, cursor)?);
     }
-    for (name, order) in &query.sort {
-        let col = list::column::<E>(name)
-            .ok_or_else(|| Problem::bad_request(format!("cannot sort on `{name}`")))?;
-        select = select.order_by(col, order.clone());
-    }
-    let page = query.page.unwrap_or(1);
-    let pages = total.div_ceil(per_page).max(1);
-    if query.cursor.is_none() {
+    select = query::ordered(select, &list.order)?;
+    let page = list.page_number();
+    let pages = total.number().div_ceil(per_page).max(1);
+    if list.cursor.is_none() {
         // A page past the last is empty (its `last` link says where the
         // rows end); one past any table a database can count is a 400.
-        let offset = (page - 1)
-            .checked_mul(per_page)
-            .filter(|o| *o <= phial_orm::MAX_OFFSET)
-            .ok_or_else(|| {
-                Problem::bad_request(format!(
-                    "`page` {page} starts beyond any table: pages go from 1 to {pages}"
-                ))
-            })?;
-        select = select.offset(offset);
+        select = select.offset(list.offset()?);
     }
     // One row more than the page says whether another page follows.
     let mut rows = select
@@ -339,67 +308,48 @@ where
     rows.truncate(per_page as usize);
     let next_cursor = match (more, rows.last()) {
         (true, Some(last))
-            if query
-                .sort
+            if list
+                .order
                 .iter()
                 .all(|(n, _)| s.meta.field(n).is_some_and(|f| !f.nullable)) =>
         {
             let mut last = json::to_json::<E>(&s.meta, last);
-            let values: Vec<Json> = query
-                .sort
+            let values: Vec<Json> = list
+                .order
                 .iter()
                 .map(|(n, _)| last.remove(n).unwrap_or(Json::Null))
                 .collect();
-            Some(list::encode_cursor(&values))
+            Some(query::cursor::encode(&values))
         }
         _ => None,
     };
+    let to = |set: &[(&str, String)], drop: &[&str]| -> Json {
+        query::link(path, &list.pairs, set, drop).into()
+    };
     let mut links = Map::new();
-    links.insert("self".into(), link(path, &query.pairs, &[], &[]).into());
-    if query.cursor.is_none() {
-        links.insert(
-            "first".into(),
-            link(path, &query.pairs, &[("page", "1".into())], &["cursor"]).into(),
-        );
-        links.insert(
-            "last".into(),
-            link(
-                path,
-                &query.pairs,
-                &[("page", pages.to_string())],
-                &["cursor"],
-            )
-            .into(),
-        );
+    links.insert("self".into(), to(&[], &[]));
+    if list.cursor.is_none() {
+        links.insert("first".into(), to(&[("page", "1".into())], &["cursor"]));
+        if !matches!(total, Total::MoreThan(_)) {
+            links.insert(
+                "last".into(),
+                to(&[("page", pages.to_string())], &["cursor"]),
+            );
+        }
         if page > 1 {
             links.insert(
                 "prev".into(),
-                link(
-                    path,
-                    &query.pairs,
-                    &[("page", (page - 1).to_string())],
-                    &["cursor"],
-                )
-                .into(),
+                to(&[("page", (page - 1).to_string())], &["cursor"]),
             );
         }
         if more {
             links.insert(
                 "next".into(),
-                link(
-                    path,
-                    &query.pairs,
-                    &[("page", (page + 1).to_string())],
-                    &["cursor"],
-                )
-                .into(),
+                to(&[("page", (page + 1).to_string())], &["cursor"]),
             );
         }
     } else if let Some(c) = &next_cursor {
-        links.insert(
-            "next".into(),
-            link(path, &query.pairs, &[("cursor", c.clone())], &["page"]).into(),
-        );
+        links.insert("next".into(), to(&[("cursor", c.clone())], &["page"]));
     }
     // The rows are written straight into the body; the rest is small.
     let mut out = Vec::with_capacity(64 + rows.len() * 256);
@@ -412,12 +362,13 @@ where
     }
     out.push(b']');
     let mut rest = json!({
-        "total": total,
+        "total": total.number(),
+        "total_estimated": total.exact().is_none(),
         "per_page": per_page,
         "next_cursor": next_cursor,
         "links": links,
     });
-    if query.cursor.is_none() {
+    if list.cursor.is_none() {
         rest["page"] = page.into();
         rest["pages"] = pages.into();
     }

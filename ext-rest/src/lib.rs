@@ -59,7 +59,6 @@ mod docs;
 mod etag;
 mod guard;
 mod handlers;
-mod list;
 mod openapi;
 mod problem;
 mod resource;

@@ -6,8 +6,8 @@
 use phial_orm::meta::{FieldKind, FieldMeta, ModelMeta};
 use serde_json::{Map, Value as Json, json};
 
-use crate::list::{MAX_PAGE, OPERATORS, RESERVED};
 use crate::resource::{Operation, Shared};
+use phial_orm::query::{MAX_PAGE, Op, RESERVED};
 
 /// What the document needs of one mounted resource.
 pub(crate) struct ResourceDoc {
@@ -256,7 +256,7 @@ fn list_parameters(s: &Shared) -> Vec<Json> {
             value.clone(),
             &format!("`{name}` equals"),
         ));
-        for op in OPERATORS {
+        for (op, _) in Op::ALL {
             let schema = match op {
                 "contains" if !text => continue,
                 "contains" => json!({"type": "string"}),
@@ -338,14 +338,15 @@ fn resource_doc(doc: &ResourceDoc, paths: &mut Map<String, Json>, schemas: &mut 
             "type": "object",
             "properties": {
                 "items": {"type": "array", "items": reference(&stem)},
-                "total": {"type": "integer", "minimum": 0},
+                "total": {"type": "integer", "minimum": 0, "description": "rows counted, up to `rest.count_limit`; past it the database's estimate or the limit"},
+                "total_estimated": {"type": "boolean", "description": "whether `total` is an estimate (a large table is never counted in full)"},
                 "per_page": {"type": "integer"},
                 "page": {"type": "integer", "description": "absent on cursor pages"},
                 "pages": {"type": "integer", "description": "absent on cursor pages"},
                 "next_cursor": {"type": ["string", "null"]},
                 "links": {"type": "object", "additionalProperties": {"type": "string"}},
             },
-            "required": ["items", "total", "per_page", "next_cursor", "links"],
+            "required": ["items", "total", "total_estimated", "per_page", "next_cursor", "links"],
         }),
     );
     let has = |op| doc.ops.contains(&op);

@@ -49,6 +49,12 @@ pub struct ProblemField {
     pub message: String,
 }
 
+impl From<phial_orm::query::QueryError> for Problem {
+    fn from(e: phial_orm::query::QueryError) -> Self {
+        Problem::bad_request(e.message().to_owned())
+    }
+}
+
 impl From<FieldError> for ProblemField {
     fn from(e: FieldError) -> Self {
         ProblemField {

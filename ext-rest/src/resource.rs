@@ -16,8 +16,8 @@ use sea_orm::{ActiveModelBehavior, ActiveModelTrait, EntityTrait, IntoActiveMode
 use crate::config::RestConfig;
 use crate::guard::Guard;
 use crate::handlers;
-use crate::list::ListRules;
 use crate::openapi::ResourceDoc;
+use phial_orm::query::ListRules;
 
 /// An entity REST can serve: any sea-orm entity (its models clone, and
 /// its active model has the default behaviour or your own hooks).
@@ -326,6 +326,8 @@ pub(crate) struct Shared {
     /// `/api/posts`
     pub(crate) collection: String,
     pub(crate) bulk_limit: usize,
+    /// Lists count up to this many rows (`rest.count_limit`).
+    pub(crate) count_limit: u64,
     /// Deletes may take referring rows with them (a database cascade).
     pub(crate) cascade: bool,
     /// `rest.cache`: reads may come from the app's cache.
@@ -392,11 +394,14 @@ where
             .unwrap_or_else(Guard::anyone);
         let shared = Arc::new(Shared {
             rules: ListRules {
-                filterable: self.filterable.clone(),
-                sortable: self.sortable.clone(),
-                searchable: self.searchable.clone(),
-                per_page: self.per_page.unwrap_or(cfg.per_page),
-                max_per_page: self.max_per_page.unwrap_or(cfg.max_per_page),
+                max_in: cfg.max_in,
+                ..ListRules::new(
+                    self.per_page.unwrap_or(cfg.per_page),
+                    self.max_per_page.unwrap_or(cfg.max_per_page),
+                )
+                .filterable(self.filterable.clone())
+                .sortable(self.sortable.clone())
+                .searchable(self.searchable.clone())
             },
             meta: self.meta.clone(),
             policy: self.policy.clone(),
@@ -404,6 +409,7 @@ where
             write_guard,
             collection: collection.clone(),
             bulk_limit: cfg.bulk_limit,
+            count_limit: cfg.count_limit,
             cascade: self.cascade,
             cache: cfg.cache,
         });

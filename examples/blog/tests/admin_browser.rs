@@ -358,7 +358,7 @@ async fn crud_search_filters_pages_bulk_export_and_refusals_in_the_browser() {
         // session and all).
         let csv = client
             .execute(
-                "return fetch('/admin/post/export.csv?f.published=true').then(r => r.text())",
+                "return fetch('/admin/post/export.csv?published=true').then(r => r.text())",
                 vec![],
             )
             .await?;

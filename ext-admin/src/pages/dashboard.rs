@@ -23,11 +23,10 @@ pub(crate) async fn page(ctx: Ctx) -> Response {
             continue;
         }
         let spec = m.spec();
-        let cond = super::list::scope(&ctx, &**m, sea_orm::Condition::all());
         // A narrowed view never shows the whole table's estimate.
-        let narrowed = !cond.is_empty();
-        let count = match total(&ctx, &**m, cond, narrowed).await {
-            Ok(t) => t.label,
+        let cond = super::list::scope(&ctx, &**m, sea_orm::Condition::all());
+        let count = match total(&ctx, &**m, cond).await {
+            Ok((_, label)) => label,
             Err(e) => {
                 tracing::warn!(table = %spec.meta.table, "admin dashboard count: {e}");
                 "?".into()

@@ -18,8 +18,9 @@ use super::{Ctx, key_segment, pairs, parse_key, value};
 use crate::access::Permission;
 use crate::audit::label_of;
 use crate::form::Choice;
-use crate::listing::{self, ListQuery, estimate, thousands};
+use crate::listing::{self, thousands};
 use crate::model::{AdminModel, Row, WriteError, json_key};
+use phial_orm::query::{ListQuery, Total};
 
 /// Largest foreign table whose rows a select lists in full.
 const SMALL_RELATED: u64 = 200;
@@ -32,48 +33,23 @@ pub(crate) fn scope(ctx: &Ctx, m: &dyn AdminModel, cond: Condition) -> Condition
     ctx.scope(m, cond)
 }
 
-/// How many rows a list has, as far as it is worth knowing.
-pub(crate) struct Total {
-    pub(crate) exact: Option<u64>,
-    pub(crate) label: String,
-}
-
-/// Counts without ever counting a large table in full: a table past
-/// `count_limit` rows (by the database's estimate, or a count bounded by
-/// it) shows the estimate when unfiltered and no total when filtered.
+/// How many rows `cond` finds, as a label ("1,234", "about 2,000,000",
+/// "more than 10,000") and the exact count when there is one; never a
+/// full count of a large table ([`phial_orm::query::count`]).
 pub(crate) async fn total(
     ctx: &Ctx,
     m: &dyn AdminModel,
     cond: Condition,
-    narrowed: bool,
-) -> Result<Total, DbErr> {
-    let limit = ctx.reg.cfg.count_limit;
-    let conn = ctx.db.conn();
-    let table = &m.spec().meta.table;
-    let est = estimate(conn, table).await;
-    let whole = match est {
-        Some(e) if e > limit => None,
-        _ => Some(m.count(conn, Condition::all(), limit).await?),
+) -> Result<(Option<u64>, String), DbErr> {
+    let t = m
+        .total(ctx.db.conn(), cond, ctx.reg.cfg.count_limit)
+        .await?;
+    let label = match t {
+        Total::Exact(n) => thousands(n),
+        Total::About(n) => format!("about {}", thousands(n)),
+        Total::MoreThan(n) => format!("more than {}", thousands(n)),
     };
-    let big = whole.is_none_or(|n| n > limit);
-    if !big {
-        // Unnarrowed, the whole table's count is the answer already.
-        let n = match whole {
-            Some(n) if cond.is_empty() => n,
-            _ => m.count(conn, cond, limit).await?,
-        };
-        return Ok(Total {
-            exact: Some(n),
-            label: thousands(n),
-        });
-    }
-    Ok(Total {
-        exact: None,
-        label: match (narrowed, est) {
-            (false, Some(e)) if e > limit => format!("about {}", thousands(e)),
-            _ => format!("more than {}", thousands(limit)),
-        },
-    })
+    Ok((t.exact(), label))
 }
 
 /// `GET /admin/{model}` → `/admin/{model}/`, for models there are (the
@@ -215,28 +191,30 @@ pub(crate) async fn page(
     };
     let spec = &ctx.spec(&*m);
     let q_pairs = pairs(query.unwrap_or_default().as_bytes());
+    if let Some(new) = listing::legacy(spec, &q_pairs) {
+        let url = phial_orm::query::link(&ctx.reg.url(&format!("{}/", spec.slug)), &new, &[], &[]);
+        return Redirect::permanent(&url).into_response();
+    }
     let partial = value(&q_pairs, "_partial") == Some("rows");
-    let lq = listing::parse(spec, &q_pairs);
-    let cond = match m.condition(&lq.clauses, lq.q.as_deref(), &spec.search) {
+    let per_page = spec.per_page.unwrap_or(ctx.reg.cfg.per_page);
+    let lq = match listing::parse(spec, per_page, &q_pairs) {
+        Ok(lq) => lq,
+        Err(e) => return ctx.error(StatusCode::BAD_REQUEST, e.message()),
+    };
+    let cond = match m.condition(&lq, &spec.search) {
         Ok(c) => c,
-        Err(e) => return ctx.error(StatusCode::BAD_REQUEST, &e.message),
+        Err(e) => return ctx.error(StatusCode::BAD_REQUEST, e.message()),
     };
     let cond = scope(&ctx, &*m, cond);
-    let per_page = spec.per_page.unwrap_or(ctx.reg.cfg.per_page);
-    let offset = (lq.page - 1).saturating_mul(per_page);
-    if offset > phial_orm::MAX_OFFSET {
-        return ctx.error(
-            StatusCode::BAD_REQUEST,
-            &format!(
-                "Page {} is past the end of any list: narrow it with search or filters, or sort \
-                 it the other way.",
-                lq.page
-            ),
-        );
-    }
+    let per_page = lq.per_page;
+    let offset = match lq.offset() {
+        Ok(o) => o,
+        Err(e) => return ctx.error(StatusCode::BAD_REQUEST, e.message()),
+    };
+    let sort = listing::order_of(&lq);
     let conn = ctx.db.conn();
     let fetched = m
-        .fetch(conn, cond.clone(), &lq.sort, offset, per_page + 1)
+        .fetch(conn, cond.clone(), &sort, offset, per_page + 1)
         .await;
     let mut rows = match fetched {
         Ok(r) => r,
@@ -254,16 +232,17 @@ pub(crate) async fn page(
             Err(e) => e.into_response(),
         };
     }
-    let total = match total(&ctx, &*m, cond, lq.narrowed()).await {
+    let (exact, total_label) = match total(&ctx, &*m, cond).await {
         Ok(t) => t,
         Err(e) => return ctx.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
-    let last_page = total.exact.map(|n| n.div_ceil(per_page).max(1));
+    let page = lq.page_number();
+    let last_page = exact.map(|n| n.div_ceil(per_page).max(1));
     let pages: Vec<Json> = match last_page {
-        Some(last) => page_numbers(lq.page, last)
+        Some(last) => page_numbers(page, last)
             .into_iter()
             .map(|p| match p {
-                Some(p) => json!({"n": p, "url": lq.link(&[("page", Some(p.to_string()))]), "current": p == lq.page}),
+                Some(p) => json!({"n": p, "url": listing::link(&lq, &[("page", p.to_string())], &[]), "current": p == page}),
                 None => json!({"gap": true}),
             })
             .collect(),
@@ -287,7 +266,7 @@ pub(crate) async fn page(
             actions.push(json!({"name": name, "label": label}));
         }
     }
-    let here = lq.link(&[]);
+    let here = listing::link(&lq, &[], &[]);
     ctx.render(
         "admin/list.html",
         &spec.slug,
@@ -302,12 +281,12 @@ pub(crate) async fn page(
             "search": !spec.search.is_empty(),
             "search_fields": spec.search.iter().map(|s| spec.label_of(s)).collect::<Vec<_>>(),
             "q": lq.q,
-            "errors": lq.errors,
-            "total": total.label,
-            "page": lq.page,
+            "errors": Vec::<String>::new(),
+            "total": total_label,
+            "page": page,
             "pages": pages,
-            "prev_url": (lq.page > 1).then(|| lq.link(&[("page", Some((lq.page - 1).to_string()))])),
-            "next_url": has_next.then(|| lq.link(&[("page", Some((lq.page + 1).to_string()))])),
+            "prev_url": (page > 1).then(|| listing::link(&lq, &[("page", (page - 1).to_string())], &[])),
+            "next_url": has_next.then(|| listing::link(&lq, &[("page", (page + 1).to_string())], &[])),
             "here": here,
             "clear_url": if lq.narrowed() { Some(ctx.reg.url(&format!("{}/", spec.slug))) } else { None },
             "add_url": ctx.may(&*m, Permission::Add).then(|| ctx.reg.url(&format!("{}/new", spec.slug))),
@@ -330,7 +309,11 @@ fn columns_json(ctx: &Ctx, m: &dyn AdminModel, lq: &ListQuery) -> Vec<Json> {
         .iter()
         .map(|c| {
             let sortable = spec.sortable.contains(c);
-            let current = lq.sort.first().filter(|(s, _)| s == c).map(|(_, d)| *d);
+            let current = lq
+                .sort
+                .first()
+                .filter(|(s, _)| s == c)
+                .map(|(_, o)| *o == sea_orm::Order::Desc);
             let next = match current {
                 Some(false) => format!("-{c}"),
                 _ => c.clone(),
@@ -338,7 +321,7 @@ fn columns_json(ctx: &Ctx, m: &dyn AdminModel, lq: &ListQuery) -> Vec<Json> {
             json!({
                 "name": c,
                 "label": spec.label_of(c),
-                "sort_url": sortable.then(|| lq.link(&[("sort", Some(next)), ("page", None)])),
+                "sort_url": sortable.then(|| listing::link(lq, &[("sort", next.clone())], &["page"])),
                 "sorted": match current { Some(true) => "desc", Some(false) => "asc", None => "" },
                 "num": spec.meta.foreign_key(c).is_none() && spec.meta.field(c).is_some_and(|f| matches!(f.kind, FieldKind::Integer | FieldKind::Number)),
             })
@@ -595,10 +578,24 @@ pub(crate) async fn export(
         );
     }
     let spec = ctx.spec(&*m);
-    let lq = listing::parse(&spec, &pairs(query.unwrap_or_default().as_bytes()));
-    let cond = match m.condition(&lq.clauses, lq.q.as_deref(), &spec.search) {
+    let q_pairs = pairs(query.unwrap_or_default().as_bytes());
+    if let Some(new) = listing::legacy(&spec, &q_pairs) {
+        let url = phial_orm::query::link(
+            &ctx.reg.url(&format!("{}/export.csv", spec.slug)),
+            &new,
+            &[],
+            &[],
+        );
+        return Redirect::permanent(&url).into_response();
+    }
+    let per_page = spec.per_page.unwrap_or(ctx.reg.cfg.per_page);
+    let lq = match listing::parse(&spec, per_page, &q_pairs) {
+        Ok(lq) => lq,
+        Err(e) => return ctx.error(StatusCode::BAD_REQUEST, e.message()),
+    };
+    let cond = match m.condition(&lq, &spec.search) {
         Ok(c) => scope(&ctx, &*m, c),
-        Err(e) => return ctx.error(StatusCode::BAD_REQUEST, &e.message),
+        Err(e) => return ctx.error(StatusCode::BAD_REQUEST, e.message()),
     };
     let names: Vec<String> = spec.meta.visible().map(|f| f.name.clone()).collect();
     let conn = ctx.db.conn().clone();
@@ -623,7 +620,7 @@ pub(crate) async fn export(
         m: m.clone(),
         conn,
         cond,
-        sort: lq.sort.clone(),
+        sort: listing::order_of(&lq),
         names,
         offset: 0,
         header: Some(header),
@@ -724,18 +721,12 @@ pub(crate) async fn choices(
             fields.push(t.clone());
         }
         let mut any = Condition::any();
-        for f in &fields {
-            if let Ok(c) = m.condition(
-                &[crate::model::Clause {
-                    field: f.clone(),
-                    op: crate::model::Op::Contains,
-                    value: Json::String(term.clone()),
-                }],
-                None,
-                &[],
-            ) {
-                any = any.add(c);
-            }
+        let search = ListQuery {
+            q: Some(term.clone()),
+            ..ListQuery::default()
+        };
+        if let Ok(c) = m.condition(&search, &fields) {
+            any = any.add(c);
         }
         // A number may be a key.
         if let Some(k) = parse_key(&*m, &term)
