@@ -268,6 +268,16 @@ pub fn parse_pairs(
         if rules.own.iter().any(|o| o == key) {
             continue;
         }
+        if value.contains('\0') || key.contains('\0') {
+            // No database stores NUL in text (PostgreSQL refuses it).
+            return Err(QueryError::new(
+                key,
+                format!(
+                    "`{}` holds a NUL character (%00), which no value can hold",
+                    key.replace('\0', "%00")
+                ),
+            ));
+        }
         if RESERVED.contains(&key.as_str()) && !seen.insert(key.clone()) {
             return Err(QueryError::new(key, format!("`{key}` is given twice")));
         }
