@@ -329,6 +329,21 @@ impl Extension for Admin {
                     },
                     meta: Some(spec.meta.clone()),
                     policy: None,
+                    list: Some(phial_orm::query::indexes::ListColumns {
+                        sort: spec
+                            .order
+                            .iter()
+                            .map(|(n, _)| n.clone())
+                            .chain(spec.sortable.iter().cloned())
+                            .fold(Vec::new(), |mut v, n| {
+                                if !v.contains(&n) {
+                                    v.push(n);
+                                }
+                                v
+                            }),
+                        filter: spec.filters.clone(),
+                        search: spec.search.clone(),
+                    }),
                 },
             );
         }

@@ -13,6 +13,7 @@
 //!     kind: DoorKind::Feed { namespace: "/live".into(), grants: false },
 //!     meta: None,
 //!     policy: None,
+//!     list: None,
 //! });
 //! assert_eq!(doors.all()[0].table, "post");
 //! ```
@@ -37,6 +38,9 @@ pub struct Door {
     /// The door's own policy, when it has one instead of the app's
     /// (`Resource::policy`).
     pub policy: Option<Policy>,
+    /// The columns its list sorts, filters and searches by, when it has a
+    /// list (checked against the database's indexes at startup).
+    pub list: Option<crate::query::indexes::ListColumns>,
 }
 
 /// What kind of door, and its address.

@@ -177,9 +177,73 @@ fn policy_findings(policies: &policy::Policies, doors: &[doors::Door]) -> Vec<De
     out
 }
 
+/// The list columns no index serves, found at startup.
+#[derive(Debug, Clone, Default)]
+struct UnindexedLists(std::sync::Arc<std::sync::Mutex<Vec<query::indexes::Missing>>>);
+
+impl UnindexedLists {
+    fn all(&self) -> Vec<query::indexes::Missing> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Asks the database which columns of each list door an index serves.
+async fn list_indexes(state: &phial_core::AppState) {
+    let (Some(dbs), Some(found)) = (state.get::<Databases>(), state.get::<UnindexedLists>()) else {
+        return;
+    };
+    let db = dbs.default_db();
+    let backend = db.get_database_backend();
+    let mut all: Vec<query::indexes::Missing> = Vec::new();
+    for door in doors::Doors::of(state) {
+        let (Some(cols), Some(meta)) = (&door.list, &door.meta) else {
+            continue;
+        };
+        let indexes = match query::indexes::of(db, &door.table).await {
+            Ok(Some(i)) => i,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::debug!(table = %door.table, "reading indexes: {e}");
+                continue;
+            }
+        };
+        for m in query::indexes::missing(backend, &door.table, &meta.primary_key, cols, &indexes) {
+            if !all
+                .iter()
+                .any(|a| a.table == m.table && a.column == m.column && a.use_ == m.use_)
+            {
+                all.push(m);
+            }
+        }
+    }
+    if !state.profile().is_production() {
+        for m in all.iter().filter(|m| m.indexable) {
+            tracing::warn!(table = %m.table, column = %m.column, "{m}");
+        }
+    }
+    *found.0.lock().unwrap_or_else(|p| p.into_inner()) = all;
+}
+
 impl Extension for Orm {
     fn name(&self) -> &str {
         "orm"
+    }
+
+    fn finish(&self, app: &mut AppBuilder) -> Result<(), BoxError> {
+        // After every `init_app`: startup migrations (`Migrate`) run first.
+        app.on_startup(|state| async move {
+            // A database slow to answer its catalog delays nothing: the
+            // report is advice, the app starts without it.
+            let wait = std::time::Duration::from_secs(3);
+            if tokio::time::timeout(wait, list_indexes(&state))
+                .await
+                .is_err()
+            {
+                tracing::debug!("reading the lists' indexes took over {wait:?}; skipped");
+            }
+            Ok(())
+        });
+        Ok(())
     }
 
     fn init_app(&self, app: &mut AppBuilder) -> Result<(), BoxError> {
@@ -187,6 +251,26 @@ impl Extension for Orm {
         app.insert(self.policies.clone());
         let policies = self.policies.clone();
         app.deploy_check(move |state| policy_findings(&policies, &doors::Doors::of(state)));
+        // Which list columns no index serves: asked once at startup (the
+        // catalog queries cost a few milliseconds; the hook is added in
+        // `finish`, after migrations), warned about in development, listed
+        // by `check --deploy`.
+        let unindexed = UnindexedLists::default();
+        app.insert(unindexed.clone());
+        app.deploy_check(move |_| {
+            unindexed
+                .all()
+                .into_iter()
+                .map(|m| {
+                    let key = format!("index.{}.{}", m.table, m.column);
+                    if m.indexable {
+                        DeployFinding::warning(key, m.to_string())
+                    } else {
+                        DeployFinding::info(key, m.to_string())
+                    }
+                })
+                .collect()
+        });
         app.provide(move |p| async move {
             let instance = p.instance_path().to_path_buf();
             let url = connect::resolve_url(&cfg.default, &instance, "app");

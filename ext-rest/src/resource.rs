@@ -439,6 +439,13 @@ where
                 },
                 meta: Some(self.meta.clone()),
                 policy: self.policy.clone(),
+                list: ops.contains(&Operation::List).then(|| {
+                    phial_orm::query::indexes::ListColumns {
+                        sort: self.sortable.clone(),
+                        filter: self.filterable.clone(),
+                        search: self.searchable.clone(),
+                    }
+                }),
             },
         );
         // One allowance per caller across the resource's routes.

@@ -575,6 +575,7 @@ impl phial_core::Extension for Socket {
                             },
                             meta: None,
                             policy: None,
+                            list: None,
                         },
                     );
                 }

@@ -143,7 +143,7 @@ async fn the_binary_has_the_db_commands() {
     assert!(!out.status.success(), "pending migrations fail the check");
     // The blog's four, the admin's three and phial::auth's session table.
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(err.contains("8 migration(s) pending"), "{err}");
+    assert!(err.contains("9 migration(s) pending"), "{err}");
     assert!(run(&["db", "upgrade"]).status.success());
     let out = run(&["db", "status"]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -136,12 +136,39 @@ async fn the_first_development_run_prints_an_admin_user_that_signs_in() {
 
 #[tokio::test]
 async fn the_production_config_passes_check_deploy_with_nothing_to_report() {
-    let Some(pg) = postgres_url().await else {
+    let Some(server) = postgres_url().await else {
         return;
     };
+    // A database of its own, migrated as a deploy would: the check reads
+    // the blog's tables and their indexes.
+    use sea_orm::ConnectionTrait;
+    let admin = sea_orm::Database::connect(&server).await.unwrap();
+    admin
+        .execute_unprepared("DROP DATABASE IF EXISTS phial_blog_deploy WITH (FORCE)")
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared("CREATE DATABASE phial_blog_deploy")
+        .await
+        .unwrap();
+    let pg = format!(
+        "{}/phial_blog_deploy",
+        server.rsplit_once('/').expect("a database in the URL").0
+    );
     let dir = tempfile::tempdir().unwrap();
     let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/production.toml");
     let secret = "f".repeat(64);
+    let upgrade = blog_command(&dir.path().join("instance"))
+        .args(["db", "upgrade"])
+        .env("PHIAL_DATABASE__URL", &pg)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        upgrade.status.success(),
+        "{}",
+        String::from_utf8_lossy(&upgrade.stderr)
+    );
     let check_deploy = async |env: &[(&str, &str)]| {
         let mut cmd = blog_command(&dir.path().join("instance"));
         cmd.args(["check", "--deploy"])
@@ -171,6 +198,45 @@ async fn the_production_config_passes_check_deploy_with_nothing_to_report() {
         !text.contains("WARNING") && !text.contains("ERROR"),
         "nothing to report: {text}"
     );
+    let with_keys = [
+        ("PHIAL_SECRET_KEY", secret.as_str()),
+        ("PHIAL_BLOG__API_TOKEN", secret.as_str()),
+        ("PHIAL_METRICS__TOKEN", secret.as_str()),
+    ];
+
+    // Every list column has its index; one dropped is named with the
+    // statement that puts it back (a post with no comments would scan
+    // every comment for its own).
+    let db = sea_orm::Database::connect(&pg).await.unwrap();
+    db.execute_unprepared("DROP INDEX comment_post_id_idx")
+        .await
+        .unwrap();
+    db.execute_unprepared("DROP INDEX post_title_trgm")
+        .await
+        .unwrap();
+    let (ok, text) = check_deploy(&with_keys).await;
+    assert!(ok, "warnings only: {text}");
+    assert!(
+        text.contains("WARNING orm: index.comment.post_id")
+            && text.contains("CREATE INDEX comment_post_id_idx ON comment (post_id)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("WARNING orm: index.post.title")
+            && text.contains("USING gin (lower(title) gin_trgm_ops)"),
+        "{text}"
+    );
+    db.execute_unprepared("CREATE INDEX comment_post_id_idx ON comment (post_id)")
+        .await
+        .unwrap();
+    db.execute_unprepared(
+        "CREATE INDEX post_title_trgm ON post USING gin (lower(title) gin_trgm_ops)",
+    )
+    .await
+    .unwrap();
+    let (ok, text) = check_deploy(&with_keys).await;
+    assert!(ok && !text.contains("WARNING"), "put back: {text}");
+    db.close().await.unwrap();
 
     // Without a metrics token the page stays off, and the check says how
     // to turn it on.

@@ -9,6 +9,7 @@
 //! - [`cursor`]: opaque keyset cursors;
 //! - [`count`]: bounded counts and the database's estimate;
 //! - [`link()`]: the same list with a parameter changed;
+//! - [`indexes`]: which columns a list uses that no index serves;
 //! - [`column`], [`contains`], [`compare_value`]: the pieces (a column by
 //!   name, a case-blind `LIKE` that escapes wildcards, a value typed
 //!   against its field).
@@ -21,6 +22,7 @@ pub mod count;
 pub mod cursor;
 mod error;
 pub mod grammar;
+pub mod indexes;
 mod link;
 mod values;
 

@@ -7,6 +7,7 @@ mod m20261123_000001_create_author;
 mod m20261123_000002_create_post;
 mod m20261123_000003_create_comment;
 mod m20261202_000004_author_password;
+mod m20261207_000005_list_indexes;
 
 /// Every migration of the blog.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_post::Migration),
             Box::new(m20261123_000003_create_comment::Migration),
             Box::new(m20261202_000004_author_password::Migration),
+            Box::new(m20261207_000005_list_indexes::Migration),
         ]
     }
 }
