@@ -82,6 +82,9 @@ pub(crate) trait AdminModel: Send + Sync {
     fn condition(&self, lq: &ListQuery, search: &[String]) -> Result<Condition, QueryError>;
     /// Rows whose `field`s equal the values (a dependant's foreign key).
     fn equal(&self, values: &[(String, Json)]) -> Result<Condition, FieldError>;
+    /// Rows after `row` in `order` (the key last): keyset paging, which
+    /// costs the same on the last page as on the first.
+    fn after_row(&self, order: &[(String, Order)], row: &Row) -> Result<Condition, QueryError>;
     /// The row with this key.
     fn key_condition(&self, key: &Json) -> Result<Condition, FieldError>;
     /// Rows with any of these keys.
@@ -274,6 +277,18 @@ impl<E: AdminEntity> AdminModel for Mounted<E> {
 
     fn condition(&self, lq: &ListQuery, search: &[String]) -> Result<Condition, QueryError> {
         query::condition::<E>(self.meta(), lq, search)
+    }
+
+    fn after_row(&self, order: &[(String, Order)], row: &Row) -> Result<Condition, QueryError> {
+        let values: Vec<Json> = order
+            .iter()
+            .map(|(n, _)| row.get(n).cloned().unwrap_or(Json::Null))
+            .collect();
+        let lq = ListQuery {
+            order: order.to_vec(),
+            ..ListQuery::default()
+        };
+        query::after_cursor::<E>(self.meta(), &lq, &values)
     }
 
     fn equal(&self, values: &[(String, Json)]) -> Result<Condition, FieldError> {

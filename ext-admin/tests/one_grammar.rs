@@ -553,3 +553,64 @@ async fn random_query_strings_never_reach_a_server_error() {
         );
     }
 }
+
+#[tokio::test]
+async fn csv_export_walks_every_row_once_in_order_by_keyset() {
+    let _one_at_a_time = SERIAL.lock().await;
+    for (db_name, url) in phial_core::testing::sql_databases().await {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(&url, dir.path()).await;
+        let db = Db::from_state(app.state()).unwrap();
+        // 1,242 rows in all, their `qty` repeating: pages of 500 break
+        // inside runs of equal values, where only the key orders rows.
+        for chunk in 0..4 {
+            let values: Vec<String> = (0..1234 / 4 + 1)
+                .map(|i| {
+                    let n = chunk * 1000 + i;
+                    format!(
+                        "('n{n}', {}, 1.0, TRUE, '2026-12-05 10:00:00', NULL)",
+                        n % 7
+                    )
+                })
+                .collect();
+            db.conn()
+                .execute_unprepared(&format!(
+                    "INSERT INTO admin_gadget (name, qty, price, active, made_at, note) VALUES {}",
+                    values.join(",")
+                ))
+                .await
+                .unwrap();
+        }
+        let admin = signed_in(&app).await;
+        let res = admin
+            .get("/admin/admin_gadget/export.csv?sort=-qty&qty__ge=0")
+            .send()
+            .await;
+        assert_eq!(res.status(), 200, "{db_name}: {}", res.text());
+        let text = res.text();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let (id_at, qty_at) = (
+            header.iter().position(|h| *h == "id").unwrap(),
+            header.iter().position(|h| *h == "qty").unwrap(),
+        );
+        let got: Vec<(i32, i32)> = lines
+            .map(|l| {
+                let cells: Vec<&str> = l.split(',').collect();
+                (
+                    cells[qty_at].parse().unwrap(),
+                    cells[id_at].parse().unwrap(),
+                )
+            })
+            .collect();
+        let mut want = got.clone();
+        want.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        assert_eq!(got, want, "{db_name}: in the list's order");
+        let mut ids: Vec<i32> = got.iter().map(|(_, id)| *id).collect();
+        ids.sort();
+        ids.dedup();
+        let expected = rows().iter().filter(|r| r.2 >= 0).count() + 4 * (1234 / 4 + 1);
+        assert_eq!(ids.len(), expected, "{db_name}: every row once");
+        assert_eq!(got.len(), expected, "{db_name}: no row twice");
+    }
+}

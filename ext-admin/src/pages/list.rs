@@ -611,6 +611,9 @@ pub(crate) async fn export(
         conn: sea_orm::DatabaseConnection,
         cond: Condition,
         sort: Vec<(String, bool)>,
+        keyset: bool,
+        order: Vec<(String, sea_orm::Order)>,
+        last: Option<Row>,
         names: Vec<String>,
         offset: u64,
         header: Option<Vec<u8>>,
@@ -621,6 +624,14 @@ pub(crate) async fn export(
         conn,
         cond,
         sort: listing::order_of(&lq),
+        // Keyset chunks (each costs the same, however far the export has
+        // gone) unless a sort column may be null (NULLs do not compare).
+        keyset: lq
+            .order
+            .iter()
+            .all(|(n, _)| spec.meta.field(n).is_some_and(|f| !f.nullable)),
+        order: lq.order.clone(),
+        last: None,
         names,
         offset: 0,
         header: Some(header),
@@ -633,11 +644,18 @@ pub(crate) async fn export(
         if s.done {
             return None;
         }
-        let rows = match s
-            .m
-            .fetch(&s.conn, s.cond.clone(), &s.sort, s.offset, CHUNK)
-            .await
-        {
+        let (cond, offset) = match (&s.last, s.keyset) {
+            (Some(last), true) => match s.m.after_row(&s.order, last) {
+                Ok(after) => (s.cond.clone().add(after), 0),
+                Err(e) => {
+                    let e = std::io::Error::other(e.to_string());
+                    return Some((Err(e), State { done: true, ..s }));
+                }
+            },
+            (None, true) => (s.cond.clone(), 0),
+            (_, false) => (s.cond.clone(), s.offset),
+        };
+        let rows = match s.m.fetch(&s.conn, cond, &s.sort, offset, CHUNK).await {
             Ok(r) => r,
             Err(e) => {
                 return Some((
@@ -651,6 +669,7 @@ pub(crate) async fn export(
         }
         s.done = (rows.len() as u64) < CHUNK;
         s.offset += CHUNK;
+        s.last = rows.last().cloned();
         let mut out = Vec::new();
         for r in &rows {
             let values: Vec<Json> = s
