@@ -13,24 +13,11 @@ use phial_orm::Tx;
 
 use crate::access::Permission;
 use phial_orm::meta::{FieldKind, FieldNames, ModelMeta};
-use sea_orm::{ActiveModelBehavior, ActiveModelTrait, EntityTrait, IntoActiveModel};
+use sea_orm::EntityTrait;
 
-/// An entity the admin can show: any sea-orm entity whose models clone.
-pub trait AdminEntity:
-    EntityTrait<
-        Model: IntoActiveModel<<Self as EntityTrait>::ActiveModel> + Clone + Send + Sync,
-        ActiveModel: ActiveModelTrait<Entity = Self> + ActiveModelBehavior + Send + Sync,
-    > + Sync
-{
-}
-
-impl<E> AdminEntity for E where
-    E: EntityTrait<
-            Model: IntoActiveModel<<E as EntityTrait>::ActiveModel> + Clone + Send + Sync,
-            ActiveModel: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + Sync,
-        > + Sync
-{
-}
+/// The bound the admin puts on an entity: the query layer's one
+/// [`Model`](phial_orm::query::Model) (this name stays for a release).
+pub use phial_orm::query::Model as AdminEntity;
 
 type ActionFn<E> = Arc<
     dyn Fn(Arc<Tx>, Vec<<E as EntityTrait>::Model>) -> BoxFuture<'static, Result<String, BoxError>>

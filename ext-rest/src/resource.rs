@@ -11,7 +11,7 @@ use phial_core::routing::MethodRoutes;
 use phial_core::{AppBuilder, AppState};
 use phial_orm::meta::{FieldNames, ModelMeta};
 use phial_orm::policy::{Action, Policy};
-use sea_orm::{ActiveModelBehavior, ActiveModelTrait, EntityTrait, IntoActiveModel};
+use sea_orm::EntityTrait;
 
 use crate::config::RestConfig;
 use crate::guard::Guard;
@@ -19,23 +19,9 @@ use crate::handlers;
 use crate::openapi::ResourceDoc;
 use phial_orm::query::ListRules;
 
-/// An entity REST can serve: any sea-orm entity (its models clone, and
-/// its active model has the default behaviour or your own hooks).
-pub trait RestEntity:
-    EntityTrait<
-        Model: IntoActiveModel<<Self as EntityTrait>::ActiveModel> + Clone + Send + Sync,
-        ActiveModel: ActiveModelTrait<Entity = Self> + ActiveModelBehavior + Send + Sync,
-    > + Sync
-{
-}
-
-impl<E> RestEntity for E where
-    E: EntityTrait<
-            Model: IntoActiveModel<<E as EntityTrait>::ActiveModel> + Clone + Send + Sync,
-            ActiveModel: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send + Sync,
-        > + Sync
-{
-}
+/// The bound REST puts on an entity: the query layer's one
+/// [`Model`](phial_orm::query::Model) (this name stays for a release).
+pub use phial_orm::query::Model as RestEntity;
 
 /// The operations a resource can serve; each can be switched off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

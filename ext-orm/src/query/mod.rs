@@ -1,7 +1,8 @@
 //! The one query layer under every list: REST collections, the admin's
 //! list pages and CSV export read the same grammar with the same parser,
 //! build the same conditions and count the same bounded way, so one
-//! model answers to one query string everywhere.
+//! model answers to one query string everywhere. [`Model`] is the one
+//! bound they put on an entity.
 //!
 //! - [`grammar`]: `page`, `per_page`, `cursor`, `sort`, `q` and filters
 //!   `field__op=value` ([`Op`]) checked against [`ListRules`];
@@ -10,7 +11,7 @@
 //! - [`count`]: bounded counts and the database's estimate;
 //! - [`link()`]: the same list with a parameter changed;
 //! - [`indexes`]: which columns a list uses that no index serves;
-//! - [`column`], [`contains`], [`compare_value`]: the pieces (a column by
+//! - [`column()`], [`contains`], [`compare_value`]: the pieces (a column by
 //!   name, a case-blind `LIKE` that escapes wildcards, a value typed
 //!   against its field).
 //!
@@ -24,6 +25,7 @@ mod error;
 pub mod grammar;
 pub mod indexes;
 mod link;
+mod model;
 mod values;
 
 pub use condition::{after_cursor, condition, filtered, ordered};
@@ -31,4 +33,5 @@ pub use count::Total;
 pub use error::QueryError;
 pub use grammar::{Filter, ListQuery, ListRules, MAX_PAGE, Op, RESERVED, parse, parse_pairs};
 pub use link::link;
+pub use model::Model;
 pub use values::{column, compare_value, contains, like_pattern};
