@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::Ctx;
-use super::list::total;
+use super::reach::total;
 use crate::access::Permission;
 use crate::log;
 
@@ -24,7 +24,7 @@ pub(crate) async fn page(ctx: Ctx) -> Response {
         }
         let spec = m.spec();
         // A narrowed view never shows the whole table's estimate.
-        let cond = super::list::scope(&ctx, &**m, sea_orm::Condition::all());
+        let cond = super::reach::scope(&ctx, &**m, sea_orm::Condition::all());
         let count = match total(&ctx, &**m, cond).await {
             Ok((_, label)) => label,
             Err(e) => {

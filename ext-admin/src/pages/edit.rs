@@ -15,7 +15,10 @@ use phial_orm::meta::json::FieldError;
 use sea_orm::Condition;
 use serde_json::{Value as Json, json};
 
-use super::list::{cell, foreign, related_labels, scope, text_of, write_failed};
+use super::cells::{cell, text_of};
+use super::reach::scope;
+use super::related::{foreign, related_labels};
+use super::write_failed::write_failed;
 use super::{Ctx, key_segment, pairs, parse_key, value};
 use crate::access::Permission;
 use crate::audit::label_of;
@@ -458,7 +461,7 @@ pub(crate) async fn cascade_list(
             w.plan(m, &whole).await
         })
         .await
-        .map_err(super::list::write_message)?;
+        .map_err(super::write_failed::write_message)?;
     let mut out: Vec<Json> = Vec::new();
     let mut order: Vec<String> = Vec::new();
     let mut groups: HashMap<String, (Arc<dyn AdminModel>, Vec<Row>)> = HashMap::new();

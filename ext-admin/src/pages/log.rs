@@ -7,7 +7,7 @@ use http::StatusCode;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Value as Json, json};
 
-use super::list::write_failed;
+use super::write_failed::write_failed;
 use super::{Ctx, key_segment, pairs, value};
 use crate::access::Permission;
 use crate::log;

@@ -4,12 +4,19 @@
 //! against.
 
 pub(crate) mod auth;
+pub(crate) mod bulk;
+pub(crate) mod cells;
+pub(crate) mod choices;
 pub(crate) mod custom;
 pub(crate) mod dashboard;
 pub(crate) mod edit;
+pub(crate) mod export;
 pub(crate) mod list;
 pub(crate) mod log;
+pub(crate) mod reach;
+pub(crate) mod related;
 pub(crate) mod staff;
+pub(crate) mod write_failed;
 
 use std::sync::Arc;
 
@@ -455,14 +462,14 @@ pub(crate) fn routes(app: &mut phial_core::AppBuilder, prefix: &str) {
     );
     app.route(&p("/{model}/"), get(list::page).name("admin_list"));
     app.route(&p("/{model}"), get(list::to_slash));
-    app.route(&p("/{model}/bulk"), post(list::bulk).name("admin_bulk"));
+    app.route(&p("/{model}/bulk"), post(bulk::bulk).name("admin_bulk"));
     app.route(
         &p("/{model}/export.csv"),
-        get(list::export).name("admin_export"),
+        get(export::export).name("admin_export"),
     );
     app.route(
         &p("/{model}/choices"),
-        get(list::choices).name("admin_choices"),
+        get(choices::choices).name("admin_choices"),
     );
     app.route(
         &p("/{model}/new"),

@@ -1,0 +1,35 @@
+//! What a staff user's lists reach: the rows the one decision lets them
+//! see, and how many there are, counted without ever counting a large
+//! table in full.
+
+use sea_orm::{Condition, DbErr};
+
+use super::Ctx;
+use crate::listing::thousands;
+use crate::model::AdminModel;
+use phial_orm::query::Total;
+
+/// The rows this user may reach: `cond` narrowed by the one decision's
+/// row filter ([`Ctx::scope`]).
+pub(crate) fn scope(ctx: &Ctx, m: &dyn AdminModel, cond: Condition) -> Condition {
+    ctx.scope(m, cond)
+}
+
+/// How many rows `cond` finds, as a label ("1,234", "about 2,000,000",
+/// "more than 10,000") and the exact count when there is one; never a
+/// full count of a large table ([`phial_orm::query::count`]).
+pub(crate) async fn total(
+    ctx: &Ctx,
+    m: &dyn AdminModel,
+    cond: Condition,
+) -> Result<(Option<u64>, String), DbErr> {
+    let t = m
+        .total(ctx.db.conn(), cond, ctx.reg.cfg.count_limit)
+        .await?;
+    let label = match t {
+        Total::Exact(n) => thousands(n),
+        Total::About(n) => format!("about {}", thousands(n)),
+        Total::MoreThan(n) => format!("more than {}", thousands(n)),
+    };
+    Ok((t.exact(), label))
+}
