@@ -115,7 +115,7 @@ pub(crate) async fn on_change(app: AppState, change: std::sync::Arc<Change>) {
             cache.invalidate_tag(&rows_tag(&change.table)).await;
         }
         for key in &change.keys {
-            let text = crate::handlers::key_text(key);
+            let text = crate::row_key::key_text(key);
             cache.invalidate_tag(&row_tag(&change.table, &text)).await;
         }
     }

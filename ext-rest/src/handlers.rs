@@ -1,33 +1,29 @@
-//! The generated handlers: list, get, create, replace, update, delete and
+//! The generated row handlers: get, create, replace, update, delete and
 //! bulk create, generic over the entity. Each one recognises the caller
 //! (guard), asks the policy, and answers problems as problem+json.
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use http::header::{CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LOCATION};
-use http::request::Parts;
+use http::header::{IF_MATCH, IF_NONE_MATCH, LOCATION};
 use http::{HeaderValue, StatusCode};
 use phial_core::AppState;
 use phial_orm::Db;
-use phial_orm::meta::ModelMeta;
 use phial_orm::meta::json::{self, WriteMode};
-use phial_orm::policy::{Action, Decision};
-use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect,
-};
-use serde_json::{Map, Value as Json, json};
+use phial_orm::policy::Action;
+use sea_orm::{ActiveModelBehavior, ActiveModelTrait, IntoActiveModel};
+use serde_json::json;
 
-use crate::access::{self, Access, authorize};
-use crate::cached::{self, Stored};
+use crate::access::{self, authorize};
+use crate::cached::{self};
 use crate::etag;
 use crate::problem::{Problem, ProblemField};
 use crate::resource::{RestEntity, Shared};
-use phial_orm::query::{self, ListQuery, Total};
+
+use crate::body::{body_bytes, json_body, write_input};
+use crate::respond::{item_bytes, respond};
+use crate::row_key::{canonical_id, find, item_id, key_text, model_key};
 
 /// A write to one row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,349 +33,9 @@ pub(crate) enum Write {
     Delete,
 }
 
-type Result<T> = std::result::Result<T, Problem>;
-
-fn db(app: &AppState) -> Result<Db> {
+pub(crate) type Result<T> = std::result::Result<T, Problem>;
+pub(crate) fn db(app: &AppState) -> Result<Db> {
     Db::from_state(app).ok_or_else(|| Problem::internal(&"phial-rest needs the `Orm` extension"))
-}
-
-/// The JSON body of a write: `application/json` only (a form or plain
-/// text is what another site could make a browser send).
-async fn json_body(s: &Shared, body: Body, limit: usize, parts: &Parts) -> Result<Json> {
-    let bytes = body_bytes(s, body, limit, parts).await?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| Problem::bad_request(format!("the body is not valid JSON: {e}")))
-}
-
-/// The bytes of a JSON body (see [`json_body`]).
-async fn body_bytes(s: &Shared, body: Body, limit: usize, parts: &Parts) -> Result<Bytes> {
-    let json = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .is_some_and(|t| {
-            t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
-        });
-    if !json {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
-                "send `{}` rows as JSON, with `Content-Type: application/json`",
-                s.meta.table
-            ),
-        ));
-    }
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is larger than {limit} bytes (config key `body_limit`)"),
-        )
-    })
-}
-
-/// The caller's access, the database and the JSON body of a write.
-async fn write_input(
-    s: &Shared,
-    app: &AppState,
-    parts: &Parts,
-    body: Body,
-    action: Action,
-) -> Result<(Access, Db, Json)> {
-    let access = authorize(s, parts, app, action).await?;
-    let db = db(app)?;
-    let body = json_body(s, body, app.core().body_limit, parts).await?;
-    Ok((access, db, body))
-}
-
-/// A body ready to send or keep: its JSON text and strong ETag.
-fn stored_bytes(bytes: Vec<u8>) -> Stored {
-    let etag = etag::of(&bytes).to_str().unwrap_or_default().to_owned();
-    // serde_json writes UTF-8.
-    let body = String::from_utf8(bytes).unwrap_or_default();
-    Stored { etag, body }
-}
-
-/// One row as the JSON text clients get (the fields `meta` shows).
-fn item_bytes<E: EntityTrait>(meta: &ModelMeta, model: &E::Model) -> Stored {
-    let mut out = Vec::with_capacity(256);
-    json::write_json::<E>(meta, model, &mut out);
-    stored_bytes(out)
-}
-
-/// A JSON response with its ETag, or a 304 when the client has it.
-fn respond(status: StatusCode, stored: Stored, if_none_match: Option<&HeaderValue>) -> Response {
-    let Ok(tag) = HeaderValue::from_str(&stored.etag) else {
-        return Problem::internal(&"an ETag that is not a header value").into_response();
-    };
-    if status == StatusCode::OK && etag::none_match(if_none_match, &tag) {
-        return (StatusCode::NOT_MODIFIED, [(ETAG, tag)]).into_response();
-    }
-    let mut res = (status, stored.body).into_response();
-    let headers = res.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(ETAG, tag);
-    res
-}
-
-/// The key text of a row's URL in one spelling (`007` is `7`), so the
-/// cache and the change feed name a row alike; `None` when it cannot be
-/// a key.
-fn canonical_id(s: &Shared, id: &str) -> Option<String> {
-    let parts: Vec<&str> = if s.meta.primary_key.len() == 1 {
-        vec![id]
-    } else {
-        id.split(',').collect()
-    };
-    if parts.len() != s.meta.primary_key.len() {
-        return None;
-    }
-    let mut out = Vec::with_capacity(parts.len());
-    for (name, raw) in s.meta.primary_key.iter().zip(parts) {
-        let field = s.meta.field(name)?;
-        out.push(match field.kind {
-            phial_orm::meta::FieldKind::Integer => raw.parse::<i64>().ok()?.to_string(),
-            _ => raw.to_owned(),
-        });
-    }
-    Some(out.join(","))
-}
-
-/// The row `id` names (a composite key is comma-separated, in key order),
-/// as a condition on the key columns.
-fn key_condition<E: EntityTrait>(s: &Shared, id: &str) -> Result<Condition> {
-    let parts: Vec<&str> = if s.meta.primary_key.len() == 1 {
-        vec![id]
-    } else {
-        id.split(',').collect()
-    };
-    if parts.len() != s.meta.primary_key.len() {
-        return Err(Problem::not_found(&s.meta.table));
-    }
-    let mut cond = Condition::all();
-    for (name, raw) in s.meta.primary_key.iter().zip(parts) {
-        let field = s
-            .meta
-            .field(name)
-            .ok_or_else(|| Problem::internal(&format!("primary key `{name}` is not a field")))?;
-        let typed = match field.kind {
-            phial_orm::meta::FieldKind::Integer => match raw.parse::<i64>() {
-                Ok(n) => Json::from(n),
-                Err(_) => return Err(Problem::not_found(&s.meta.table)),
-            },
-            _ => Json::String(raw.to_owned()),
-        };
-        let (col, value) = query::compare_value::<E>(field, &typed)
-            .map_err(|_| Problem::not_found(&s.meta.table))?;
-        cond = cond.add(col.eq(value));
-    }
-    Ok(cond)
-}
-
-fn item_id(parts: &Parts, s: &Shared) -> String {
-    let path = parts.uri.path();
-    let tail = path
-        .strip_prefix(s.collection.as_str())
-        .unwrap_or(path)
-        .trim_start_matches('/');
-    percent_decode(tail)
-}
-
-fn percent_decode(s: &str) -> String {
-    form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
-/// Finds one row the caller may reach (`rows`: the decision's filter).
-async fn find<E: EntityTrait>(
-    s: &Shared,
-    db: &Db,
-    rows: Option<&Condition>,
-    id: &str,
-) -> Result<E::Model> {
-    let mut cond = key_condition::<E>(s, id)?;
-    if let Some(rows) = rows {
-        cond = cond.add(rows.clone());
-    }
-    E::find()
-        .filter(cond)
-        .one(db.conn())
-        .await
-        .map_err(|e| Problem::from_db(&s.meta, e.into()))?
-        .ok_or_else(|| Problem::not_found(&s.meta.table))
-}
-
-pub(crate) fn key_text(key: &Json) -> String {
-    match key {
-        Json::Array(values) => values.iter().map(key_text).collect::<Vec<_>>().join(","),
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-pub(crate) async fn list<E>(s: Arc<Shared>, app: AppState, req: Request) -> Response
-where
-    E: RestEntity,
-{
-    let (parts, _) = req.into_parts();
-    match list_inner::<E>(&s, &app, &parts).await {
-        Ok(res) => res,
-        Err(p) => p.into_response(),
-    }
-}
-
-async fn list_inner<E>(s: &Shared, app: &AppState, parts: &Parts) -> Result<Response>
-where
-    E: RestEntity,
-{
-    let access = authorize(s, parts, app, Action::List).await?;
-    let shown = access::visible(s, &access.decision);
-    let (meta, rules) = shown.as_ref().map_or((&s.meta, &s.rules), |(m, r)| (m, r));
-    let raw_query = parts.uri.query().unwrap_or("");
-    let list: ListQuery = query::parse(raw_query, meta, rules)?;
-    let stored = cached::read(s, app, &access, cached::Read::List(raw_query), || {
-        load_list::<E>(
-            s,
-            app,
-            meta,
-            rules,
-            &access.decision,
-            parts.uri.path(),
-            &list,
-        )
-    })
-    .await?;
-    Ok(respond(
-        StatusCode::OK,
-        stored,
-        parts.headers.get(IF_NONE_MATCH),
-    ))
-}
-
-async fn load_list<E>(
-    s: &Shared,
-    app: &AppState,
-    meta: &ModelMeta,
-    rules: &query::ListRules,
-    decision: &Decision,
-    path: &str,
-    list: &ListQuery,
-) -> Result<Stored>
-where
-    E: RestEntity,
-{
-    let db = db(app)?;
-    let mut cond = query::condition::<E>(meta, list, &rules.searchable)?;
-    if let Some(rows) = &decision.rows {
-        cond = cond.add(rows.clone());
-    }
-    let narrowed = (!cond.is_empty()).then(|| query::filtered(E::find(), &cond));
-    let total = query::count::total(db.conn(), &s.meta.table, narrowed, s.count_limit)
-        .await
-        .map_err(|e| Problem::from_db(&s.meta, e.into()))?;
-    let per_page = list.per_page;
-    let mut select = query::filtered(E::find(), &cond);
-    if let Some(cursor) = &list.cursor {
-        select = select.filter(query::after_cursor::<E>(&s.meta, list, cursor)?);
-    }
-    select = query::ordered(select, &list.order)?;
-    let page = list.page_number();
-    let pages = total.number().div_ceil(per_page).max(1);
-    if list.cursor.is_none() {
-        // A page past the last is empty (its `last` link says where the
-        // rows end); one past any table a database can count is a 400.
-        select = select.offset(list.offset()?);
-    }
-    // One row more than the page says whether another page follows.
-    let mut rows = select
-        .limit(per_page + 1)
-        .all(db.conn())
-        .await
-        .map_err(|e| Problem::from_db(&s.meta, e.into()))?;
-    let more = rows.len() as u64 > per_page;
-    rows.truncate(per_page as usize);
-    let next_cursor = match (more, rows.last()) {
-        (true, Some(last))
-            if list
-                .order
-                .iter()
-                .all(|(n, _)| s.meta.field(n).is_some_and(|f| !f.nullable)) =>
-        {
-            let mut last = json::to_json::<E>(&s.meta, last);
-            let values: Vec<Json> = list
-                .order
-                .iter()
-                .map(|(n, _)| last.remove(n).unwrap_or(Json::Null))
-                .collect();
-            Some(query::cursor::encode(&values))
-        }
-        _ => None,
-    };
-    let to = |set: &[(&str, String)], drop: &[&str]| -> Json {
-        query::link(path, &list.pairs, set, drop).into()
-    };
-    let mut links = Map::new();
-    links.insert("self".into(), to(&[], &[]));
-    if list.cursor.is_none() {
-        links.insert("first".into(), to(&[("page", "1".into())], &["cursor"]));
-        if !matches!(total, Total::MoreThan(_)) {
-            links.insert(
-                "last".into(),
-                to(&[("page", pages.to_string())], &["cursor"]),
-            );
-        }
-        if page > 1 {
-            links.insert(
-                "prev".into(),
-                to(&[("page", (page - 1).to_string())], &["cursor"]),
-            );
-        }
-        if more {
-            links.insert(
-                "next".into(),
-                to(&[("page", (page + 1).to_string())], &["cursor"]),
-            );
-        }
-    } else if let Some(c) = &next_cursor {
-        links.insert("next".into(), to(&[("cursor", c.clone())], &["page"]));
-    }
-    // The rows are written straight into the body; the rest is small.
-    let mut out = Vec::with_capacity(64 + rows.len() * 256);
-    out.extend_from_slice(b"{\"items\":[");
-    for (i, row) in rows.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        json::write_json::<E>(meta, row, &mut out);
-    }
-    out.push(b']');
-    let mut rest = json!({
-        "total": total.number(),
-        "total_estimated": total.exact().is_none(),
-        "per_page": per_page,
-        "next_cursor": next_cursor,
-        "links": links,
-    });
-    if list.cursor.is_none() {
-        rest["page"] = page.into();
-        rest["pages"] = pages.into();
-    }
-    for (key, value) in rest.as_object().into_iter().flatten() {
-        out.push(b',');
-        let _ = serde_json::to_writer(&mut out, key);
-        out.push(b':');
-        let _ = serde_json::to_writer(&mut out, value);
-    }
-    out.push(b'}');
-    Ok(stored_bytes(out))
 }
 
 pub(crate) async fn get<E: RestEntity>(s: Arc<Shared>, app: AppState, req: Request) -> Response {
@@ -431,11 +87,6 @@ impl TxError {
             TxError::Refused(p) => p,
         }
     }
-}
-
-/// The condition naming the row `model` is.
-fn model_key<E: RestEntity>(s: &Shared, model: &E::Model) -> Result<Condition> {
-    key_condition::<E>(s, &key_text(&json::key_of::<E>(&s.meta, model)))
 }
 
 pub(crate) async fn create<E>(s: Arc<Shared>, app: AppState, req: Request) -> Response

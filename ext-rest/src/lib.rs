@@ -53,15 +53,19 @@
 //! ```
 
 mod access;
+mod body;
 mod cached;
 mod config;
 mod docs;
 mod etag;
 mod guard;
 mod handlers;
+mod list_handler;
 mod openapi;
 mod problem;
 mod resource;
+mod respond;
+mod row_key;
 
 use std::sync::Mutex;
 

@@ -451,7 +451,7 @@ where
         if ops.contains(&Operation::List) {
             let s = shared.clone();
             router = router.get(move |State(app): State<AppState>, req: Request| {
-                handlers::list::<E>(s.clone(), app, req)
+                crate::list_handler::list::<E>(s.clone(), app, req)
             });
             methods.push(Method::GET);
         }

@@ -1,0 +1,113 @@
+//! A row's key in a URL (`/api/posts/7`; a composite key is
+//! comma-separated, in key order): read, written in one spelling, and
+//! turned into the condition that finds the row.
+
+use http::request::Parts;
+use phial_orm::Db;
+use phial_orm::meta::json::{self};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
+use serde_json::Value as Json;
+
+use crate::problem::Problem;
+use crate::resource::{RestEntity, Shared};
+use phial_orm::query::{self};
+
+use crate::handlers::Result;
+
+/// The key text of a row's URL in one spelling (`007` is `7`), so the
+/// cache and the change feed name a row alike; `None` when it cannot be
+/// a key.
+pub(crate) fn canonical_id(s: &Shared, id: &str) -> Option<String> {
+    let parts: Vec<&str> = if s.meta.primary_key.len() == 1 {
+        vec![id]
+    } else {
+        id.split(',').collect()
+    };
+    if parts.len() != s.meta.primary_key.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(parts.len());
+    for (name, raw) in s.meta.primary_key.iter().zip(parts) {
+        let field = s.meta.field(name)?;
+        out.push(match field.kind {
+            phial_orm::meta::FieldKind::Integer => raw.parse::<i64>().ok()?.to_string(),
+            _ => raw.to_owned(),
+        });
+    }
+    Some(out.join(","))
+}
+
+/// The row `id` names (a composite key is comma-separated, in key order),
+/// as a condition on the key columns.
+pub(crate) fn key_condition<E: EntityTrait>(s: &Shared, id: &str) -> Result<Condition> {
+    let parts: Vec<&str> = if s.meta.primary_key.len() == 1 {
+        vec![id]
+    } else {
+        id.split(',').collect()
+    };
+    if parts.len() != s.meta.primary_key.len() {
+        return Err(Problem::not_found(&s.meta.table));
+    }
+    let mut cond = Condition::all();
+    for (name, raw) in s.meta.primary_key.iter().zip(parts) {
+        let field = s
+            .meta
+            .field(name)
+            .ok_or_else(|| Problem::internal(&format!("primary key `{name}` is not a field")))?;
+        let typed = match field.kind {
+            phial_orm::meta::FieldKind::Integer => match raw.parse::<i64>() {
+                Ok(n) => Json::from(n),
+                Err(_) => return Err(Problem::not_found(&s.meta.table)),
+            },
+            _ => Json::String(raw.to_owned()),
+        };
+        let (col, value) = query::compare_value::<E>(field, &typed)
+            .map_err(|_| Problem::not_found(&s.meta.table))?;
+        cond = cond.add(col.eq(value));
+    }
+    Ok(cond)
+}
+
+pub(crate) fn item_id(parts: &Parts, s: &Shared) -> String {
+    let path = parts.uri.path();
+    let tail = path
+        .strip_prefix(s.collection.as_str())
+        .unwrap_or(path)
+        .trim_start_matches('/');
+    // `+` stays itself in a path (it means a space only in a query).
+    percent_encoding::percent_decode_str(tail)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Finds one row the caller may reach (`rows`: the decision's filter).
+pub(crate) async fn find<E: EntityTrait>(
+    s: &Shared,
+    db: &Db,
+    rows: Option<&Condition>,
+    id: &str,
+) -> Result<E::Model> {
+    let mut cond = key_condition::<E>(s, id)?;
+    if let Some(rows) = rows {
+        cond = cond.add(rows.clone());
+    }
+    E::find()
+        .filter(cond)
+        .one(db.conn())
+        .await
+        .map_err(|e| Problem::from_db(&s.meta, e.into()))?
+        .ok_or_else(|| Problem::not_found(&s.meta.table))
+}
+
+pub(crate) fn key_text(key: &Json) -> String {
+    match key {
+        Json::Array(values) => values.iter().map(key_text).collect::<Vec<_>>().join(","),
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The condition naming the row `model` is.
+pub(crate) fn model_key<E: RestEntity>(s: &Shared, model: &E::Model) -> Result<Condition> {
+    key_condition::<E>(s, &key_text(&json::key_of::<E>(&s.meta, model)))
+}
