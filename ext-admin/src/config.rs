@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The config section this extension reads.
+pub const SECTION: &str = "admin";
+
 /// `[admin]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]

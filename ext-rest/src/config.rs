@@ -4,6 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The config section this extension reads.
+pub const SECTION: &str = "rest";
+
 /// `[rest]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]

@@ -6,6 +6,9 @@
 
 use std::time::Duration;
 
+/// The config section: `[socket]`.
+pub const SECTION: &str = "socket";
+
 use serde::{Deserialize, Serialize};
 
 /// `[socket]`.

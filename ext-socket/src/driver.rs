@@ -33,17 +33,7 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
 /// Failed pings in a row after which the connection is replaced.
 const REPLACE_AFTER: u32 = 3;
 
-/// An error from Redis, as the adapter sees it.
-#[derive(Debug)]
-pub struct DriverError(String);
-
-impl fmt::Display for DriverError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Socket.IO Redis adapter: {}", self.0)
-    }
-}
-
-impl std::error::Error for DriverError {}
+pub(crate) use crate::error::SocketError as DriverError;
 
 enum Conn {
     Single(Box<Single>),
@@ -121,7 +111,7 @@ impl PubSub {
     /// Must be called inside a Tokio runtime.
     pub fn single(url: &str) -> Result<PubSub, DriverError> {
         let client = redis::Client::open(resp3(url))
-            .map_err(|e| DriverError(format!("`{url}` is not a Redis URL: {e}")))?;
+            .map_err(|e| DriverError::RedisUrl(format!("`{url}` is not a Redis URL: {e}")))?;
         let (tx, rx) = mpsc::unbounded_channel();
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_push_sender(tx)
@@ -130,7 +120,7 @@ impl PubSub {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let conn = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
-            .map_err(|e| DriverError(e.to_string()))?;
+            .map_err(|e| DriverError::Redis(e.to_string()))?;
         Ok(PubSub::start(
             Conn::Single(Box::new(Single {
                 conn: std::sync::RwLock::new(conn),
@@ -151,7 +141,7 @@ impl PubSub {
             .response_timeout(COMMAND_TIMEOUT)
             .retries(2)
             .build()
-            .map_err(|e| DriverError(format!("Redis Cluster seeds {urls:?}: {e}")))?;
+            .map_err(|e| DriverError::RedisUrl(format!("Redis Cluster seeds {urls:?}: {e}")))?;
         Ok(PubSub::start(
             Conn::Cluster(Box::new(Cluster {
                 client,
@@ -206,11 +196,11 @@ impl Inner {
                 {
                     self.mark(false);
                 }
-                Err(DriverError(e.to_string()))
+                Err(DriverError::Redis(e.to_string()))
             }
             Err(_) => {
                 self.mark(false);
-                Err(DriverError("Redis did not answer in time".into()))
+                Err(DriverError::Redis("Redis did not answer in time".into()))
             }
         }
     }

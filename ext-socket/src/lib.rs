@@ -19,6 +19,7 @@
 mod adapter;
 pub mod config;
 mod driver;
+mod error;
 mod extension;
 mod extract;
 #[cfg(feature = "orm")]
@@ -29,7 +30,7 @@ pub mod testing;
 
 pub use adapter::Adapter;
 pub use config::{AdapterKind, SocketConfig};
-pub use driver::{DriverError, PubSub};
+pub use error::SocketError;
 pub use extension::{Refused, Socket};
 #[cfg(feature = "orm")]
 pub use extract::caller;
@@ -44,5 +45,4 @@ pub mod prelude {
     pub use crate::{AckSender, Data, Socket, SocketIo, SocketRef, User};
 }
 
-/// The config section: `[socket]`.
-pub const SECTION: &str = "socket";
+pub use config::SECTION;
