@@ -94,5 +94,7 @@ pub use {axum, clap, http, metrics, minijinja, serde_json, tokio, tower, tower_h
 /// What Phial's macros expand to; not part of the API.
 #[doc(hidden)]
 pub mod __private {
+    pub use axum;
+    pub use http;
     pub use inventory;
 }

@@ -79,6 +79,65 @@ macro_rules! sentinel {
     };
 }
 
+/// Declares `Type` an extractor that takes itself (a clone) from the app
+/// state, with its sentinel: a route asking for it in an app without the
+/// extension fails to build, and the hint names the extension and how to
+/// register it, in one format for every extension.
+///
+/// ```
+/// #[derive(Clone)]
+/// pub struct Mailer;
+/// phial_core::state_extractor!(Mailer, extension "Mail", register "phial_mail::Mail::new()");
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use phial_core::{App, Config, routing::get};
+/// let err = App::builder(Config::testing())
+///     .route("/", get(|_m: Mailer| async { "sent" }))
+///     .build()
+///     .await
+///     .unwrap_err();
+/// assert!(err.to_string().contains("the `Mail` extension: `.register(phial_mail::Mail::new())`"));
+/// # }
+/// ```
+#[macro_export]
+macro_rules! state_extractor {
+    ($ty:ty, extension $ext:literal, register $register:literal $(,)?) => {
+        $crate::sentinel!(
+            $ty,
+            requires $ty,
+            concat!("the `", $ext, "` extension: `.register(", $register, ")`")
+        );
+
+        impl<S> $crate::__private::axum::extract::FromRequestParts<S> for $ty
+        where
+            $crate::AppState: $crate::__private::axum::extract::FromRef<S>,
+            S: Send + Sync,
+        {
+            type Rejection = $crate::HttpError;
+
+            async fn from_request_parts(
+                _parts: &mut $crate::__private::http::request::Parts,
+                state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                <$crate::AppState as $crate::__private::axum::extract::FromRef<S>>::from_ref(state)
+                    .get::<$ty>()
+                    .cloned()
+                    .ok_or_else(|| {
+                        $crate::missing_state(concat!(
+                            stringify!($ty),
+                            " (the `",
+                            $ext,
+                            "` extension: `.register(",
+                            $register,
+                            ")`)"
+                        ))
+                    })
+            }
+        }
+    };
+}
+
 /// Checks every route's extractors against the state the providers made.
 pub(crate) fn check_routes(b: &mut AppBuilder) {
     let dep_prefix = dep_prefix();

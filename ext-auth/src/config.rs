@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+/// The config section the realms share.
+pub const SECTION: &str = "auth";
+
 use phial_core::rate_limit::Backoff;
 use serde::{Deserialize, Serialize};
 

@@ -13,13 +13,10 @@ use phial_core::session::{SessionStores, StoreKind};
 use phial_core::{AppBuilder, AppState, BoxError, DeployFinding, Extension};
 use sea_orm::EntityTrait;
 
-use crate::config::AuthConfig;
+use crate::config::{AuthConfig, SECTION};
 use crate::entity::Columns;
 use crate::realm::{AuthUser, Realm, Realms};
 use crate::signin::AuthCore;
-
-/// The config section the realms share.
-pub const SECTION: &str = "auth";
 
 type EntityRealm = fn(&str, &str, &Columns) -> Result<Realm, String>;
 

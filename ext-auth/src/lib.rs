@@ -83,10 +83,11 @@ mod signin;
 
 pub use accounts::Accounts;
 pub use config::AuthConfig;
+pub use config::SECTION;
 pub use current::CurrentUser;
 pub use db_store::DbSessionStore;
 pub use error::AuthError;
-pub use extension::{Auth, AuthShared, SECTION};
+pub use extension::{Auth, AuthShared};
 pub use realm::AuthUser;
 pub use required::{LoginRequired, LoginRequiredService, fresh_login_required, login_required};
 pub use signin::Remember;

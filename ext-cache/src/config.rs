@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The config section this extension reads: `[cache]`.
+pub const SECTION: &str = "cache";
+
 /// Invalidations a tiered node keeps for replay by default
 /// (`cache.max_pending`).
 pub const DEFAULT_MAX_PENDING: usize = 10_000;

@@ -6,11 +6,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{FromRef, FromRequestParts};
-use http::request::Parts;
-use phial_core::{
-    AppBuilder, AppState, BoxError, DeployFinding, Extension, HttpError, missing_state,
-};
+use phial_core::{AppBuilder, AppState, BoxError, DeployFinding, Extension};
 
 use crate::cache::Cache;
 #[cfg(feature = "redis")]
@@ -174,19 +170,4 @@ impl Extension for Caching {
 }
 
 // A route taking `Cache` in an app without `Caching` fails to build.
-phial_core::sentinel!(Cache, requires Cache, "the `Caching` extension: `.register(phial::cache::Caching::new())`");
-
-impl<S> FromRequestParts<S> for Cache
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = HttpError;
-
-    async fn from_request_parts(_parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        AppState::from_ref(state)
-            .get::<Cache>()
-            .cloned()
-            .ok_or_else(|| missing_state("phial_cache::Cache (register phial::cache::Caching)"))
-    }
-}
+phial_core::state_extractor!(Cache, extension "Caching", register "phial::cache::Caching::new()");

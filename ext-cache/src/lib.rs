@@ -59,9 +59,6 @@ mod tags;
 #[cfg(feature = "redis")]
 pub mod tiered;
 
-/// The config section this extension reads: `[cache]`.
-pub const SECTION: &str = "cache";
-
 /// What handlers and app factories use: `use phial::cache::prelude::*;`.
 pub mod prelude {
     pub use crate::{Cache, Caching, cached};
@@ -75,7 +72,7 @@ pub use moka;
 
 pub use backend::Backend;
 pub use cache::{Cache, Stats};
-pub use config::{BackendKind, CacheConfig, DEFAULT_MAX_PENDING, SharedKind};
+pub use config::{BackendKind, CacheConfig, DEFAULT_MAX_PENDING, SECTION, SharedKind};
 pub use error::CacheError;
 pub use extension::Caching;
 pub use flight::{LOCK_TTL, LOCK_WAIT};

@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 
+/// The config section this extension reads.
+pub const SECTION: &str = "database";
+
 use phial_core::{Config, ConfigError};
 use serde::{Deserialize, Serialize};
 

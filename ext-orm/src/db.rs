@@ -8,7 +8,7 @@ use axum::extract::{FromRef, FromRequestParts};
 use http::request::Parts;
 use phial_core::changes::ChangeFeed;
 use phial_core::config::redact_url;
-use phial_core::{AppState, HttpError, missing_state};
+use phial_core::{AppState, HttpError};
 use sea_orm::DatabaseConnection;
 
 use crate::error::OrmError;
@@ -152,7 +152,7 @@ impl Db {
 
 // A route taking these in an app without `Orm` fails to build.
 phial_core::sentinel!(Db, requires Databases, "the `Orm` extension: `.register(phial::orm::Orm::new())`");
-phial_core::sentinel!(Databases, requires Databases, "the `Orm` extension: `.register(phial::orm::Orm::new())`");
+phial_core::state_extractor!(Databases, extension "Orm", register "phial::orm::Orm::new()");
 
 impl<S> FromRequestParts<S> for Db
 where
@@ -167,20 +167,5 @@ where
             dbs.default_db().clone(),
             AppState::from_ref(state).changes().clone(),
         ))
-    }
-}
-
-impl<S> FromRequestParts<S> for Databases
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = HttpError;
-
-    async fn from_request_parts(_parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let app = AppState::from_ref(state);
-        app.get::<Databases>()
-            .cloned()
-            .ok_or_else(|| missing_state("phial_orm::Databases (register phial::orm::Orm)"))
     }
 }

@@ -6,9 +6,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use axum::extract::{FromRef, FromRequestParts};
-use http::request::Parts;
-use phial_core::{AppState, HttpError, Session, WeakAppState, missing_state};
+use phial_core::{AppState, Session, WeakAppState};
 use serde::de::DeserializeOwned;
 use socketioxide::handler::{FromConnectParts, FromDisconnectParts, FromMessageParts};
 use socketioxide::socket::{DisconnectReason, Socket};
@@ -61,22 +59,8 @@ impl SocketIo {
     }
 }
 
-phial_core::sentinel!(SocketIo, requires SocketIo, "the `Socket` extension: `.register(phial_socket::Socket::new())`");
-
-impl<S> FromRequestParts<S> for SocketIo
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = HttpError;
-
-    async fn from_request_parts(_parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        AppState::from_ref(state)
-            .get::<SocketIo>()
-            .cloned()
-            .ok_or_else(|| missing_state("phial_socket::SocketIo (register phial_socket::Socket)"))
-    }
-}
+// A route taking `SocketIo` in an app without `Socket` fails to build.
+phial_core::state_extractor!(SocketIo, extension "Socket", register "phial::socket::Socket::new()");
 
 /// What Phial learnt about a socket when it connected; kept in the socket's
 /// extensions.
