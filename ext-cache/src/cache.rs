@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use crate::backend::Backend;
+use crate::backend::{AnyBackend, Backend, DynBackend};
 use crate::error::CacheError;
 use crate::flight::Flights;
 
@@ -48,7 +48,7 @@ pub(crate) struct Counters {
 }
 
 pub(crate) struct Inner {
-    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) backend: Arc<dyn DynBackend>,
     pub(crate) prefix: String,
     default_ttl: Option<Duration>,
     pub(crate) counters: Counters,
@@ -141,9 +141,27 @@ impl Cache {
         Self::from_arc(Arc::new(backend), prefix, default_ttl)
     }
 
-    /// Like [`new`](Self::new), with a shared backend.
-    pub fn from_arc(
-        backend: Arc<dyn Backend>,
+    /// Like [`new`](Self::new), with a backend other caches share.
+    pub fn from_arc<B: Backend>(
+        backend: Arc<B>,
+        prefix: impl Into<String>,
+        default_ttl: Option<Duration>,
+    ) -> Self {
+        Self::on(backend, prefix, default_ttl)
+    }
+
+    /// Like [`new`](Self::new), on a backend whose type was erased (see
+    /// [`AnyBackend`]); caches made from clones of it share it.
+    pub fn shared(
+        backend: AnyBackend,
+        prefix: impl Into<String>,
+        default_ttl: Option<Duration>,
+    ) -> Self {
+        Self::on(backend.0, prefix, default_ttl)
+    }
+
+    fn on(
+        backend: Arc<dyn DynBackend>,
         prefix: impl Into<String>,
         default_ttl: Option<Duration>,
     ) -> Self {

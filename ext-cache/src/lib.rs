@@ -70,7 +70,9 @@ pub use ::redis as redis_client;
 /// The in-process cache library the memory backend wraps.
 pub use moka;
 
-pub use backend::Backend;
+pub use backend::{AnyBackend, Backend};
+/// The byte buffers backends store.
+pub use bytes;
 pub use cache::{Cache, Stats};
 pub use config::{BackendKind, CacheConfig, DEFAULT_MAX_PENDING, SECTION, SharedKind};
 pub use error::CacheError;

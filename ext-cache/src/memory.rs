@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::future::BoxFuture;
 use moka::Expiry;
 use moka::future::Cache as Moka;
 use moka::ops::compute::Op;
@@ -91,97 +90,73 @@ impl Backend for Memory {
         "memory"
     }
 
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, CacheError>> {
-        Box::pin(async move { Ok(self.cache.get(key).await.map(|e| e.value)) })
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
+        Ok(self.cache.get(key).await.map(|e| e.value))
     }
 
-    fn set<'a>(
-        &'a self,
-        key: &'a str,
-        value: Bytes,
-        ttl: Option<Duration>,
-    ) -> BoxFuture<'a, Result<(), CacheError>> {
-        Box::pin(async move {
-            self.cache
-                .insert(Arc::from(key), Entry { value, ttl })
-                .await;
-            Ok(())
-        })
+    async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), CacheError> {
+        self.cache
+            .insert(Arc::from(key), Entry { value, ttl })
+            .await;
+        Ok(())
     }
 
-    fn set_if_absent<'a>(
-        &'a self,
-        key: &'a str,
-        value: Bytes,
-    ) -> BoxFuture<'a, Result<Bytes, CacheError>> {
-        Box::pin(async move {
-            let entry = self
-                .cache
-                .entry(Arc::from(key))
-                .or_insert(Entry { value, ttl: None })
-                .await;
-            Ok(entry.into_value().value)
-        })
+    async fn set_if_absent(&self, key: &str, value: Bytes) -> Result<Bytes, CacheError> {
+        let entry = self
+            .cache
+            .entry(Arc::from(key))
+            .or_insert(Entry { value, ttl: None })
+            .await;
+        Ok(entry.into_value().value)
     }
 
-    fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<u64, CacheError>> {
-        Box::pin(async move {
-            let mut n = 0;
-            for k in keys {
-                n += u64::from(self.cache.remove(k.as_str()).await.is_some());
-            }
-            Ok(n)
-        })
+    async fn delete(&self, keys: &[String]) -> Result<u64, CacheError> {
+        let mut n = 0;
+        for k in keys {
+            n += u64::from(self.cache.remove(k.as_str()).await.is_some());
+        }
+        Ok(n)
     }
 
-    fn incr<'a>(
-        &'a self,
-        key: &'a str,
-        by: i64,
-        ttl: Option<Duration>,
-    ) -> BoxFuture<'a, Result<i64, CacheError>> {
-        Box::pin(async move {
-            // moka serialises computations per key: counters on other keys
-            // never wait for this one.
-            let mut outcome: Result<i64, CacheError> = Ok(0);
-            self.cache
-                .entry(Arc::from(key))
-                .and_compute_with(|current| {
-                    let next = match &current {
-                        Some(e) => std::str::from_utf8(&e.value().value)
-                            .ok()
-                            .and_then(|s| s.parse::<i64>().ok())
-                            .map(|n| (n.saturating_add(by), e.value().ttl))
-                            .ok_or_else(|| CacheError::NotAnInteger(key.to_owned())),
-                        None => Ok((by, ttl)),
-                    };
-                    let op = match &next {
-                        Ok((n, ttl)) => Op::Put(Entry {
-                            value: Bytes::from(n.to_string()),
-                            ttl: *ttl,
-                        }),
-                        Err(_) => Op::Nop,
-                    };
-                    outcome = next.map(|(n, _)| n);
-                    std::future::ready(op)
-                })
-                .await;
-            outcome
-        })
+    async fn incr(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64, CacheError> {
+        // moka serialises computations per key: counters on other keys
+        // never wait for this one.
+        let mut outcome: Result<i64, CacheError> = Ok(0);
+        self.cache
+            .entry(Arc::from(key))
+            .and_compute_with(|current| {
+                let next = match &current {
+                    Some(e) => std::str::from_utf8(&e.value().value)
+                        .ok()
+                        .and_then(|s| s.parse::<i64>().ok())
+                        .map(|n| (n.saturating_add(by), e.value().ttl))
+                        .ok_or_else(|| CacheError::NotAnInteger(key.to_owned())),
+                    None => Ok((by, ttl)),
+                };
+                let op = match &next {
+                    Ok((n, ttl)) => Op::Put(Entry {
+                        value: Bytes::from(n.to_string()),
+                        ttl: *ttl,
+                    }),
+                    Err(_) => Op::Nop,
+                };
+                outcome = next.map(|(n, _)| n);
+                std::future::ready(op)
+            })
+            .await;
+        outcome
     }
 
-    fn clear<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
-        Box::pin(async move {
-            let owned = prefix.to_owned();
-            self.cache
-                .invalidate_entries_if(move |k, _| k.starts_with(owned.as_str()))
-                .map_err(|e| CacheError::Backend {
-                    backend: "memory",
-                    message: e.to_string(),
-                })?;
-            self.cache.run_pending_tasks().await;
-            Ok(())
-        })
+    async fn clear(&self, prefix: &str) -> Result<(), CacheError> {
+        let owned = prefix.to_owned();
+        self.cache
+            .invalidate_entries_if(move |k, _| k.starts_with(owned.as_str()))
+            .map_err(|e| CacheError::Backend {
+                backend: "memory",
+                message: e.to_string(),
+            })?;
+        self.cache.run_pending_tasks().await;
+        Ok(())
     }
 }
 
@@ -194,33 +169,28 @@ impl Backend for Null {
         "null"
     }
 
-    fn get<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, CacheError>> {
-        Box::pin(async { Ok(None) })
+    async fn get(&self, _key: &str) -> Result<Option<Bytes>, CacheError> {
+        Ok(None)
     }
 
-    fn set<'a>(
-        &'a self,
-        _key: &'a str,
+    async fn set(
+        &self,
+        _key: &str,
         _value: Bytes,
         _ttl: Option<Duration>,
-    ) -> BoxFuture<'a, Result<(), CacheError>> {
-        Box::pin(async { Ok(()) })
+    ) -> Result<(), CacheError> {
+        Ok(())
     }
 
-    fn delete<'a>(&'a self, _keys: &'a [String]) -> BoxFuture<'a, Result<u64, CacheError>> {
-        Box::pin(async { Ok(0) })
+    async fn delete(&self, _keys: &[String]) -> Result<u64, CacheError> {
+        Ok(0)
     }
 
-    fn incr<'a>(
-        &'a self,
-        _key: &'a str,
-        by: i64,
-        _ttl: Option<Duration>,
-    ) -> BoxFuture<'a, Result<i64, CacheError>> {
-        Box::pin(async move { Ok(by) })
+    async fn incr(&self, _key: &str, by: i64, _ttl: Option<Duration>) -> Result<i64, CacheError> {
+        Ok(by)
     }
 
-    fn clear<'a>(&'a self, _prefix: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
-        Box::pin(async { Ok(()) })
+    async fn clear(&self, _prefix: &str) -> Result<(), CacheError> {
+        Ok(())
     }
 }

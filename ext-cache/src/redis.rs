@@ -8,7 +8,6 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::future::BoxFuture;
 use redis::AsyncCommands;
 use std::sync::Arc;
 
@@ -249,167 +248,128 @@ impl Backend for Redis {
         }
     }
 
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, CacheError>> {
-        Box::pin(async move {
-            let mut c = self.conn().await?;
-            let v: Option<Vec<u8>> = self.bounded(async move { c.get(key).await }).await?;
-            Ok(v.map(Bytes::from))
-        })
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
+        let mut c = self.conn().await?;
+        let v: Option<Vec<u8>> = self.bounded(async move { c.get(key).await }).await?;
+        Ok(v.map(Bytes::from))
     }
 
-    fn get_many<'a>(
-        &'a self,
-        keys: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<Option<Bytes>>, CacheError>> {
-        Box::pin(async move {
-            if keys.is_empty() {
-                return Ok(Vec::new());
-            }
-            let mut c = self.conn().await?;
-            let vs: Vec<Option<Vec<u8>>> = self
-                .bounded(async move { redis::cmd("MGET").arg(keys).query_async(&mut c).await })
-                .await?;
-            Ok(vs.into_iter().map(|v| v.map(Bytes::from)).collect())
-        })
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, CacheError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut c = self.conn().await?;
+        let vs: Vec<Option<Vec<u8>>> = self
+            .bounded(async move { redis::cmd("MGET").arg(keys).query_async(&mut c).await })
+            .await?;
+        Ok(vs.into_iter().map(|v| v.map(Bytes::from)).collect())
     }
 
-    fn set<'a>(
-        &'a self,
-        key: &'a str,
-        value: Bytes,
-        ttl: Option<Duration>,
-    ) -> BoxFuture<'a, Result<(), CacheError>> {
-        Box::pin(async move {
-            let mut c = self.conn().await?;
-            let mut cmd = redis::cmd("SET");
-            cmd.arg(key).arg(value.as_ref());
-            if let Some(ttl) = ttl {
-                cmd.arg("PX").arg(ttl.as_millis().max(1) as u64);
-            }
-            self.bounded(async move { cmd.query_async::<()>(&mut c).await })
-                .await
-        })
+    async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), CacheError> {
+        let mut c = self.conn().await?;
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value.as_ref());
+        if let Some(ttl) = ttl {
+            cmd.arg("PX").arg(ttl.as_millis().max(1) as u64);
+        }
+        self.bounded(async move { cmd.query_async::<()>(&mut c).await })
+            .await
     }
 
-    fn set_if_absent<'a>(
-        &'a self,
-        key: &'a str,
-        value: Bytes,
-    ) -> BoxFuture<'a, Result<Bytes, CacheError>> {
-        Box::pin(async move {
-            let mut c = self.conn().await?;
-            // NX with GET (Redis 7): nil when this value was stored, else
-            // the value that was there (and stays).
-            let mut cmd = redis::cmd("SET");
-            cmd.arg(key).arg(value.as_ref()).arg("NX").arg("GET");
-            let before: Option<Vec<u8>> = self
-                .bounded(async move { cmd.query_async(&mut c).await })
-                .await?;
-            Ok(before.map_or(value, Bytes::from))
-        })
+    async fn set_if_absent(&self, key: &str, value: Bytes) -> Result<Bytes, CacheError> {
+        let mut c = self.conn().await?;
+        // NX with GET (Redis 7): nil when this value was stored, else
+        // the value that was there (and stays).
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value.as_ref()).arg("NX").arg("GET");
+        let before: Option<Vec<u8>> = self
+            .bounded(async move { cmd.query_async(&mut c).await })
+            .await?;
+        Ok(before.map_or(value, Bytes::from))
     }
 
-    fn ping(&self) -> BoxFuture<'_, Result<(), CacheError>> {
-        Box::pin(Redis::ping(self))
+    async fn ping(&self) -> Result<(), CacheError> {
+        Redis::ping(self).await
     }
 
-    fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<u64, CacheError>> {
-        Box::pin(async move {
-            if keys.is_empty() {
-                return Ok(0);
-            }
-            let mut c = self.conn().await?;
-            self.bounded(async move { redis::cmd("DEL").arg(keys).query_async(&mut c).await })
-                .await
-        })
+    async fn delete(&self, keys: &[String]) -> Result<u64, CacheError> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let mut c = self.conn().await?;
+        self.bounded(async move { redis::cmd("DEL").arg(keys).query_async(&mut c).await })
+            .await
     }
 
-    fn incr<'a>(
-        &'a self,
-        key: &'a str,
-        by: i64,
-        ttl: Option<Duration>,
-    ) -> BoxFuture<'a, Result<i64, CacheError>> {
-        Box::pin(async move {
-            let mut c = self.conn().await?;
-            let mut pipe = redis::pipe();
-            pipe.atomic().cmd("INCRBY").arg(key).arg(by);
-            if let Some(ttl) = ttl {
-                // NX: only a new counter gets the TTL (Redis 7).
-                pipe.cmd("PEXPIRE")
-                    .arg(key)
-                    .arg(ttl.as_millis().max(1) as u64)
-                    .arg("NX")
-                    .ignore();
-            }
-            let result: Result<(i64,), CacheError> = self
-                .bounded(async move { pipe.query_async(&mut c).await })
-                .await;
-            match result {
-                Ok((n,)) => Ok(n),
-                Err(CacheError::Backend { message, .. }) if message.contains("not an integer") => {
-                    Err(CacheError::NotAnInteger(key.to_owned()))
-                }
-                Err(e) => Err(e),
-            }
-        })
-    }
-
-    fn try_lock<'a>(
-        &'a self,
-        key: &'a str,
-        token: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<Option<bool>, CacheError>> {
-        Box::pin(async move {
-            let mut c = self.conn().await?;
-            let mut cmd = redis::cmd("SET");
-            cmd.arg(key)
-                .arg(token)
+    async fn incr(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64, CacheError> {
+        let mut c = self.conn().await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic().cmd("INCRBY").arg(key).arg(by);
+        if let Some(ttl) = ttl {
+            // NX: only a new counter gets the TTL (Redis 7).
+            pipe.cmd("PEXPIRE")
+                .arg(key)
+                .arg(ttl.as_millis().max(1) as u64)
                 .arg("NX")
-                .arg("PX")
-                .arg(ttl.as_millis().max(1) as u64);
-            let set: Option<String> = self
-                .bounded(async move { cmd.query_async(&mut c).await })
-                .await?;
-            Ok(Some(set.is_some()))
-        })
+                .ignore();
+        }
+        let result: Result<(i64,), CacheError> = self
+            .bounded(async move { pipe.query_async(&mut c).await })
+            .await;
+        match result {
+            Ok((n,)) => Ok(n),
+            Err(CacheError::Backend { message, .. }) if message.contains("not an integer") => {
+                Err(CacheError::NotAnInteger(key.to_owned()))
+            }
+            Err(e) => Err(e),
+        }
     }
 
-    fn unlock<'a>(&'a self, key: &'a str, token: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
-        Box::pin(async move {
-            let mut c = self.conn().await?;
-            let script = redis::Script::new(
-                "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
-            );
-            self.bounded(
-                async move { script.key(key).arg(token).invoke_async::<i64>(&mut c).await },
-            )
+    async fn try_lock(
+        &self,
+        key: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<Option<bool>, CacheError> {
+        let mut c = self.conn().await?;
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key)
+            .arg(token)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl.as_millis().max(1) as u64);
+        let set: Option<String> = self
+            .bounded(async move { cmd.query_async(&mut c).await })
+            .await?;
+        Ok(Some(set.is_some()))
+    }
+
+    async fn unlock(&self, key: &str, token: &str) -> Result<(), CacheError> {
+        let mut c = self.conn().await?;
+        let script = redis::Script::new(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
+        );
+        self.bounded(async move { script.key(key).arg(token).invoke_async::<i64>(&mut c).await })
             .await
             .map(|_| ())
-        })
     }
 
-    fn clear<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
-        Box::pin(async move {
-            let pattern = glob_escape(prefix);
-            match self.conn().await? {
-                Conn::Single(c) => self.clear_node(Conn::Single(c), None, &pattern).await,
-                Conn::Cluster(mut c) => {
-                    // Keys live on every primary: scan each one.
-                    let nodes: String = self
-                        .bounded(async {
-                            redis::cmd("CLUSTER").arg("NODES").query_async(&mut c).await
-                        })
+    async fn clear(&self, prefix: &str) -> Result<(), CacheError> {
+        let pattern = glob_escape(prefix);
+        match self.conn().await? {
+            Conn::Single(c) => self.clear_node(Conn::Single(c), None, &pattern).await,
+            Conn::Cluster(mut c) => {
+                // Keys live on every primary: scan each one.
+                let nodes: String = self
+                    .bounded(async { redis::cmd("CLUSTER").arg("NODES").query_async(&mut c).await })
+                    .await?;
+                for (host, port) in primaries(&nodes) {
+                    self.clear_node(Conn::Cluster(c.clone()), Some((host, port)), &pattern)
                         .await?;
-                    for (host, port) in primaries(&nodes) {
-                        self.clear_node(Conn::Cluster(c.clone()), Some((host, port)), &pattern)
-                            .await?;
-                    }
-                    Ok(())
                 }
+                Ok(())
             }
-        })
+        }
     }
 }
 

@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::future::BoxFuture;
 
 use crate::backend::Backend;
 use crate::error::CacheError;
@@ -152,120 +151,94 @@ impl Backend for Tiered {
         "tiered"
     }
 
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, CacheError>> {
-        Box::pin(async move {
-            let s = &self.shared;
-            if let Some(v) = s.l1.get(key).await? {
-                s.l1_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                return Ok(Some(v));
-            }
-            let v = s.l2.get(key).await?;
-            if let Some(v) = &v {
-                s.l2_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                s.l1.set(key, v.clone(), Some(s.l1_ttl)).await?;
-            }
-            Ok(v)
-        })
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
+        let s = &self.shared;
+        if let Some(v) = s.l1.get(key).await? {
+            s.l1_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(Some(v));
+        }
+        let v = s.l2.get(key).await?;
+        if let Some(v) = &v {
+            s.l2_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            s.l1.set(key, v.clone(), Some(s.l1_ttl)).await?;
+        }
+        Ok(v)
     }
 
-    fn set<'a>(
-        &'a self,
-        key: &'a str,
-        value: Bytes,
-        ttl: Option<Duration>,
-    ) -> BoxFuture<'a, Result<(), CacheError>> {
-        Box::pin(async move {
-            let s = &self.shared;
-            let l1_ttl = Some(ttl.map_or(s.l1_ttl, |t| t.min(s.l1_ttl)));
-            let written = s.l2.set(key, value.clone(), ttl).await;
-            s.l1.set(key, value, l1_ttl).await?;
-            if written.is_err() {
-                // Redis keeps the value this one replaced: drop it later.
-                s.remember(key.to_owned());
-            }
+    async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<(), CacheError> {
+        let s = &self.shared;
+        let l1_ttl = Some(ttl.map_or(s.l1_ttl, |t| t.min(s.l1_ttl)));
+        let written = s.l2.set(key, value.clone(), ttl).await;
+        s.l1.set(key, value, l1_ttl).await?;
+        if written.is_err() {
+            // Redis keeps the value this one replaced: drop it later.
+            s.remember(key.to_owned());
+        }
+        s.invalidate(key.to_owned()).await;
+        written
+    }
+
+    async fn set_if_absent(&self, key: &str, value: Bytes) -> Result<Bytes, CacheError> {
+        let s = &self.shared;
+        let now = s.l2.set_if_absent(key, value.clone()).await?;
+        s.l1.set(key, now.clone(), Some(s.l1_ttl)).await?;
+        if now == value {
+            // Created here: a node may still hold what Redis lost.
             s.invalidate(key.to_owned()).await;
-            written
-        })
+        }
+        Ok(now)
     }
 
-    fn set_if_absent<'a>(
-        &'a self,
-        key: &'a str,
-        value: Bytes,
-    ) -> BoxFuture<'a, Result<Bytes, CacheError>> {
-        Box::pin(async move {
-            let s = &self.shared;
-            let now = s.l2.set_if_absent(key, value.clone()).await?;
-            s.l1.set(key, now.clone(), Some(s.l1_ttl)).await?;
-            if now == value {
-                // Created here: a node may still hold what Redis lost.
-                s.invalidate(key.to_owned()).await;
-            }
-            Ok(now)
-        })
+    async fn ping(&self) -> Result<(), CacheError> {
+        let s = &self.shared;
+        s.l2.ping().await?;
+        if !*s.subscribed.borrow() {
+            return Err(CacheError::Backend {
+                backend: "tiered",
+                message: "not subscribed to other nodes' invalidations: this node's \
+                          in-process entries may be stale"
+                    .into(),
+            });
+        }
+        Ok(())
     }
 
-    fn ping(&self) -> BoxFuture<'_, Result<(), CacheError>> {
-        Box::pin(async move {
-            let s = &self.shared;
-            s.l2.ping().await?;
-            if !*s.subscribed.borrow() {
-                return Err(CacheError::Backend {
-                    backend: "tiered",
-                    message: "not subscribed to other nodes' invalidations: this node's \
-                              in-process entries may be stale"
-                        .into(),
-                });
-            }
-            Ok(())
-        })
-    }
-
-    fn delete<'a>(&'a self, keys: &'a [String]) -> BoxFuture<'a, Result<u64, CacheError>> {
-        Box::pin(async move {
-            let s = &self.shared;
-            s.l1.delete(keys).await?;
-            let deleted = s.l2.delete(keys).await;
+    async fn delete(&self, keys: &[String]) -> Result<u64, CacheError> {
+        let s = &self.shared;
+        s.l1.delete(keys).await?;
+        let deleted = s.l2.delete(keys).await;
+        for k in keys {
+            s.invalidate(k.clone()).await;
+        }
+        if deleted.is_err() {
+            // Redis still holds the values: replay the deletes later.
             for k in keys {
-                s.invalidate(k.clone()).await;
+                s.remember(k.clone());
             }
-            if deleted.is_err() {
-                // Redis still holds the values: replay the deletes later.
-                for k in keys {
-                    s.remember(k.clone());
-                }
-            }
-            deleted
-        })
+        }
+        deleted
     }
 
-    fn incr<'a>(
-        &'a self,
-        key: &'a str,
-        by: i64,
-        ttl: Option<Duration>,
-    ) -> BoxFuture<'a, Result<i64, CacheError>> {
-        Box::pin(async move {
-            let s = &self.shared;
-            // Counters (and tag versions) live in Redis only.
-            let n = s.l2.incr(key, by, ttl).await;
-            s.l1.delete(&[key.to_owned()]).await?;
-            s.invalidate(key.to_owned()).await;
-            n
-        })
+    async fn incr(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64, CacheError> {
+        let s = &self.shared;
+        // Counters (and tag versions) live in Redis only.
+        let n = s.l2.incr(key, by, ttl).await;
+        s.l1.delete(&[key.to_owned()]).await?;
+        s.invalidate(key.to_owned()).await;
+        n
     }
 
-    fn try_lock<'a>(
-        &'a self,
-        key: &'a str,
-        token: &'a str,
+    async fn try_lock(
+        &self,
+        key: &str,
+        token: &str,
         ttl: Duration,
-    ) -> BoxFuture<'a, Result<Option<bool>, CacheError>> {
-        self.shared.l2.try_lock(key, token, ttl)
+    ) -> Result<Option<bool>, CacheError> {
+        self.shared.l2.try_lock(key, token, ttl).await
     }
 
-    fn unlock<'a>(&'a self, key: &'a str, token: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
-        self.shared.l2.unlock(key, token)
+    async fn unlock(&self, key: &str, token: &str) -> Result<(), CacheError> {
+        self.shared.l2.unlock(key, token).await
     }
 
     fn figures(&self) -> serde_json::Value {
@@ -279,18 +252,16 @@ impl Backend for Tiered {
         })
     }
 
-    fn clear<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
-        Box::pin(async move {
-            let s = &self.shared;
-            s.l1.clear(prefix).await?;
-            let cleared = s.l2.clear(prefix).await;
-            let what = format!("*{prefix}");
-            if cleared.is_err() {
-                s.remember(what);
-            } else {
-                s.invalidate(what).await;
-            }
-            cleared
-        })
+    async fn clear(&self, prefix: &str) -> Result<(), CacheError> {
+        let s = &self.shared;
+        s.l1.clear(prefix).await?;
+        let cleared = s.l2.clear(prefix).await;
+        let what = format!("*{prefix}");
+        if cleared.is_err() {
+            s.remember(what);
+        } else {
+            s.invalidate(what).await;
+        }
+        cleared
     }
 }

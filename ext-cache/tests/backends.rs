@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use phial_cache::memory::{Capacity, Memory, Null};
 use phial_cache::redis::Redis;
-use phial_cache::{Backend, Cache, Caching};
+use phial_cache::{AnyBackend, Cache, Caching};
 use phial_core::changes::Change;
 use phial_core::routing::get;
 use phial_core::{App, Config, HttpError};
@@ -236,24 +236,24 @@ async fn memoize_refuses_arguments_that_cannot_be_encoded() {
 
 #[tokio::test]
 async fn clear_removes_only_this_apps_keys() {
-    let mut shared: Vec<Arc<dyn Backend>> =
-        vec![Arc::new(Memory::new(Capacity::Entries(100), None))];
+    let mut shared: Vec<AnyBackend> =
+        vec![AnyBackend::new(Memory::new(Capacity::Entries(100), None))];
     if let Some(url) =
         phial_core::testing::service_url("Redis", "PHIAL_TEST_REDIS_URL", "redis://127.0.0.1:6379")
             .await
     {
-        shared.push(Arc::new(
+        shared.push(AnyBackend::new(
             Redis::new(&url, Duration::from_millis(500)).unwrap(),
         ));
     }
     if let Some(seed) = cluster_seed().await {
-        shared.push(Arc::new(
+        shared.push(AnyBackend::new(
             Redis::cluster(&[seed], Duration::from_millis(500)).unwrap(),
         ));
     }
     for backend in shared {
-        let a = Cache::from_arc(backend.clone(), prefix(), None);
-        let b = Cache::from_arc(backend, prefix(), None);
+        let a = Cache::shared(backend.clone(), prefix(), None);
+        let b = Cache::shared(backend, prefix(), None);
         a.set("k", &1u8, None).await;
         b.set("k", &2u8, None).await;
         a.clear().await;

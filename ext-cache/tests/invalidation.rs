@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use phial_cache::Cache;
+use phial_cache::{Backend, Cache};
 
 /// The stored name of a tag's version (Phial's own key space).
 fn tag_key(prefix: &str, tag: &str) -> String {
@@ -17,7 +17,7 @@ fn tag_key(prefix: &str, tag: &str) -> String {
 #[tokio::test]
 async fn an_invalidated_entry_stays_stale_when_its_tag_version_is_lost() {
     for (name, backend, prefix) in common::backends().await {
-        let cache = Cache::from_arc(
+        let cache = Cache::shared(
             backend.clone(),
             prefix.clone(),
             Some(Duration::from_secs(120)),
@@ -50,8 +50,8 @@ async fn an_invalidated_entry_stays_stale_when_its_tag_version_is_lost() {
 async fn writers_that_find_no_tag_version_agree_on_one() {
     for (name, backend, prefix) in common::backends().await {
         let ttl = Some(Duration::from_secs(120));
-        let a = Cache::from_arc(backend.clone(), prefix.clone(), ttl);
-        let b = Cache::from_arc(backend.clone(), prefix.clone(), ttl);
+        let a = Cache::shared(backend.clone(), prefix.clone(), ttl);
+        let b = Cache::shared(backend.clone(), prefix.clone(), ttl);
         let writes = (0..20u8).map(|i| {
             let cache = if i % 2 == 0 { a.clone() } else { b.clone() };
             async move {

@@ -3,14 +3,13 @@
 //! Cluster when reachable).
 #![allow(dead_code, reason = "each suite uses some of the helpers")]
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use phial_cache::memory::{Capacity, Memory};
 use phial_cache::redis::Redis;
 use phial_cache::tiered::Tiered;
-use phial_cache::{Backend, Cache};
+use phial_cache::{AnyBackend, Cache};
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
@@ -40,15 +39,15 @@ pub(crate) async fn cluster_seed() -> Option<String> {
 }
 
 /// Each backend with the prefix its cache uses.
-pub(crate) async fn backends() -> Vec<(&'static str, Arc<dyn Backend>, String)> {
-    let mut out: Vec<(&'static str, Arc<dyn Backend>, String)> = vec![(
+pub(crate) async fn backends() -> Vec<(&'static str, AnyBackend, String)> {
+    let mut out: Vec<(&'static str, AnyBackend, String)> = vec![(
         "memory",
-        Arc::new(Memory::new(Capacity::Entries(1000), None)),
+        AnyBackend::new(Memory::new(Capacity::Entries(1000), None)),
         prefix(),
     )];
     if let Some(url) = redis_url().await {
         let backend = Redis::new(&url, Duration::from_millis(500)).unwrap();
-        out.push(("redis", Arc::new(backend), prefix()));
+        out.push(("redis", AnyBackend::new(backend), prefix()));
         let p = prefix();
         let l2 = Redis::new(&url, Duration::from_millis(500)).unwrap();
         let tiered = Tiered::new(
@@ -57,11 +56,11 @@ pub(crate) async fn backends() -> Vec<(&'static str, Arc<dyn Backend>, String)> 
             Duration::from_secs(60),
             format!("{p}invalidate"),
         );
-        out.push(("tiered", Arc::new(tiered), p));
+        out.push(("tiered", AnyBackend::new(tiered), p));
     }
     if let Some(seed) = cluster_seed().await {
         let backend = Redis::cluster(&[seed], Duration::from_millis(500)).unwrap();
-        out.push(("redis-cluster", Arc::new(backend), prefix()));
+        out.push(("redis-cluster", AnyBackend::new(backend), prefix()));
     }
     out
 }
@@ -75,7 +74,7 @@ pub(crate) async fn caches() -> Vec<(&'static str, Cache)> {
         .map(|(name, backend, prefix)| {
             (
                 name,
-                Cache::from_arc(backend, prefix, Some(Duration::from_secs(120))),
+                Cache::shared(backend, prefix, Some(Duration::from_secs(120))),
             )
         })
         .collect()
