@@ -4,13 +4,13 @@
 
 use http::request::Parts;
 use phial_orm::Db;
-use phial_orm::meta::json::{self};
+use phial_orm::meta::json;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 use serde_json::Value as Json;
 
 use crate::problem::Problem;
 use crate::resource::{RestEntity, Shared};
-use phial_orm::query::{self};
+use phial_orm::query;
 
 use crate::handlers::Result;
 
@@ -18,50 +18,24 @@ use crate::handlers::Result;
 /// cache and the change feed name a row alike; `None` when it cannot be
 /// a key.
 pub(crate) fn canonical_id(s: &Shared, id: &str) -> Option<String> {
-    let parts: Vec<&str> = if s.meta.primary_key.len() == 1 {
-        vec![id]
-    } else {
-        id.split(',').collect()
-    };
-    if parts.len() != s.meta.primary_key.len() {
-        return None;
-    }
-    let mut out = Vec::with_capacity(parts.len());
-    for (name, raw) in s.meta.primary_key.iter().zip(parts) {
-        let field = s.meta.field(name)?;
-        out.push(match field.kind {
-            phial_orm::meta::FieldKind::Integer => raw.parse::<i64>().ok()?.to_string(),
-            _ => raw.to_owned(),
-        });
-    }
-    Some(out.join(","))
+    query::key::parse(&s.meta, id).map(|k| query::key::text(&k))
 }
 
-/// The row `id` names (a composite key is comma-separated, in key order),
-/// as a condition on the key columns.
+/// The row `id` names (a composite key is comma-separated, in key order:
+/// [`query::key`]), as a condition on the key columns.
 pub(crate) fn key_condition<E: EntityTrait>(s: &Shared, id: &str) -> Result<Condition> {
-    let parts: Vec<&str> = if s.meta.primary_key.len() == 1 {
-        vec![id]
-    } else {
-        id.split(',').collect()
+    let key = query::key::parse(&s.meta, id).ok_or_else(|| Problem::not_found(&s.meta.table))?;
+    let parts: Vec<Json> = match key {
+        Json::Array(parts) => parts,
+        one => vec![one],
     };
-    if parts.len() != s.meta.primary_key.len() {
-        return Err(Problem::not_found(&s.meta.table));
-    }
     let mut cond = Condition::all();
-    for (name, raw) in s.meta.primary_key.iter().zip(parts) {
+    for (name, typed) in s.meta.primary_key.iter().zip(&parts) {
         let field = s
             .meta
             .field(name)
             .ok_or_else(|| Problem::internal(&format!("primary key `{name}` is not a field")))?;
-        let typed = match field.kind {
-            phial_orm::meta::FieldKind::Integer => match raw.parse::<i64>() {
-                Ok(n) => Json::from(n),
-                Err(_) => return Err(Problem::not_found(&s.meta.table)),
-            },
-            _ => Json::String(raw.to_owned()),
-        };
-        let (col, value) = query::compare_value::<E>(field, &typed)
+        let (col, value) = query::compare_value::<E>(field, typed)
             .map_err(|_| Problem::not_found(&s.meta.table))?;
         cond = cond.add(col.eq(value));
     }
@@ -100,11 +74,7 @@ pub(crate) async fn find<E: EntityTrait>(
 }
 
 pub(crate) fn key_text(key: &Json) -> String {
-    match key {
-        Json::Array(values) => values.iter().map(key_text).collect::<Vec<_>>().join(","),
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+    query::key::text(key)
 }
 
 /// The condition naming the row `model` is.

@@ -334,7 +334,7 @@ async fn crud_search_filters_pages_bulk_export_and_refusals_in_the_browser() {
 
         // Filter: published posts only (the seeded one).
         client.goto(&format!("{base}/admin/post/")).await?;
-        let select = wait_for(&client, "select[name='f.published']").await?;
+        let select = wait_for(&client, "select[name='published']").await?;
         select.select_by_value("true").await?;
         click(&client, "aside.filters button").await?;
         wait_until(&client, "location.search.includes('published') && document.readyState === 'complete'").await?;

@@ -62,6 +62,16 @@ async fn load(
         )
     };
     let k = parse_key(&*m, key).ok_or_else(not_found)?;
+    if !phial_orm::query::key::is_canonical(&m.spec().meta, key) {
+        // A link in an older form (`[7,2]`, `007`): the row's page in the
+        // one form.
+        let url = ctx
+            .reg
+            .url(&format!("{}/{}/", m.spec().slug, key_segment(&k)));
+        return Err(axum::response::IntoResponse::into_response(
+            axum::response::Redirect::permanent(&url),
+        ));
+    }
     let cond = m.key_condition(&k).map_err(|_| not_found())?;
     let cond = scope(ctx, &*m, cond);
     let row = m

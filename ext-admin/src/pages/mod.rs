@@ -27,14 +27,13 @@ use http::request::Parts;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use phial_core::{AppState, HttpError, Session, Templates};
 use phial_orm::Db;
-use phial_orm::meta::FieldKind;
 use phial_orm::policy::{Action, Policies};
 use sea_orm::Condition;
 use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::access::{Permission, STAFF_REALM, Staff};
-use crate::audit::{Who, key_text};
+use crate::audit::Who;
 use crate::config::AdminConfig;
 use crate::custom::AdminPage;
 use crate::model::{AdminModel, WriteError};
@@ -381,30 +380,21 @@ impl Ctx {
     }
 }
 
-/// The URL segment of a row's key.
+/// The URL segment of a row's key: the one form every surface uses
+/// ([`phial_orm::query::key`]: `7`, or `7,2` for a composite key).
 pub(crate) fn key_segment(key: &Json) -> String {
-    let text = match key {
-        Json::Array(_) => key.to_string(),
-        other => key_text(other),
-    };
-    utf8_percent_encode(&text, NON_ALPHANUMERIC).to_string()
+    const KEEP: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
+        .remove(b',')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.');
+    utf8_percent_encode(&phial_orm::query::key::text(key), KEEP).to_string()
 }
 
 /// A key from its URL segment (already percent-decoded), typed by the
-/// key's fields.
+/// key's fields; the admin's first form (a JSON array) is read too.
 pub(crate) fn parse_key(model: &dyn AdminModel, text: &str) -> Option<Json> {
-    let meta = &model.spec().meta;
-    if meta.primary_key.len() == 1 {
-        let field = meta.field(&meta.primary_key[0])?;
-        return Some(match field.kind {
-            FieldKind::Integer => Json::from(text.parse::<i64>().ok()?),
-            _ => Json::String(text.to_owned()),
-        });
-    }
-    serde_json::from_str::<Json>(text).ok().filter(|k| {
-        k.as_array()
-            .is_some_and(|a| a.len() == meta.primary_key.len())
-    })
+    phial_orm::query::key::parse(&model.spec().meta, text)
 }
 
 /// The pairs of a URL-encoded body or query (names may repeat).

@@ -10,6 +10,7 @@
 //! - [`cursor`]: opaque keyset cursors;
 //! - [`count`]: bounded counts and the database's estimate;
 //! - [`link()`]: the same list with a parameter changed;
+//! - [`key`]: a row's key in a URL, one form on every surface;
 //! - [`indexes`]: which columns a list uses that no index serves;
 //! - [`column()`], [`contains`], [`compare_value`]: the pieces (a column by
 //!   name, a case-blind `LIKE` that escapes wildcards, a value typed
@@ -24,6 +25,7 @@ pub mod cursor;
 mod error;
 pub mod grammar;
 pub mod indexes;
+pub mod key;
 mod link;
 mod model;
 mod values;
