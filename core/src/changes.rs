@@ -1,6 +1,6 @@
 //! The change feed: "entity changed" events (table, operation, primary
 //! keys) that writes through Phial publish — the ORM's helpers and bulk
-//! inserts, later REST and the admin — and that other extensions follow
+//! inserts, and through them REST and the admin — and that other extensions follow
 //! without depending on the ORM: the cache drops entries tagged with the
 //! table, the admin and Socket.IO push updates. Apps publish for their own
 //! writes too.

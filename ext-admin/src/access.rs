@@ -71,7 +71,7 @@ impl Permission {
 
 /// A role's permissions parsed: `(table, permission)` pairs. Bad words
 /// are reported, naming the fix.
-pub fn parse_grants(text: &str) -> Result<BTreeSet<(String, Permission)>, String> {
+pub(crate) fn parse_grants(text: &str) -> Result<BTreeSet<(String, Permission)>, String> {
     let mut out = BTreeSet::new();
     for word in text.split([' ', ',', '\n', '\t']).filter(|w| !w.is_empty()) {
         let parsed = word

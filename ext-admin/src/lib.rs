@@ -71,13 +71,13 @@ mod users;
 mod view;
 mod writes;
 
-pub use access::{Permission, STAFF_REALM, Staff, parse_grants};
+pub use access::{Permission, STAFF_REALM, Staff};
 pub use config::{AdminConfig, SECTION};
 pub use custom::AdminPage;
 pub use error::AdminError;
 pub use extension::Admin;
 pub use roles::{assign_role, create_role};
-pub use users::{MIN_PASSWORD_LEN, authenticate, create_user, valid_username};
+pub use users::{MIN_PASSWORD_LEN, authenticate, create_user};
 pub use view::{AdminEntity, ModelView};
 
 /// What apps import: `use phial::prelude::*;` brings these.

@@ -63,7 +63,7 @@ pub(crate) async fn role_names<C: ConnectionTrait>(
 pub const MIN_PASSWORD_LEN: usize = 8;
 
 /// Whether `name` is a valid username (Django's rule).
-pub fn valid_username(name: &str) -> bool {
+pub(crate) fn valid_username(name: &str) -> bool {
     !name.is_empty()
         && name.chars().count() <= 150
         && name

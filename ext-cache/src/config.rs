@@ -10,7 +10,7 @@ pub const SECTION: &str = "cache";
 
 /// Invalidations a tiered node keeps for replay by default
 /// (`cache.max_pending`).
-pub const DEFAULT_MAX_PENDING: usize = 10_000;
+pub(crate) const DEFAULT_MAX_PENDING: usize = 10_000;
 
 /// Which backend (`cache.type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]

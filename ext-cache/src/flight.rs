@@ -22,9 +22,9 @@ use tokio::sync::watch;
 use crate::cache::{Cache, Stored};
 
 /// How long a node may hold the load lock of a key.
-pub const LOCK_TTL: Duration = Duration::from_secs(5);
+pub(crate) const LOCK_TTL: Duration = Duration::from_secs(5);
 /// How long other nodes wait for its value before they load themselves.
-pub const LOCK_WAIT: Duration = Duration::from_secs(2);
+pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(2);
 const LOCK_POLL: Duration = Duration::from_millis(20);
 
 /// What a leader hands its waiters.

@@ -74,8 +74,7 @@ pub use backend::{AnyBackend, Backend};
 /// The byte buffers backends store.
 pub use bytes;
 pub use cache::{Cache, Stats};
-pub use config::{BackendKind, CacheConfig, DEFAULT_MAX_PENDING, SECTION, SharedKind};
+pub use config::{BackendKind, CacheConfig, SECTION, SharedKind};
 pub use error::CacheError;
 pub use extension::Caching;
-pub use flight::{LOCK_TTL, LOCK_WAIT};
-pub use response::{Cached, MAX_BODY, X_CACHE, cached};
+pub use response::{Cached, X_CACHE, cached};

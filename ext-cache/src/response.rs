@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use crate::cache::{Cache, StoredRef};
 
 /// Largest body kept.
-pub const MAX_BODY: usize = 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 1024 * 1024;
 
 /// The header that says whether the cache answered.
 pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");

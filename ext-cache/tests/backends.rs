@@ -117,7 +117,8 @@ async fn user_keys_never_clobber_the_caches_own() {
             .unwrap();
         assert_eq!(v, 3, "{backend}");
         assert!(
-            started.elapsed() < phial_cache::LOCK_WAIT,
+            // (Another node's load is waited for up to two seconds.)
+            started.elapsed() < std::time::Duration::from_secs(2),
             "{backend}: the load waited for a lock nobody held"
         );
     }

@@ -19,7 +19,7 @@ use crate::error::OrmError;
 use crate::write::{key_json, table_of};
 
 /// Most bind parameters one statement may carry.
-pub fn bind_limit(backend: DbBackend) -> usize {
+pub(crate) fn bind_limit(backend: DbBackend) -> usize {
     match backend {
         // SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32 (sqlx bundles a newer one).
         DbBackend::Sqlite => 32_766,

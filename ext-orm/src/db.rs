@@ -95,7 +95,7 @@ impl Databases {
 /// Writes go through its helpers (`db.insert(..)`, `db.update(..)`,
 /// `db.delete(..)`, `db.insert_bulk(..)`, `db.transaction(..)`), which
 /// publish to the app's change feed: cached pages tagged with the table
-/// are dropped, and later the admin and Socket.IO rooms hear of it. Reads
+/// are dropped, and the admin's live pages and Socket.IO feeds hear of it. Reads
 /// use sea-orm on [`conn`](Db::conn). `Db` does not deref to the
 /// connection, so skipping the feed is never an accident.
 ///

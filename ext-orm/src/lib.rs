@@ -42,7 +42,8 @@ pub mod query;
 mod request_tx;
 mod write;
 
-pub use bulk::{bind_limit, rows_per_chunk};
+#[doc(hidden)]
+pub use bulk::rows_per_chunk;
 pub use config::{ConnectionConfig, DatabaseConfig, SECTION};
 pub use db::{Databases, Db};
 pub use error::OrmError;

@@ -1,6 +1,8 @@
-//! Pagination: numbered pages with limits (Flask-SQLAlchemy's `paginate`)
-//! and keyset pages for large tables (no OFFSET scan), used by handlers
-//! and, later, the REST and admin extensions.
+//! Pagination for an app's own handlers: numbered pages with limits
+//! (Flask-SQLAlchemy's `paginate`) and keyset pages for large tables (no
+//! OFFSET scan). REST, the admin and CSV export page through the query
+//! layer ([`crate::query`]) instead, which reads the same numbers from a
+//! query string and counts the bounded way.
 //!
 //! ```no_run
 //! use axum::extract::Query;
