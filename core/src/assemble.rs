@@ -2,6 +2,9 @@
 //! the extensions, checks dependencies and settings, runs providers, checks
 //! routes against the state, assembles the router and runs startup hooks.
 //! Every failure is collected so one start reports everything.
+//!
+//! One file: the build's lifecycle in the order it runs, so a maintainer
+//! reads it top to bottom.
 
 use std::sync::Arc;
 use std::time::Duration;

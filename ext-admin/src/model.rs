@@ -6,6 +6,9 @@
 //! through `Tx` (published after the commit: caches, ETags and live pages
 //! follow) and are checked field by field by the model metadata, the same
 //! checks REST makes.
+//!
+//! One file: the type-erased trait and its one implementation, which change
+//! together.
 
 use std::sync::Arc;
 

@@ -1,6 +1,9 @@
 //! `ModelView`: how one model appears in the admin — which columns a list
 //! shows, what it searches, filters and sorts on, which fields a form
 //! edits, labels and help, what may be done, and bulk actions.
+//!
+//! One file: `ModelView` is one builder; its methods are the admin's
+//! vocabulary for a model, read together.
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -13,6 +13,10 @@
 //!   may not be deleted or seen by the caller, or there are too many;
 //! - a revert restores the row as the log recorded it, hidden columns
 //!   included, with the rows its delete took.
+//!
+//! One file: every admin write's checks, cascade walk and log entries run
+//! inside one `Writer` and its transaction; split, the transaction's
+//! invariants would span files.
 
 use std::collections::HashSet;
 use std::sync::Arc;

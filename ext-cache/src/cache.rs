@@ -3,6 +3,10 @@
 //! is a miss or a dropped write, logged and counted, never a failed
 //! request. Tag versions live in `tags.rs`, loads that run once for
 //! concurrent misses in `flight.rs`.
+//!
+//! One file: the `Cache` API (typed reads and writes with their tag checks)
+//! is one surface; its parts (tags, flights, backends) have files of their
+//! own.
 
 use std::future::Future;
 use std::sync::Arc;

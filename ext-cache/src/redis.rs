@@ -4,6 +4,9 @@
 //! handled by it, multi-key commands split by slot), with every call
 //! bounded by a short timeout so a slow or dead Redis costs a request
 //! milliseconds, not seconds.
+//!
+//! One file: the single-server and cluster backends differ only in their
+//! connection; each command is written once for both.
 
 use std::time::Duration;
 

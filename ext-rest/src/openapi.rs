@@ -2,6 +2,9 @@
 //! (schemas for what is read, created and patched; every parameter; every
 //! status an operation can answer, with its problem shape) and the app's
 //! own handlers annotated with `#[utoipa::path]`, merged in.
+//!
+//! One file: one document's builder: its schemas, parameters and responses
+//! refer to each other by name.
 
 use phial_orm::meta::{FieldKind, FieldMeta, ModelMeta};
 use serde_json::{Map, Value as Json, json};

@@ -1,4 +1,7 @@
 //! A resource: one entity served as REST, with what it allows.
+//!
+//! One file: `Resource`'s builder beside the mounting it drives, so each
+//! option sits next to where it takes effect.
 
 use std::collections::BTreeSet;
 use std::marker::PhantomData;

@@ -13,6 +13,9 @@
 //! - **Bursts.** Its drivers drop a message when the adapter's buffer is
 //!   full. Here messages wait in an unbounded queue and are handed on with
 //!   back-pressure, in order.
+//!
+//! One file: the connection, its watchdog and the resubscription share one
+//! state machine; apart, each half would reach into the other.
 
 use std::collections::HashMap;
 use std::fmt;

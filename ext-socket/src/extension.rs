@@ -1,6 +1,9 @@
 //! The `Socket` extension: a Socket.IO server (socketioxide) mounted at
 //! `socket.path`, its namespaces registered in the app factory, connect-time
 //! auth from the HTTP session, origins checked, many nodes over Redis.
+//!
+//! One file: the extension's builder and its mounting share the namespace
+//! table.
 
 use std::fmt;
 use std::sync::Arc;

@@ -24,6 +24,9 @@
 //! assert_eq!(sum, 5);
 //! # }
 //! ```
+//!
+//! One file: a protocol client (handshake, long-polling, packet codec)
+//! whose parts only make sense together.
 
 use std::collections::HashMap;
 use std::fmt;

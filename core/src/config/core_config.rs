@@ -1,4 +1,7 @@
 //! Phial's own configuration keys and their defaults per profile.
+//!
+//! One file: every key of the core's sections with its default per profile,
+//! so the defaults read as one table.
 
 use std::path::PathBuf;
 

@@ -5,6 +5,10 @@
 //! same models are a REST API at `/api/posts`, `/api/authors` and
 //! `/api/comments` (docs at `/api/docs/`), beside a hand-written
 //! `/api/stats` in the same document.
+//!
+//! One file: the blog's app factory and handlers as a newcomer reads them,
+//! top to bottom (entities, migrations, policies and the live feed have
+//! files of their own).
 
 pub mod entities;
 pub mod field;

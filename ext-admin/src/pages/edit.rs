@@ -2,6 +2,9 @@
 //! their fields, what was typed kept, the row's version carried so a save
 //! over someone else's newer change shows both instead of overwriting),
 //! and deletion after a confirmation that lists the rows referring to it.
+//!
+//! One file: the detail page, the forms and the delete confirmation share
+//! the row loader and the form renderer.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -2,6 +2,9 @@
 //! signed-in staff user (or a redirect to sign in), the app, the
 //! database, templates and the policies their permissions are checked
 //! against.
+//!
+//! One file: `Ctx`, the extractor every page takes, with the helpers and
+//! the route table that use it.
 
 pub(crate) mod auth;
 pub(crate) mod bulk;

@@ -2,6 +2,9 @@
 //! flags, password and roles; a role's grants as a matrix of models by
 //! Django's four permissions. (The CLI does the same: `admin create-user`,
 //! `admin create-role`, `admin grant-role`.)
+//!
+//! One file: the staff users' and roles' pages share the superuser check,
+//! the form rendering and their log entries.
 
 use std::collections::BTreeSet;
 

@@ -28,6 +28,9 @@
 //! let fields: Vec<_> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
 //! assert_eq!(fields, [("colour", "unknown"), ("title", "too_long")]); // `id` is ignored
 //! ```
+//!
+//! One file: reading and writing JSON are mirror images over the same field
+//! kinds, kept side by side so they cannot drift apart.
 
 use base64::Engine as _;
 use sea_orm::sea_query::{ColumnType, Value};

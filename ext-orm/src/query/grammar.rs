@@ -4,6 +4,9 @@
 //! search (`q`). Every name is checked against the list's allow-lists
 //! before it is mapped to a column: nothing a client sends reaches SQL as
 //! an identifier, and every refusal names its parameter.
+//!
+//! One file: the grammar's parts (pages, sort, filters, search) are read in
+//! one pass over the pairs, and each refusal's message names the others.
 
 use std::collections::HashSet;
 
