@@ -128,12 +128,7 @@ fn form_kind(req: &Request) -> Option<FormKind> {
     else {
         return Some(FormKind::Other);
     };
-    let essence = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let essence = crate::extract::content_type(req.headers()).unwrap_or_default();
     match essence.as_str() {
         "application/x-www-form-urlencoded" => Some(FormKind::UrlEncoded),
         "multipart/form-data" => Some(match multer::parse_boundary(ct) {

@@ -250,20 +250,9 @@ fn html_page(ctx: &ErrorContext<'_>) -> Response {
     (status, Html(html)).into_response()
 }
 
-/// Escapes text for HTML.
+/// Escapes text for HTML (minijinja's escaper, as templates do).
 pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
+    minijinja::HtmlEscape(s).to_string()
 }
 
 /// The 500 for a panic; the message is shown in debug mode only.

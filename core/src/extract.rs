@@ -41,16 +41,31 @@ pub struct Json<T>(pub T);
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Valid<E>(pub E);
 
-fn content_type(req: &Request) -> String {
-    req.headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+/// A request's media type without its parameters, lower-cased
+/// (`application/json` for `Application/JSON; charset=utf-8`); `None`
+/// without a readable `Content-Type`. Every content-type check in Phial
+/// reads it here.
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue, header::CONTENT_TYPE};
+/// let mut headers = HeaderMap::new();
+/// headers.insert(CONTENT_TYPE, HeaderValue::from_static("Application/JSON; charset=utf-8"));
+/// assert_eq!(phial_core::content_type(&headers).as_deref(), Some("application/json"));
+/// ```
+pub fn content_type(headers: &http::HeaderMap) -> Option<String> {
+    let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    Some(
+        value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+    )
+}
+
+fn request_content_type(req: &Request) -> String {
+    content_type(req.headers()).unwrap_or_default()
 }
 
 async fn body_bytes(req: Request) -> Result<Bytes, HttpError> {
@@ -99,7 +114,7 @@ pub(crate) async fn form_bytes(req: Request) -> Result<Bytes, HttpError> {
             req.uri().query().unwrap_or("").as_bytes(),
         ));
     }
-    let ct = content_type(&req);
+    let ct = request_content_type(&req);
     if ct != "application/x-www-form-urlencoded" {
         return Err(HttpError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -125,7 +140,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = HttpError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let ct = content_type(&req);
+        let ct = request_content_type(&req);
         if !(ct == "application/json" || (ct.starts_with("application/") && ct.ends_with("+json")))
         {
             return Err(HttpError::new(

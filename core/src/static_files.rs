@@ -130,7 +130,7 @@ impl StaticMount {
 }
 
 fn embedded(name: &str, bytes: Cow<'static, [u8]>) -> (String, Embedded) {
-    let etag = format!("\"{}\"", hex(&sha2::Sha256::digest(&bytes)[..8]));
+    let etag = format!("\"{}\"", hex::encode(&sha2::Sha256::digest(&bytes)[..8]));
     let mime = mime_guess::from_path(name)
         .first_or_octet_stream()
         .to_string();
@@ -150,10 +150,6 @@ fn embedded(name: &str, bytes: Cow<'static, [u8]>) -> (String, Embedded) {
 fn hv(s: &str) -> HeaderValue {
     HeaderValue::from_str(s)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 struct Embedded {
@@ -195,15 +191,7 @@ fn not_found(name: &str) -> HttpError {
 }
 
 fn etag_matches(headers: &HeaderMap, etag: &HeaderValue) -> bool {
-    headers
-        .get(IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            let etag = etag.to_str().unwrap_or("");
-            v.split(',')
-                .map(str::trim)
-                .any(|t| t == "*" || t.trim_start_matches("W/") == etag.trim_start_matches("W/"))
-        })
+    crate::conditional::none_match(headers.get(IF_NONE_MATCH), etag)
 }
 
 impl StaticServer {

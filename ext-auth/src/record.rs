@@ -44,11 +44,7 @@ pub(crate) fn key_id(id: &str) -> String {
     {
         id.to_owned()
     } else {
-        let mut out = String::from("x");
-        for b in id.bytes() {
-            out.push_str(&format!("{b:02x}"));
-        }
-        out
+        format!("x{}", hex::encode(id))
     }
 }
 
@@ -122,13 +118,13 @@ pub(crate) struct Remembered {
 
 /// The hash a token's validator is kept as.
 pub(crate) fn validator_hash(validator: &str) -> String {
-    hex(&Sha256::digest(validator.as_bytes()))
+    hex::encode(Sha256::digest(validator.as_bytes()))
 }
 
 /// A sign-in's public handle: the room its sockets join. Derived from the
 /// secret id, from which it cannot be turned back.
 pub(crate) fn handle(sid: &str) -> String {
-    hex(&Sha256::digest(
+    hex::encode(Sha256::digest(
         format!("phial.auth.handle:{sid}").as_bytes(),
     ))[..24]
         .to_owned()
@@ -143,11 +139,7 @@ pub(crate) fn fingerprint(secret: &str, realm: &str, id: &str, password_hash: &s
         mac.update(part.as_bytes());
         mac.update(&[0]);
     }
-    hex(&mac.finalize().into_bytes())[..32].to_owned()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(mac.finalize().into_bytes())[..32].to_owned()
 }
 
 /// Seconds since the epoch.

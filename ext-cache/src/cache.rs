@@ -473,7 +473,7 @@ impl Cache {
             })
         })?;
         let digest = Sha256::digest(&encoded);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(digest);
         self.get_or_set_with(&format!("memo:{name}:{hex}"), ttl, f)
             .await
     }

@@ -144,7 +144,7 @@ fn lock_token() -> String {
     if getrandom::fill(&mut b).is_err() {
         b[..8].copy_from_slice(&u64::from(std::process::id()).to_le_bytes());
     }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex::encode(b)
 }
 
 impl Cache {

@@ -4,7 +4,6 @@
 use axum::body::Body;
 use bytes::Bytes;
 use http::StatusCode;
-use http::header::CONTENT_TYPE;
 use http::request::Parts;
 use phial_core::AppState;
 use phial_orm::Db;
@@ -33,20 +32,9 @@ pub(crate) async fn body_bytes(
     limit: usize,
     parts: &Parts,
 ) -> Result<Bytes> {
-    let json = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .is_some_and(|t| {
-            t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
-        });
+    let json = phial_core::content_type(&parts.headers).is_some_and(|t| {
+        t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
+    });
     if !json {
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

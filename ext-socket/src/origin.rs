@@ -185,10 +185,10 @@ fn client_js(req: &Request) -> Response {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return (StatusCode::METHOD_NOT_ALLOWED, "GET the client").into_response();
     }
-    let fresh = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == ETAG.as_bytes());
+    let fresh = phial_core::conditional::none_match(
+        req.headers().get(header::IF_NONE_MATCH),
+        &HeaderValue::from_static(ETAG),
+    );
     let mut res = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {

@@ -230,7 +230,7 @@ impl App {
 pub fn new_secret() -> String {
     let mut b = [0u8; 32];
     getrandom::fill(&mut b).expect("the operating system's random source is available");
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex::encode(b)
 }
 
 /// How log lines are written: text for a terminal, JSON objects (one per

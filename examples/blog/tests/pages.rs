@@ -141,7 +141,7 @@ async fn the_binary_has_the_db_commands() {
     };
     let out = run(&["db", "check"]);
     assert!(!out.status.success(), "pending migrations fail the check");
-    // The blog's four, the admin's three and phial::auth's session table.
+    // The blog's five, the admin's three and phial::auth's session table.
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(err.contains("9 migration(s) pending"), "{err}");
     assert!(run(&["db", "upgrade"]).status.success());
@@ -149,7 +149,7 @@ async fn the_binary_has_the_db_commands() {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(
         text.lines().filter(|l| l.starts_with("applied")).count(),
-        8,
+        9,
         "{text}"
     );
     assert!(run(&["db", "check"]).status.success());
