@@ -101,6 +101,39 @@ impl TestClient {
         self.jar.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
+    /// Fills in the form of the page at `page` the way a browser would:
+    /// loads the page, takes its CSRF token and its first POST form's
+    /// `action` (the page itself when the form names none), and posts
+    /// `fields` with the token (Flask's `client.post(..., data=...)` after
+    /// reading the form).
+    ///
+    /// ```
+    /// # async fn doc(app: phial_core::App) {
+    /// let res = app
+    ///     .test_client()
+    ///     .submit_form("/login", &[("username", "ada"), ("password", "secret")])
+    ///     .await;
+    /// assert_eq!(res.status(), 303);
+    /// # }
+    /// ```
+    pub async fn submit_form(&self, page: &str, fields: &[(&str, &str)]) -> TestResponse {
+        let form = self.get(page).send().await;
+        assert!(
+            form.status().is_success(),
+            "{page} answered {} instead of a form: {}",
+            form.status(),
+            form.text()
+        );
+        let token = form.csrf_token();
+        let action = form.form_action().unwrap_or_else(|| page.to_owned());
+        let mut all: Vec<(&str, &str)> = Vec::with_capacity(fields.len() + 1);
+        if let Some(token) = &token {
+            all.push(("csrf_token", token.as_str()));
+        }
+        all.extend_from_slice(fields);
+        self.post(&action).form(&all).send().await
+    }
+
     fn store(&self, headers: &HeaderMap) {
         let mut jar = self.jar.lock().unwrap_or_else(|p| p.into_inner());
         for value in headers.get_all(SET_COOKIE) {
@@ -282,6 +315,32 @@ impl TestResponse {
     pub fn json<T: DeserializeOwned>(&self) -> T {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("body is not the expected JSON ({e}): {}", self.text()))
+    }
+
+    /// Where the first `<form method="post">` of an HTML body posts: its
+    /// `action` (entities such as `&#x2f;` decoded), `None` when it has
+    /// none (it posts to the page itself).
+    pub fn form_action(&self) -> Option<String> {
+        let text = self.text();
+        let lower = text.to_ascii_lowercase();
+        let mut from = 0;
+        while let Some(at) = lower[from..].find("<form") {
+            let start = from + at;
+            let end = start + lower[start..].find('>')?;
+            let tag = &text[start..end];
+            from = end;
+            if !tag.to_ascii_lowercase().contains("method=\"post\"") {
+                continue;
+            }
+            let v = tag.find("action=\"")? + 8;
+            let raw = &tag[v..v + tag[v..].find('"')?];
+            return Some(
+                raw.replace("&#x2f;", "/")
+                    .replace("&#x2F;", "/")
+                    .replace("&amp;", "&"),
+            );
+        }
+        None
     }
 
     /// The value of the first `name="csrf_token"` input in an HTML body.

@@ -82,18 +82,13 @@ async fn app(dir: &std::path::Path) -> App {
 
 async fn signed_in(app: &App) -> TestClient {
     let http = app.test_client();
-    let form = http.get("/admin/login").send().await;
-    let token = form.csrf_token().unwrap();
     let res = http
-        .post("/admin/login")
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("username", "root"),
-            ("password", PASSWORD),
-        ])
-        .send()
+        .submit_form(
+            "/admin/login",
+            &[("username", "root"), ("password", PASSWORD)],
+        )
         .await;
-    assert_eq!(res.status(), 303);
+    assert_eq!(res.status(), 303, "{}", res.text());
     http
 }
 

@@ -11,19 +11,10 @@ use phial::{App, Config};
 use serde_json::{Value, json};
 
 mod common;
-
-const TOKEN: &str = "blog-test-token";
+use common::TOKEN;
 
 async fn app(dir: &tempfile::TempDir) -> App {
-    let url = format!("sqlite://{}", dir.path().join("blog.sqlite").display());
-    blog::create_app(
-        Config::testing()
-            .set("database.url", url)
-            .set("blog.api_token", TOKEN)
-            .set("auth.attempts", 3),
-    )
-    .await
-    .expect("the blog builds")
+    common::blog_app(dir, |c| c.set("auth.attempts", 3)).await
 }
 
 async fn sign_in(http: &TestClient, user: &str, password: &str) -> u16 {

@@ -13,8 +13,7 @@ use serde_json::json;
 
 mod browser_support;
 mod common;
-
-const TOKEN: &str = "blog-admin-browser-token";
+use common::TOKEN;
 
 fn shots_dir() -> std::path::PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -59,7 +58,7 @@ async fn staff_use_the_panel_in_a_browser_and_lists_update_live() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let app = browser_support::blog_app(&dir, TOKEN).await;
+    let app = common::blog_app(&dir, |c| c).await;
     let db = Db::from_state(app.state()).unwrap();
     create_user(&db, "root", "correct horse battery", true)
         .await
@@ -272,7 +271,7 @@ async fn crud_search_filters_pages_bulk_export_and_refusals_in_the_browser() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let app = browser_support::blog_app(&dir, TOKEN).await;
+    let app = common::blog_app(&dir, |c| c).await;
     let db = Db::from_state(app.state()).unwrap();
     create_user(&db, "root", "correct horse battery", true)
         .await

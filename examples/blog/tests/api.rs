@@ -2,20 +2,14 @@
 //! posts only), writes with the API token, one document with the
 //! hand-written `/api/stats` beside the generated resources.
 
-use phial::{App, Config};
+use phial::App;
 use serde_json::{Value, json};
 
-const TOKEN: &str = "blog-test-token";
+mod common;
+use common::TOKEN;
 
 async fn app(dir: &tempfile::TempDir) -> App {
-    let url = format!("sqlite://{}", dir.path().join("blog.sqlite").display());
-    blog::create_app(
-        Config::testing()
-            .set("database.url", url)
-            .set("blog.api_token", TOKEN),
-    )
-    .await
-    .expect("the blog builds")
+    common::blog_app(dir, |c| c).await
 }
 
 #[tokio::test]

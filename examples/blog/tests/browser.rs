@@ -11,8 +11,7 @@ use serde_json::{Value, json};
 
 mod browser_support;
 mod common;
-
-const TOKEN: &str = "blog-browser-token";
+use common::TOKEN;
 
 #[tokio::test]
 async fn a_post_page_shows_new_comments_live() {
@@ -20,7 +19,7 @@ async fn a_post_page_shows_new_comments_live() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let app = browser_support::blog_app(&dir, TOKEN).await;
+    let app = common::blog_app(&dir, |c| c).await;
     let http = app.test_client();
     let auth = format!("Bearer {TOKEN}");
     let (post_id, _draft) = common::seed(&app, TOKEN).await;

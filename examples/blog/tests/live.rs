@@ -8,10 +8,9 @@ use phial::{App, Config};
 use serde_json::{Value, json};
 
 mod common;
+use common::TOKEN;
 
 use common::seed;
-
-const TOKEN: &str = "blog-test-token";
 
 async fn node(dir: &tempfile::TempDir, redis: Option<(&str, &str)>) -> App {
     let url = format!("sqlite://{}", dir.path().join("blog.sqlite").display());

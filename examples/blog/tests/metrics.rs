@@ -8,8 +8,7 @@ use phial::{App, Config};
 use serde_json::json;
 
 mod common;
-
-const TOKEN: &str = "blog-test-token";
+use common::TOKEN;
 
 async fn scrape(app: &App) -> String {
     let res = app.test_client().get("/metrics").send().await;

@@ -16,8 +16,7 @@ use phial::{App, Config};
 use serde_json::json;
 
 mod common;
-
-const TOKEN: &str = "blog-test-token";
+use common::TOKEN;
 
 struct Nodes {
     _dir: tempfile::TempDir,

@@ -83,18 +83,6 @@ pub(crate) async fn browser() -> Option<(Driver, Client)> {
     ))
 }
 
-/// The blog on SQLite in `dir`, with `token` as its API token.
-pub(crate) async fn blog_app(dir: &tempfile::TempDir, token: &str) -> phial::App {
-    let db = format!("sqlite://{}", dir.path().join("blog.sqlite").display());
-    blog::create_app(
-        phial::Config::testing()
-            .set("database.url", db)
-            .set("blog.api_token", token),
-    )
-    .await
-    .expect("the blog builds")
-}
-
 /// An app served on a free loopback port until [`Served::stop`].
 pub(crate) struct Served {
     /// `http://127.0.0.1:PORT`

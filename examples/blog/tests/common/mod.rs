@@ -1,7 +1,28 @@
-//! What several blog test files set up through the API.
+//! What the blog's test files share: the app on a fresh SQLite file with
+//! the API token, and the rows several of them seed through the API.
 
-use phial::App;
+#![allow(dead_code, reason = "each test file uses part of it")]
+
+use phial::{App, Config};
 use serde_json::{Value, json};
+
+/// The API token the test apps accept (`blog.api_token`).
+pub(crate) const TOKEN: &str = "blog-test-token";
+
+/// The blog on a fresh SQLite file in `dir`, with [`TOKEN`], and what
+/// `configure` adds to the testing config.
+pub(crate) async fn blog_app(
+    dir: &tempfile::TempDir,
+    configure: impl FnOnce(Config) -> Config,
+) -> App {
+    let url = format!("sqlite://{}", dir.path().join("blog.sqlite").display());
+    let config = Config::testing()
+        .set("database.url", url)
+        .set("blog.api_token", TOKEN);
+    blog::create_app(configure(config))
+        .await
+        .expect("the blog builds")
+}
 
 /// An author and two posts (one published, one draft) through the API.
 pub(crate) async fn seed(app: &App, token: &str) -> (i64, i64) {
