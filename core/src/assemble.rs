@@ -137,9 +137,9 @@ pub(crate) async fn build(mut b: AppBuilder) -> Result<App, BuildErrors> {
         .insert(HealthChecks(std::mem::take(&mut b.health_checks)));
     b.values.insert(std::mem::take(&mut b.deploy_checks));
     b.values
-        .insert(crate::metrics_endpoint::MetricsCollectors(std::mem::take(
-            &mut b.metrics_collectors,
-        )));
+        .insert(crate::prometheus::endpoint::MetricsCollectors(
+            std::mem::take(&mut b.metrics_collectors),
+        ));
     let keys = Keys::new(b.core.effective_secret_key(), &b.core.secret_key_fallbacks);
     let state = AppState(Arc::new(AppInner {
         config: b.config.clone(),
@@ -457,18 +457,18 @@ fn mount_health(b: &mut AppBuilder) {
 /// Mounts the metrics page (unless it has a listener of its own) and
 /// says whether requests are recorded: only while the page is served
 /// somewhere, and Phial's recorder is the process's.
-fn mount_metrics(b: &mut AppBuilder) -> Option<crate::request_metrics::RequestMetrics> {
+fn mount_metrics(b: &mut AppBuilder) -> Option<crate::prometheus::requests::RequestMetrics> {
     let cfg = &b.core.metrics;
     if !cfg.served(b.config.profile().is_production()) {
         return None;
     }
-    crate::metrics_recorder::handle()?;
+    crate::prometheus::recorder::handle()?;
     if !cfg.bind_set() {
         let path = cfg.path.clone();
         let previous = std::mem::replace(&mut b.current, CORE_SOURCE.into());
         b.route(
             &path,
-            crate::routing::get(crate::metrics_endpoint::scrape).name("metrics"),
+            crate::routing::get(crate::prometheus::endpoint::scrape).name("metrics"),
         );
         b.current = previous;
     }
@@ -507,7 +507,7 @@ fn assemble_router(b: &mut AppBuilder, state: &AppState) -> Router {
     let mut router = std::mem::take(&mut b.router);
     if state.0.request_metrics.is_some() {
         // Before the fallback: unmatched requests have no pattern.
-        router = router.route_layer(crate::request_metrics::RouteLabelLayer);
+        router = router.route_layer(crate::prometheus::requests::RouteLabelLayer);
     }
     let mut router = router.fallback(fallback);
     for layer in b.layers.drain(..) {

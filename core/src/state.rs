@@ -79,7 +79,7 @@ pub(crate) struct AppInner {
     pub(crate) error_pages: ErrorPages,
     pub(crate) security_headers: crate::security::SecurityHeaders,
     /// Request series, while metrics are served.
-    pub(crate) request_metrics: Option<crate::request_metrics::RequestMetrics>,
+    pub(crate) request_metrics: Option<crate::prometheus::requests::RequestMetrics>,
     pub(crate) request_id_header: http::HeaderName,
     /// `server.trusted_proxies`, parsed.
     pub(crate) trusted_proxies: crate::client_addr::TrustedProxies,

@@ -71,9 +71,9 @@ pub(crate) async fn run(ctx: CommandContext) -> Result<(), BoxError> {
     };
     match ctx.matches.subcommand() {
         Some(("create-role", args)) => {
-            let role = crate::roles::create_role_by(
+            let role = crate::staff_roles::create_role_by(
                 &db()?,
-                &crate::audit::Who::cli(),
+                &crate::audit_entries::Who::cli(),
                 &arg(args, "name"),
                 &arg(args, "grant"),
             )
@@ -83,7 +83,13 @@ pub(crate) async fn run(ctx: CommandContext) -> Result<(), BoxError> {
         }
         Some(("grant-role", args)) => {
             let (user, role) = (arg(args, "username"), arg(args, "role"));
-            crate::roles::assign_role_by(&db()?, &crate::audit::Who::cli(), &user, &role).await?;
+            crate::staff_roles::assign_role_by(
+                &db()?,
+                &crate::audit_entries::Who::cli(),
+                &user,
+                &role,
+            )
+            .await?;
             ctx.println(format!("`{user}` holds role `{role}`"));
             return Ok(());
         }
@@ -110,9 +116,9 @@ pub(crate) async fn run(ctx: CommandContext) -> Result<(), BoxError> {
                 .into(),
         );
     }
-    let user = crate::users::create_user_by(
+    let user = crate::staff_users::create_user_by(
         &db()?,
-        &crate::audit::Who::cli(),
+        &crate::audit_entries::Who::cli(),
         &username,
         password,
         superuser,

@@ -3,7 +3,7 @@
 
 use phial_orm::OrmError;
 
-use crate::users::MIN_PASSWORD_LEN;
+use crate::staff_users::MIN_PASSWORD_LEN;
 
 /// Why a staff user, role or grant could not be created or found.
 ///

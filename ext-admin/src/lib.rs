@@ -50,34 +50,32 @@
 )]
 
 mod access;
-mod audit;
+mod audit_entries;
 mod cli;
 mod config;
 mod custom;
+mod entities;
 mod error;
 mod extension;
 mod form;
-mod listing;
-pub mod log;
+mod list_query;
 mod migrations;
 mod model;
 mod pages;
-pub mod role;
-mod roles;
 mod staff_log;
-pub mod user;
-pub mod user_role;
-mod users;
+mod staff_roles;
+mod staff_users;
 mod view;
 mod writes;
 
 pub use access::{Permission, STAFF_REALM, Staff};
 pub use config::{AdminConfig, SECTION};
 pub use custom::AdminPage;
+pub use entities::{log, role, user, user_role};
 pub use error::AdminError;
 pub use extension::Admin;
-pub use roles::{assign_role, create_role};
-pub use users::{MIN_PASSWORD_LEN, authenticate, create_user};
+pub use staff_roles::{assign_role, create_role};
+pub use staff_users::{MIN_PASSWORD_LEN, authenticate, create_user};
 pub use view::{AdminEntity, ModelView};
 
 /// What apps import: `use phial::prelude::*;` brings these.

@@ -8,7 +8,7 @@
 use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::{Map, Value as Json, json};
 
-use crate::audit::{self, Entry, Who};
+use crate::audit_entries::{self, Entry, Who};
 use crate::{role, user};
 
 /// Who made a change outside a request: the CLI (with the system user's
@@ -49,7 +49,7 @@ pub(crate) async fn user_event<C: ConnectionTrait>(
     action: &str,
     changes: Map<String, Json>,
 ) -> Result<i64, DbErr> {
-    audit::write(
+    audit_entries::write(
         conn,
         who,
         Entry {
@@ -117,7 +117,7 @@ pub(crate) async fn role_event<C: ConnectionTrait>(
             changes.insert(field.to_owned(), pair(b, a));
         }
     }
-    audit::write(
+    audit_entries::write(
         conn,
         who,
         Entry {

@@ -32,7 +32,7 @@ use sea_orm::{
 };
 use serde_json::{Map, Value as Json};
 
-use crate::audit::{self, Who, label_of};
+use crate::audit_entries::{self, Who, label_of};
 use crate::log;
 use crate::model::{AdminModel, Row, WriteError};
 use crate::pages::Registry;
@@ -123,7 +123,7 @@ impl Writer<'_> {
         self.allowed(m, Action::Create)?;
         let row = m.insert(self.tx, values).await?;
         self.inside(m, &row, Action::Create, true).await?;
-        audit::record(
+        audit_entries::record(
             &***self.tx,
             self.who,
             m.spec(),
@@ -159,7 +159,7 @@ impl Writer<'_> {
             .ok_or(WriteError::NotFound)?;
         if before != after {
             self.inside(m, &after, Action::Change, true).await?;
-            audit::record(
+            audit_entries::record(
                 &***self.tx,
                 self.who,
                 m.spec(),
@@ -195,7 +195,7 @@ impl Writer<'_> {
         }
         let mut gone = Vec::with_capacity(rows.len());
         for row in rows {
-            let id = audit::record(
+            let id = audit_entries::record(
                 &***self.tx,
                 self.who,
                 m.spec(),
@@ -340,7 +340,7 @@ impl Writer<'_> {
                     walk.seen.insert(seen_key(&*child, &r));
                     walk.rows.push((child.clone(), r.clone()));
                     if let Some(head) = head {
-                        audit::record(
+                        audit_entries::record(
                             &***self.tx,
                             self.who,
                             cspec,
@@ -391,7 +391,8 @@ impl Writer<'_> {
             if !after.is_empty() {
                 self.inside(m, after, guard_action, true).await?;
             }
-            audit::record(&***self.tx, self.who, m.spec(), name, before, after, None).await?;
+            audit_entries::record(&***self.tx, self.who, m.spec(), name, before, after, None)
+                .await?;
         }
         Ok((message, changed.len()))
     }
@@ -460,7 +461,7 @@ impl Writer<'_> {
                 let (before, after) = m.put_back(self.tx, Some(scope), values).await?;
                 self.inside(&**m, &after, Action::Change, true).await?;
                 Some(
-                    audit::record(
+                    audit_entries::record(
                         &***self.tx,
                         self.who,
                         m.spec(),
@@ -526,7 +527,7 @@ impl Writer<'_> {
             .collect();
         let (_, after) = m.put_back(self.tx, None, row).await?;
         self.inside(m, &after, Action::Create, true).await?;
-        Ok(audit::record(
+        Ok(audit_entries::record(
             &***self.tx,
             self.who,
             m.spec(),

@@ -85,7 +85,7 @@ pub struct AppBuilder {
     pub(crate) commands: Vec<CliCommand>,
     pub(crate) health_checks: Vec<HealthCheck>,
     pub(crate) deploy_checks: crate::deploy_check::DeployChecks,
-    pub(crate) metrics_collectors: Vec<(String, crate::metrics_endpoint::CollectFn)>,
+    pub(crate) metrics_collectors: Vec<(String, crate::prometheus::endpoint::CollectFn)>,
     pub(crate) changes: crate::changes::ChangeFeed,
     pub(crate) contributions: std::collections::HashMap<TypeId, Vec<Contribution>>,
     pub(crate) startup: Vec<StartupHook>,
@@ -116,7 +116,7 @@ impl AppBuilder {
         if core.metrics.served(config.profile().is_production()) {
             // Now, so what extensions describe and record while they bind
             // lands in the recorder the page renders.
-            crate::metrics_recorder::handle();
+            crate::prometheus::recorder::handle();
         }
         let changes = crate::changes::ChangeFeed::default();
         let mut values = TypeMap::default();

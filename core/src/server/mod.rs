@@ -135,7 +135,7 @@ impl App {
         if let Ok(local) = listener.local_addr() {
             tracing::info!("metrics on http://{local}{}", cfg.path);
         }
-        let router = crate::metrics_endpoint::separate_router(state);
+        let router = crate::prometheus::endpoint::separate_router(state);
         let stop = async move {
             let _ = fired.wait_for(|fired| *fired).await;
         };

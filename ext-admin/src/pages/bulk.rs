@@ -12,7 +12,7 @@ use super::reach::scope;
 use super::write_failed::write_failed;
 use super::{Ctx, key_segment, pairs, parse_key, value};
 use crate::access::Permission;
-use crate::audit::label_of;
+use crate::audit_entries::label_of;
 use crate::model::{AdminModel, json_key};
 
 /// Most rows one bulk request touches.

@@ -11,7 +11,7 @@ use super::cells::text_of;
 use super::reach::scope;
 use super::{Ctx, pairs, parse_key, value};
 use crate::access::Permission;
-use crate::audit::label_of;
+use crate::audit_entries::label_of;
 use crate::model::json_key;
 use phial_orm::query::ListQuery;
 

@@ -24,7 +24,7 @@ use super::related::{foreign, related_labels};
 use super::write_failed::write_failed;
 use super::{Ctx, key_segment, pairs, parse_key, value};
 use crate::access::Permission;
-use crate::audit::label_of;
+use crate::audit_entries::label_of;
 use crate::form::{self, Foreign};
 use crate::model::{AdminModel, Row, WriteError, json_key, version_of};
 
@@ -137,7 +137,7 @@ pub(crate) async fn detail(ctx: Ctx, Path((slug, key)): Path<(String, String)>) 
         json!({
             "model": {"label": spec.label, "singular": spec.singular, "slug": spec.slug, "table": spec.meta.table},
             "label": label,
-            "key": crate::audit::key_text(&k),
+            "key": crate::audit_entries::key_text(&k),
             "key_json": k.to_string(),
             "version": version_of(&row),
             "fields": fields,

@@ -14,7 +14,7 @@ use super::cells::text_of;
 use super::reach::scope;
 use super::{Ctx, pairs};
 use crate::access::Permission;
-use crate::listing::{self};
+use crate::list_query::{self};
 use crate::model::{AdminModel, Row};
 
 /// `GET /admin/{model}/export.csv`: the filtered list, every visible
@@ -36,7 +36,7 @@ pub(crate) async fn export(
     }
     let spec = ctx.spec(&*m);
     let q_pairs = pairs(query.unwrap_or_default().as_bytes());
-    if let Some(new) = listing::legacy(&spec, &q_pairs) {
+    if let Some(new) = list_query::legacy(&spec, &q_pairs) {
         let url = phial_orm::query::link(
             &ctx.reg.url(&format!("{}/export.csv", spec.slug)),
             &new,
@@ -46,7 +46,7 @@ pub(crate) async fn export(
         return Redirect::permanent(&url).into_response();
     }
     let per_page = spec.per_page.unwrap_or(ctx.reg.cfg.per_page);
-    let lq = match listing::parse(&spec, per_page, &q_pairs) {
+    let lq = match list_query::parse(&spec, per_page, &q_pairs) {
         Ok(lq) => lq,
         Err(e) => return ctx.error(StatusCode::BAD_REQUEST, e.message()),
     };
@@ -80,7 +80,7 @@ pub(crate) async fn export(
         m: m.clone(),
         conn,
         cond,
-        sort: listing::order_of(&lq),
+        sort: list_query::order_of(&lq),
         // Keyset chunks (each costs the same, however far the export has
         // gone) unless a sort column may be null (NULLs do not compare).
         keyset: lq

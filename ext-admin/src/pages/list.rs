@@ -14,8 +14,8 @@ use super::reach::{scope, total};
 use super::related::{foreign, related_labels};
 use super::{Ctx, key_segment, pairs, value};
 use crate::access::Permission;
-use crate::audit::label_of;
-use crate::listing::{self};
+use crate::audit_entries::label_of;
+use crate::list_query::{self};
 use crate::model::{AdminModel, Row, json_key};
 use phial_orm::query::ListQuery;
 
@@ -46,13 +46,13 @@ pub(crate) async fn page(
     };
     let spec = &ctx.spec(&*m);
     let q_pairs = pairs(query.unwrap_or_default().as_bytes());
-    if let Some(new) = listing::legacy(spec, &q_pairs) {
+    if let Some(new) = list_query::legacy(spec, &q_pairs) {
         let url = phial_orm::query::link(&ctx.reg.url(&format!("{}/", spec.slug)), &new, &[], &[]);
         return Redirect::permanent(&url).into_response();
     }
     let partial = value(&q_pairs, "_partial") == Some("rows");
     let per_page = spec.per_page.unwrap_or(ctx.reg.cfg.per_page);
-    let lq = match listing::parse(spec, per_page, &q_pairs) {
+    let lq = match list_query::parse(spec, per_page, &q_pairs) {
         Ok(lq) => lq,
         Err(e) => return ctx.error(StatusCode::BAD_REQUEST, e.message()),
     };
@@ -66,7 +66,7 @@ pub(crate) async fn page(
         Ok(o) => o,
         Err(e) => return ctx.error(StatusCode::BAD_REQUEST, e.message()),
     };
-    let sort = listing::order_of(&lq);
+    let sort = list_query::order_of(&lq);
     let conn = ctx.db.conn();
     let fetched = m
         .fetch(conn, cond.clone(), &sort, offset, per_page + 1)
@@ -97,7 +97,7 @@ pub(crate) async fn page(
         Some(last) => page_numbers(page, last)
             .into_iter()
             .map(|p| match p {
-                Some(p) => json!({"n": p, "url": listing::link(&lq, &[("page", p.to_string())], &[]), "current": p == page}),
+                Some(p) => json!({"n": p, "url": list_query::link(&lq, &[("page", p.to_string())], &[]), "current": p == page}),
                 None => json!({"gap": true}),
             })
             .collect(),
@@ -111,7 +111,7 @@ pub(crate) async fn page(
             foreign_choices.insert(f.clone(), c);
         }
     }
-    let filters = listing::filters_ui(spec, &lq, &|n| foreign_choices.get(n).cloned());
+    let filters = list_query::filters_ui(spec, &lq, &|n| foreign_choices.get(n).cloned());
     let mut actions: Vec<Json> = Vec::new();
     if ctx.may(&*m, Permission::Delete) {
         actions.push(json!({"name": "delete", "label": format!("Delete selected {}", spec.label.to_lowercase())}));
@@ -121,7 +121,7 @@ pub(crate) async fn page(
             actions.push(json!({"name": name, "label": label}));
         }
     }
-    let here = listing::link(&lq, &[], &[]);
+    let here = list_query::link(&lq, &[], &[]);
     ctx.render(
         "admin/list.html",
         &spec.slug,
@@ -140,8 +140,8 @@ pub(crate) async fn page(
             "total": total_label,
             "page": page,
             "pages": pages,
-            "prev_url": (page > 1).then(|| listing::link(&lq, &[("page", (page - 1).to_string())], &[])),
-            "next_url": has_next.then(|| listing::link(&lq, &[("page", (page + 1).to_string())], &[])),
+            "prev_url": (page > 1).then(|| list_query::link(&lq, &[("page", (page - 1).to_string())], &[])),
+            "next_url": has_next.then(|| list_query::link(&lq, &[("page", (page + 1).to_string())], &[])),
             "here": here,
             "clear_url": if lq.narrowed() { Some(ctx.reg.url(&format!("{}/", spec.slug))) } else { None },
             "add_url": ctx.may(&*m, Permission::Add).then(|| ctx.reg.url(&format!("{}/new", spec.slug))),
@@ -176,7 +176,7 @@ fn columns_json(ctx: &Ctx, m: &dyn AdminModel, lq: &ListQuery) -> Vec<Json> {
             json!({
                 "name": c,
                 "label": spec.label_of(c),
-                "sort_url": sortable.then(|| listing::link(lq, &[("sort", next.clone())], &["page"])),
+                "sort_url": sortable.then(|| list_query::link(lq, &[("sort", next.clone())], &["page"])),
                 "sorted": match current { Some(true) => "desc", Some(false) => "asc", None => "" },
                 "num": spec.meta.foreign_key(c).is_none() && spec.meta.field(c).is_some_and(|f| matches!(f.kind, FieldKind::Integer | FieldKind::Number)),
             })
@@ -215,7 +215,7 @@ async fn rows_json(ctx: &Ctx, m: &dyn AdminModel, rows: &[Row]) -> Vec<Json> {
                 })
                 .collect();
             json!({
-                "key": super::super::audit::key_text(&key),
+                "key": crate::audit_entries::key_text(&key),
                 "sel": selection(&key),
                 "seg": seg,
                 "url": ctx.reg.url(&format!("{}/{seg}/", spec.slug)),
@@ -231,7 +231,7 @@ async fn rows_json(ctx: &Ctx, m: &dyn AdminModel, rows: &[Row]) -> Vec<Json> {
 pub(crate) fn selection(key: &Json) -> String {
     match key {
         Json::Array(_) => key.to_string(),
-        other => super::super::audit::key_text(other),
+        other => crate::audit_entries::key_text(other),
     }
 }
 

@@ -247,7 +247,7 @@ pub(crate) async fn history(ctx: Ctx, Path((slug, key)): Path<(String, String)>)
         "History",
         json!({
             "entries": items,
-            "heading": format!("History of {} {}", m.spec().singular, crate::audit::key_text(&k)),
+            "heading": format!("History of {} {}", m.spec().singular, crate::audit_entries::key_text(&k)),
             "object_url": ctx.reg.url(&format!("{}/{}/", m.spec().slug, key_segment(&k))),
         }),
     )

@@ -36,7 +36,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::access::{Permission, STAFF_REALM, Staff};
-use crate::audit::Who;
+use crate::audit_entries::Who;
 use crate::config::AdminConfig;
 use crate::custom::AdminPage;
 use crate::model::{AdminModel, WriteError};

@@ -5,7 +5,7 @@
 use sea_orm::{Condition, DbErr};
 
 use super::Ctx;
-use crate::listing::thousands;
+use crate::list_query::thousands;
 use crate::model::AdminModel;
 use phial_orm::query::Total;
 

@@ -12,7 +12,7 @@ use super::Ctx;
 use super::cells::text_of;
 use super::reach::scope;
 use crate::access::Permission;
-use crate::audit::label_of;
+use crate::audit_entries::label_of;
 use crate::form::Choice;
 use crate::model::{AdminModel, Row, json_key};
 

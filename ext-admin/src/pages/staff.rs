@@ -19,7 +19,7 @@ use serde_json::{Value as Json, json};
 
 use super::{Ctx, pairs, value};
 use crate::access::{Permission, parse_grants};
-use crate::{MIN_PASSWORD_LEN, role, staff_log, user, user_role, users};
+use crate::{MIN_PASSWORD_LEN, role, staff_log, staff_users, user, user_role};
 
 fn superuser_only(ctx: &Ctx) -> Option<Response> {
     (!ctx.staff.superuser).then(|| {
@@ -167,7 +167,8 @@ pub(crate) async fn new_user(ctx: Ctx, body: Bytes) -> Response {
     let superuser = value(&form, "superuser") == Some("true");
     let roles = checked_roles(&form);
     let ids: Vec<i32> = roles.iter().copied().collect();
-    match crate::users::create_user_by(&ctx.db, &ctx.who(), &name, password, superuser, &ids).await
+    match crate::staff_users::create_user_by(&ctx.db, &ctx.who(), &name, password, superuser, &ids)
+        .await
     {
         Ok(u) => ctx.redirect(
             &ctx.reg.url("access/users/"),
@@ -243,9 +244,9 @@ pub(crate) async fn user_save(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> 
     let saved = ctx
         .db
         .transaction(async |tx| {
-            let before_roles = users::role_names(&**tx, u.id).await?;
+            let before_roles = staff_users::role_names(&**tx, u.id).await?;
             let saved = am.update(&**tx).await?;
-            let after_roles = users::set_roles(&**tx, u.id, &ids).await?;
+            let after_roles = staff_users::set_roles(&**tx, u.id, &ids).await?;
             let changes =
                 staff_log::user_changes(Some((&u, &before_roles)), (&saved, &after_roles));
             if !changes.is_empty() {

@@ -7,7 +7,7 @@ use sea_orm::{
     QueryFilter,
 };
 
-use crate::audit::Who;
+use crate::audit_entries::Who;
 pub(crate) use crate::error::{AdminError, db_error};
 use crate::{role, staff_log, user, user_role};
 

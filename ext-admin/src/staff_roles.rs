@@ -3,8 +3,8 @@
 use phial_orm::{Db, OrmError};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::audit::Who;
-use crate::users::{AdminError, db_error};
+use crate::audit_entries::Who;
+use crate::staff_users::{AdminError, db_error};
 use crate::{access, role, staff_log, user, user_role};
 
 /// Creates a role (or replaces the grants of the one with that name):
@@ -102,14 +102,14 @@ pub(crate) async fn assign_role_by(
         .map_err(db_error)?;
     if held.is_none() {
         db.transaction(async |tx| {
-            let before = crate::users::role_names(&**tx, u.id).await?;
+            let before = crate::staff_users::role_names(&**tx, u.id).await?;
             user_role::ActiveModel {
                 user_id: Set(u.id),
                 role_id: Set(r.id),
             }
             .insert(&**tx)
             .await?;
-            let after = crate::users::role_names(&**tx, u.id).await?;
+            let after = crate::staff_users::role_names(&**tx, u.id).await?;
             let changes = staff_log::user_changes(Some((&u, &before)), (&u, &after));
             staff_log::user_event(&**tx, who, &u, "grant", changes).await?;
             Ok::<_, OrmError>(())

@@ -71,7 +71,7 @@ pub(crate) async fn scrape(State(app): State<AppState>, headers: HeaderMap) -> R
             .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return res;
     }
-    let Some(handle) = crate::metrics_recorder::handle() else {
+    let Some(handle) = crate::prometheus::recorder::handle() else {
         return HttpError::new(
             StatusCode::NOT_FOUND,
             "another metrics recorder is installed: this app serves no metrics page",

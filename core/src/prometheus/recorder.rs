@@ -64,11 +64,11 @@ fn install() -> Option<PrometheusHandle> {
 /// The core's own metrics, described once (the page's `# HELP` lines).
 fn describe() {
     metrics::describe_counter!(
-        crate::request_metrics::REQUESTS,
+        crate::prometheus::requests::REQUESTS,
         "HTTP requests answered, by method, route pattern and status"
     );
     metrics::describe_histogram!(
-        crate::request_metrics::DURATION,
+        crate::prometheus::requests::DURATION,
         metrics::Unit::Seconds,
         "Time from request to response headers, by method, route pattern and status"
     );
