@@ -187,7 +187,8 @@ async fn unknown_pages_and_methods() {
         .send()
         .await;
     assert_eq!(res.status(), 404);
-    assert!(res.text().contains("no route for GET /missing"));
+    // (Escaped as templates escape: `/` is `&#x2f;`.)
+    assert!(res.text().contains("no route for GET &#x2f;missing"));
     let res = client.put("/json").send().await;
     assert_eq!(res.status(), 405);
 }
