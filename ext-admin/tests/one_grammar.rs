@@ -14,8 +14,10 @@ use phial_core::{App, Config};
 use phial_migrate::Migrate;
 use phial_orm::{Db, Orm};
 use phial_rest::{Resource, Rest};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, Schema};
+use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use serde_json::Value;
+
+mod common;
 
 mod gadget {
     use sea_orm::entity::prelude::*;
@@ -143,28 +145,7 @@ async fn app(url: &Option<String>, dir: &std::path::Path) -> App {
         .await
         .unwrap();
     let db = Db::from_state(app.state()).unwrap();
-    let schema = Schema::new(db.conn().get_database_backend());
-    for table in [
-        "admin_gadget",
-        "phial_admin_log",
-        "phial_admin_user_role",
-        "phial_admin_role",
-        "phial_admin_user",
-    ] {
-        db.conn()
-            .execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
-            .await
-            .unwrap();
-    }
-    for create in [
-        schema.create_table_from_entity(phial_admin::user::Entity),
-        schema.create_table_from_entity(phial_admin::role::Entity),
-        schema.create_table_from_entity(phial_admin::user_role::Entity),
-        schema.create_table_from_entity(phial_admin::log::Entity),
-        schema.create_table_from_entity(gadget::Entity),
-    ] {
-        db.conn().execute(&create).await.unwrap();
-    }
+    common::fresh_tables(&db, gadget::Entity).await;
     for (_, name, qty, price, active, made_at, note) in rows() {
         db.insert(gadget::ActiveModel {
             name: Set(name.into()),
@@ -185,15 +166,7 @@ async fn app(url: &Option<String>, dir: &std::path::Path) -> App {
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn signed_in(app: &App) -> TestClient {
-    let http = app.test_client();
-    let res = http
-        .submit_form(
-            "/admin/login",
-            &[("username", "root"), ("password", PASSWORD)],
-        )
-        .await;
-    assert_eq!(res.status(), 303, "{}", res.text());
-    http
+    common::signed_in(app, "root", PASSWORD).await
 }
 
 /// The keys of the rows an admin list page shows, in order.

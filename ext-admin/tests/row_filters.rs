@@ -11,10 +11,9 @@ use phial_core::{App, Config};
 use phial_migrate::Migrate;
 use phial_orm::policy::{Policy, Rule};
 use phial_orm::{Db, Orm};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, Schema,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter};
+
+mod common;
 
 mod ledger {
     use sea_orm::entity::prelude::*;
@@ -110,28 +109,7 @@ async fn app(url: &Option<String>, dir: &std::path::Path) -> (App, Db) {
         .await
         .unwrap();
     let db = Db::from_state(app.state()).unwrap();
-    let schema = Schema::new(db.conn().get_database_backend());
-    for table in [
-        "admin_ledger",
-        "phial_admin_log",
-        "phial_admin_user_role",
-        "phial_admin_role",
-        "phial_admin_user",
-    ] {
-        db.conn()
-            .execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
-            .await
-            .unwrap();
-    }
-    for create in [
-        schema.create_table_from_entity(phial_admin::user::Entity),
-        schema.create_table_from_entity(phial_admin::role::Entity),
-        schema.create_table_from_entity(phial_admin::user_role::Entity),
-        schema.create_table_from_entity(phial_admin::log::Entity),
-        schema.create_table_from_entity(ledger::Entity),
-    ] {
-        db.conn().execute(&create).await.unwrap();
-    }
+    common::fresh_tables(&db, ledger::Entity).await;
     for (tenant, name) in [("a", "a1"), ("a", "a2"), ("b", "b1")] {
         db.insert(ledger::ActiveModel {
             tenant: Set(tenant.into()),
@@ -173,16 +151,7 @@ async fn submit(
 }
 
 async fn signed_in(app: &App, user: &str) -> TestClient {
-    let http = app.test_client();
-    let res = submit(
-        &http,
-        "/admin/login",
-        "/admin/login",
-        &[("username", user), ("password", PASSWORD)],
-    )
-    .await;
-    assert_eq!(res.status(), 303, "{user}: {}", res.text());
-    http
+    common::signed_in(app, user, PASSWORD).await
 }
 
 async fn row(db: &Db, name: &str) -> ledger::Model {

@@ -10,7 +10,9 @@ use phial_core::{App, Config};
 use phial_migrate::Migrate;
 use phial_orm::{Db, Orm};
 use phial_rest::{Resource, Rest};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, Schema};
+use sea_orm::ActiveValue::Set;
+
+mod common;
 
 mod pair {
     use sea_orm::entity::prelude::*;
@@ -59,16 +61,7 @@ async fn app(dir: &std::path::Path) -> App {
         .await
         .unwrap();
     let db = Db::from_state(app.state()).unwrap();
-    let schema = Schema::new(db.conn().get_database_backend());
-    for create in [
-        schema.create_table_from_entity(phial_admin::user::Entity),
-        schema.create_table_from_entity(phial_admin::role::Entity),
-        schema.create_table_from_entity(phial_admin::user_role::Entity),
-        schema.create_table_from_entity(phial_admin::log::Entity),
-        schema.create_table_from_entity(pair::Entity),
-    ] {
-        db.conn().execute(&create).await.unwrap();
-    }
+    common::fresh_tables(&db, pair::Entity).await;
     db.insert(pair::ActiveModel {
         a: Set(1),
         b: Set("x".into()),
@@ -81,15 +74,7 @@ async fn app(dir: &std::path::Path) -> App {
 }
 
 async fn signed_in(app: &App) -> TestClient {
-    let http = app.test_client();
-    let res = http
-        .submit_form(
-            "/admin/login",
-            &[("username", "root"), ("password", PASSWORD)],
-        )
-        .await;
-    assert_eq!(res.status(), 303, "{}", res.text());
-    http
+    common::signed_in(app, "root", PASSWORD).await
 }
 
 #[tokio::test]

@@ -98,11 +98,10 @@ pub async fn total<E: EntityTrait>(
         Some(e) if e > limit => None,
         _ => Some(bounded(db, E::find(), limit).await?),
     };
-    if whole.is_some_and(|n| n <= limit) {
-        let n = match (whole, narrowed) {
-            (Some(n), None) => n,
-            (_, Some(select)) => bounded(db, select, limit).await?,
-            (None, None) => unreachable!("`whole` is Some here"),
+    if let Some(whole) = whole.filter(|n| *n <= limit) {
+        let n = match narrowed {
+            None => whole,
+            Some(select) => bounded(db, select, limit).await?,
         };
         return Ok(if n > limit {
             Total::MoreThan(limit)
