@@ -84,33 +84,30 @@ impl Total {
     }
 }
 
-/// The total of the rows `narrowed` finds in `table`, read with at most
-/// two bounded counts: exact up to `limit`, else the table's estimate when
-/// nothing narrows it, else "more than `limit`".
+/// The total of the rows `narrowed` finds in `table`, read with one
+/// bounded count: exact up to `limit`, else "more than `limit`"; a list not
+/// narrowed past the limit reads the database's estimate instead (a large
+/// table is never counted).
 pub async fn total<E: EntityTrait>(
     db: &DatabaseConnection,
     table: &str,
     narrowed: Option<Select<E>>,
     limit: u64,
 ) -> Result<Total, DbErr> {
-    let est = estimate(db, table).await;
-    let whole = match est {
-        Some(e) if e > limit => None,
-        _ => Some(bounded(db, E::find(), limit).await?),
-    };
-    if let Some(whole) = whole.filter(|n| *n <= limit) {
-        let n = match narrowed {
-            None => whole,
-            Some(select) => bounded(db, select, limit).await?,
-        };
-        return Ok(if n > limit {
+    let counted = |n: u64| {
+        if n > limit {
             Total::MoreThan(limit)
         } else {
             Total::Exact(n)
-        });
+        }
+    };
+    if let Some(select) = narrowed {
+        // A filter narrows a large table to a few rows as often as not:
+        // count what it finds (bounded), whatever the table's size.
+        return Ok(counted(bounded(db, select, limit).await?));
     }
-    Ok(match (narrowed, est) {
-        (None, Some(e)) if e > limit => Total::About(e),
-        _ => Total::MoreThan(limit),
-    })
+    if let Some(e) = estimate(db, table).await.filter(|e| *e > limit) {
+        return Ok(Total::About(e));
+    }
+    Ok(counted(bounded(db, E::find(), limit).await?))
 }
