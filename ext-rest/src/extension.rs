@@ -19,7 +19,7 @@ use crate::{docs, openapi};
 pub struct Rest {
     resources: Mutex<Vec<Box<dyn resource::Mount>>>,
     guard: Option<Guard>,
-    documents: Vec<serde_json::Value>,
+    documents: Vec<utoipa::openapi::OpenApi>,
 }
 
 impl std::fmt::Debug for Rest {
@@ -70,10 +70,7 @@ impl Rest {
     /// # let _ = rest;
     /// ```
     pub fn document(mut self, doc: utoipa::openapi::OpenApi) -> Self {
-        match serde_json::to_value(&doc) {
-            Ok(v) => self.documents.push(v),
-            Err(e) => tracing::error!("an OpenAPI document could not be read: {e}"),
-        }
+        self.documents.push(doc);
         self
     }
 
