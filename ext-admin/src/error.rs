@@ -3,7 +3,8 @@
 
 use phial_orm::OrmError;
 
-use crate::staff_users::MIN_PASSWORD_LEN;
+/// The fewest characters a password may have.
+pub const MIN_PASSWORD_LEN: usize = 8;
 
 /// Why a staff user, role or grant could not be created or found.
 ///

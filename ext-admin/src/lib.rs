@@ -73,9 +73,10 @@ pub use config::{AdminConfig, SECTION};
 pub use custom::AdminPage;
 pub use entities::{log, role, user, user_role};
 pub use error::AdminError;
+pub use error::MIN_PASSWORD_LEN;
 pub use extension::Admin;
 pub use staff_roles::{assign_role, create_role};
-pub use staff_users::{MIN_PASSWORD_LEN, authenticate, create_user};
+pub use staff_users::{authenticate, create_user};
 pub use view::{AdminEntity, ModelView};
 
 /// What apps import: `use phial::prelude::*;` brings these.

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use crate::audit_entries::Who;
-pub(crate) use crate::error::{AdminError, db_error};
+pub(crate) use crate::error::{AdminError, MIN_PASSWORD_LEN, db_error};
 use crate::{role, staff_log, user, user_role};
 
 /// Replaces the roles of user `id` with `roles` (ids); returns their names,
@@ -58,9 +58,6 @@ pub(crate) async fn role_names<C: ConnectionTrait>(
     names.sort();
     Ok(names)
 }
-
-/// The fewest characters a password may have.
-pub const MIN_PASSWORD_LEN: usize = 8;
 
 /// Whether `name` is a valid username (Django's rule).
 pub(crate) fn valid_username(name: &str) -> bool {

@@ -9,7 +9,7 @@
 
 use chrono::NaiveDateTime;
 use phial_admin::{Admin, ModelView, create_user};
-use phial_core::test_client::{TestClient, TestResponse};
+use phial_core::testing::{TestClient, TestResponse};
 use phial_core::{App, Config};
 use phial_migrate::Migrate;
 use phial_orm::{Db, Orm};

@@ -6,7 +6,7 @@
 //! Each refusal has its control.
 
 use phial_admin::{Admin, ModelView, assign_role, create_role, create_user};
-use phial_core::test_client::{TestClient, TestResponse};
+use phial_core::testing::{TestClient, TestResponse};
 use phial_core::{App, Config};
 use phial_migrate::Migrate;
 use phial_orm::policy::{Policy, Rule};

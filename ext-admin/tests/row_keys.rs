@@ -5,7 +5,7 @@
 //! (logged before and after) is found by either.
 
 use phial_admin::{Admin, ModelView, create_user};
-use phial_core::test_client::TestClient;
+use phial_core::testing::TestClient;
 use phial_core::{App, Config};
 use phial_migrate::Migrate;
 use phial_orm::{Db, Orm};

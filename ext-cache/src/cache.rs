@@ -6,7 +6,9 @@
 //!
 //! One file: the `Cache` API (typed reads and writes with their tag checks)
 //! is one surface; its parts (tags, flights, backends) have files of their
-//! own.
+//! own. `tags.rs` and `flight.rs` are one unit with this file: they are
+//! `impl Cache` blocks over its private state, so they import each other
+//! by design.
 
 use std::future::Future;
 use std::sync::Arc;

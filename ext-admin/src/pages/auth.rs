@@ -67,20 +67,17 @@ pub(crate) async fn form(
     tpl: Templates,
     session: Session,
     RawQuery(query): RawQuery,
-) -> Response {
-    let reg = match registry(&app) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let reg = registry(&app)?;
     let q = pairs(query.unwrap_or_default().as_bytes());
     let next = safe_next(&reg, value(&q, "next"));
     let signed_in = phial_core::identity::of(&session)
         .await
         .is_ok_and(|who| who.get(STAFF_REALM).is_some());
     if signed_in && value(&q, "next").is_none() {
-        return Redirect::to(&next).into_response();
+        return Ok(Redirect::to(&next).into_response());
     }
-    login_page(&tpl, &reg, StatusCode::OK, None, "", &next)
+    Ok(login_page(&tpl, &reg, StatusCode::OK, None, "", &next))
 }
 
 /// `POST /admin/login`
@@ -90,14 +87,11 @@ pub(crate) async fn sign_in(
     session: Session,
     accounts: Accounts<Staff>,
     req: Request,
-) -> Response {
-    let reg = match registry(&app) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let reg = registry(&app)?;
     let limit = app.core().body_limit;
     let Ok(body) = axum::body::to_bytes(req.into_body(), limit).await else {
-        return HttpError::bad_request("the form is too large").into_response();
+        return Err(HttpError::bad_request("the form is too large").into_response());
     };
     let form = pairs(&body);
     let username = value(&form, "username").unwrap_or("").trim().to_owned();
@@ -107,10 +101,10 @@ pub(crate) async fn sign_in(
     let refuse =
         |status, message: String| login_page(&tpl, &reg, status, Some(message), &shown, &next);
     if username.is_empty() || password.is_empty() {
-        return refuse(
+        return Err(refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Enter your username and password.".into(),
-        );
+        ));
     }
     let staff = match accounts.verify_password(&username, password).await {
         Ok(staff) => staff,
@@ -130,13 +124,13 @@ pub(crate) async fn sign_in(
                 page.headers_mut()
                     .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
             }
-            return page;
+            return Err(page);
         }
     };
-    match accounts.login(&session, &staff, Remember::No).await {
+    Ok(match accounts.login(&session, &staff, Remember::No).await {
         Ok(()) => Redirect::to(&next).into_response(),
         Err(e) => e.into_response(),
-    }
+    })
 }
 
 /// `POST /admin/logout`: ends this sign-in everywhere it is used (a copy

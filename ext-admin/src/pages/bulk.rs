@@ -39,11 +39,12 @@ fn selected(
 
 /// `POST /admin/{model}/bulk`: delete (after a confirmation page) or run
 /// an action on the selected rows.
-pub(crate) async fn bulk(ctx: Ctx, Path(slug): Path<String>, body: Bytes) -> Response {
-    let m = match ctx.model(&slug, Permission::View) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+pub(crate) async fn bulk(
+    ctx: Ctx,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Result<Response, Response> {
+    let m = ctx.model(&slug, Permission::View)?;
     let spec = m.spec();
     let form = pairs(&body);
     let back = value(&form, "back").unwrap_or("?").to_owned();
@@ -59,21 +60,21 @@ pub(crate) async fn bulk(ctx: Ctx, Path(slug): Path<String>, body: Bytes) -> Res
     let action = value(&form, "action").unwrap_or("").to_owned();
     let (cond, n) = match selected(&ctx, &*m, &form) {
         Ok(s) => s,
-        Err(e) => return ctx.error(StatusCode::BAD_REQUEST, &e),
+        Err(e) => return Err(ctx.error(StatusCode::BAD_REQUEST, &e)),
     };
     if n == 0 {
-        return ctx.redirect(
+        return Ok(ctx.redirect(
             &list_url,
             "warning",
             "Select rows first, then choose an action.",
-        );
+        ));
     }
     if action == "delete" {
         if !ctx.may(&*m, Permission::Delete) {
-            return ctx.error(
+            return Err(ctx.error(
                 StatusCode::FORBIDDEN,
                 &format!("You may not delete {}.", spec.label.to_lowercase()),
-            );
+            ));
         }
         if value(&form, "confirm") != Some("yes") {
             let rows = m
@@ -88,7 +89,7 @@ pub(crate) async fn bulk(ctx: Ctx, Path(slug): Path<String>, body: Bytes) -> Res
                 Ok(r) => (r, None),
                 Err(reason) => (Vec::new(), Some(reason)),
             };
-            return ctx.render(
+            return Err(ctx.render(
                 "admin/bulk_delete.html",
                 &spec.slug,
                 "Delete selected",
@@ -101,12 +102,12 @@ pub(crate) async fn bulk(ctx: Ctx, Path(slug): Path<String>, body: Bytes) -> Res
                     "list_url": list_url,
                     "bulk_url": ctx.reg.url(&format!("{}/bulk", spec.slug)),
                 }),
-            );
+            ));
         }
         let deleted = ctx
             .write(async |w| w.delete(&m, cond, BULK_LIMIT, "delete", true).await)
             .await;
-        return match deleted {
+        return Err(match deleted {
             Ok(gone) => ctx.redirect(
                 &list_url,
                 "success",
@@ -121,7 +122,7 @@ pub(crate) async fn bulk(ctx: Ctx, Path(slug): Path<String>, body: Bytes) -> Res
                 ),
             ),
             Err(e) => write_failed(&ctx, &list_url, e),
-        };
+        });
     }
     let Some(needs) = m
         .actions()
@@ -129,26 +130,26 @@ pub(crate) async fn bulk(ctx: Ctx, Path(slug): Path<String>, body: Bytes) -> Res
         .find(|(a, _, _)| *a == action)
         .map(|(_, _, needs)| needs)
     else {
-        return ctx.error(
+        return Err(ctx.error(
             StatusCode::BAD_REQUEST,
             &format!("No action `{action}` on {}.", spec.label.to_lowercase()),
-        );
+        ));
     };
     if !ctx.may_run(&*m, needs) {
-        return ctx.error(
+        return Err(ctx.error(
             StatusCode::FORBIDDEN,
             &format!(
                 "You may not run this action: it needs the `{}.{}` permission.",
                 spec.meta.table,
                 needs.word()
             ),
-        );
+        ));
     }
     let ran = ctx
         .write(async |w| w.run_action(&*m, &action, needs, cond, BULK_LIMIT).await)
         .await;
-    match ran {
+    Ok(match ran {
         Ok((message, _changed)) => ctx.redirect(&list_url, "success", &message),
         Err(e) => write_failed(&ctx, &list_url, e),
-    }
+    })
 }

@@ -21,11 +21,8 @@ pub(crate) async fn choices(
     ctx: Ctx,
     Path(slug): Path<String>,
     RawQuery(query): RawQuery,
-) -> Response {
-    let m = match ctx.model(&slug, Permission::View) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let m = ctx.model(&slug, Permission::View)?;
     let spec = &ctx.spec(&*m);
     let q = pairs(query.unwrap_or_default().as_bytes());
     let term = value(&q, "q").unwrap_or("").trim().to_owned();
@@ -65,5 +62,5 @@ pub(crate) async fn choices(
         .iter()
         .map(|r| json!({"value": text_of(&json_key(&spec.meta, r)), "label": label_of(spec, r)}))
         .collect();
-    axum::Json(out).into_response()
+    Ok(axum::Json(out).into_response())
 }

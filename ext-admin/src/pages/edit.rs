@@ -13,7 +13,6 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::response::Response;
 use http::StatusCode;
-use phial_orm::OrmError;
 use phial_orm::meta::json::FieldError;
 use sea_orm::Condition;
 use serde_json::{Value as Json, json};
@@ -21,31 +20,12 @@ use serde_json::{Value as Json, json};
 use super::cells::{cell, text_of};
 use super::reach::scope;
 use super::related::{foreign, related_labels};
-use super::write_failed::write_failed;
+use super::write_failed::{db_message, write_failed};
 use super::{Ctx, key_segment, pairs, parse_key, value};
 use crate::access::Permission;
 use crate::audit_entries::label_of;
 use crate::form::{self, Foreign};
 use crate::model::{AdminModel, Row, WriteError, json_key, version_of};
-
-/// A database failure as a sentence for the page.
-pub(crate) fn db_message(e: &OrmError) -> String {
-    if let OrmError::Db(db) = e {
-        match db.sql_err() {
-            Some(sea_orm::SqlErr::UniqueConstraintViolation(m)) => {
-                return format!("Another row already has this value ({m}).");
-            }
-            Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(m)) => {
-                return format!(
-                    "Other rows refer to it, or it refers to a row that does not exist ({m})."
-                );
-            }
-            _ => {}
-        }
-    }
-    tracing::error!("admin write failed: {e}");
-    "The database refused the change; see the server's log.".to_owned()
-}
 
 /// The model and the row at `key`, within the user's reach.
 async fn load(
@@ -101,11 +81,11 @@ fn urls(ctx: &Ctx, m: &dyn AdminModel, key: &Json) -> Json {
 }
 
 /// `GET /admin/{model}/{key}/`
-pub(crate) async fn detail(ctx: Ctx, Path((slug, key)): Path<(String, String)>) -> Response {
-    let (m, k, _, row) = match load(&ctx, &slug, &key, Permission::View).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub(crate) async fn detail(
+    ctx: Ctx,
+    Path((slug, key)): Path<(String, String)>,
+) -> Result<Response, Response> {
+    let (m, k, _, row) = load(&ctx, &slug, &key, Permission::View).await?;
     let spec = &ctx.spec(&*m);
     let mut fields = Vec::new();
     for f in spec.meta.visible() {
@@ -130,7 +110,7 @@ pub(crate) async fn detail(ctx: Ctx, Path((slug, key)): Path<(String, String)>) 
         fields.push(json!({"label": spec.label_of(&f.name), "value": c}));
     }
     let label = label_of(spec, &row);
-    ctx.render(
+    Ok(ctx.render(
         "admin/detail.html",
         &spec.slug,
         &label,
@@ -143,7 +123,7 @@ pub(crate) async fn detail(ctx: Ctx, Path((slug, key)): Path<(String, String)>) 
             "fields": fields,
             "urls": urls(&ctx, &*m, &k),
         }),
-    )
+    ))
 }
 
 /// Foreign-key selects (small related tables) and searches (large ones).
@@ -263,13 +243,10 @@ fn edit_page(
 }
 
 /// `GET /admin/{model}/new`
-pub(crate) async fn create_form(ctx: Ctx, Path(slug): Path<String>) -> Response {
-    let m = match ctx.model(&slug, Permission::Add) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+pub(crate) async fn create_form(ctx: Ctx, Path(slug): Path<String>) -> Result<Response, Response> {
+    let m = ctx.model(&slug, Permission::Add)?;
     let page = create_page(&ctx, &*m);
-    form_page(&ctx, &*m, &page, &HashMap::new(), &HashMap::new(), None).await
+    Ok(form_page(&ctx, &*m, &page, &HashMap::new(), &HashMap::new(), None).await)
 }
 
 fn merge(parse_errors: Vec<FieldError>, write_errors: Vec<FieldError>) -> Vec<FieldError> {
@@ -284,18 +261,19 @@ fn merge(parse_errors: Vec<FieldError>, write_errors: Vec<FieldError>) -> Vec<Fi
 }
 
 /// `POST /admin/{model}/new`
-pub(crate) async fn create(ctx: Ctx, Path(slug): Path<String>, body: Bytes) -> Response {
-    let m = match ctx.model(&slug, Permission::Add) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+pub(crate) async fn create(
+    ctx: Ctx,
+    Path(slug): Path<String>,
+    body: Bytes,
+) -> Result<Response, Response> {
+    let m = ctx.model(&slug, Permission::Add)?;
     let spec = &ctx.spec(&*m);
     let form_pairs = pairs(&body);
     let posted = form::parse(spec, &form_pairs, true);
     let page = create_page(&ctx, &*m);
     let errors = merge(posted.errors, m.validate(&posted.values, true));
     if !errors.is_empty() {
-        return form_page(
+        return Err(form_page(
             &ctx,
             &*m,
             &page,
@@ -303,66 +281,68 @@ pub(crate) async fn create(ctx: Ctx, Path(slug): Path<String>, body: Bytes) -> R
             &form::error_map(&errors),
             None,
         )
-        .await;
+        .await);
     }
     let values = posted.values;
-    match ctx.write(async |w| w.create(&*m, values).await).await {
-        Ok(row) => {
-            let key = json_key(&spec.meta, &row);
-            let next = if value(&form_pairs, "_another").is_some() {
-                page.action_url.clone()
-            } else {
-                ctx.reg
-                    .url(&format!("{}/{}/", spec.slug, key_segment(&key)))
-            };
-            ctx.redirect(
-                &next,
-                "success",
-                &format!("Added {} “{}”.", spec.singular, label_of(spec, &row)),
-            )
-        }
-        Err(WriteError::Fields(errors)) => {
-            form_page(
-                &ctx,
-                &*m,
-                &page,
-                &posted.raw,
-                &form::error_map(&errors),
-                None,
-            )
-            .await
-        }
-        Err(WriteError::Db(e)) => {
-            form_page(
-                &ctx,
-                &*m,
-                &page,
-                &posted.raw,
-                &HashMap::new(),
-                Some(db_message(&e)),
-            )
-            .await
-        }
-        Err(e) => write_failed(&ctx, &ctx.reg.url(&format!("{}/", spec.slug)), e),
-    }
+    Ok(
+        match ctx.write(async |w| w.create(&*m, values).await).await {
+            Ok(row) => {
+                let key = json_key(&spec.meta, &row);
+                let next = if value(&form_pairs, "_another").is_some() {
+                    page.action_url.clone()
+                } else {
+                    ctx.reg
+                        .url(&format!("{}/{}/", spec.slug, key_segment(&key)))
+                };
+                ctx.redirect(
+                    &next,
+                    "success",
+                    &format!("Added {} “{}”.", spec.singular, label_of(spec, &row)),
+                )
+            }
+            Err(WriteError::Fields(errors)) => {
+                form_page(
+                    &ctx,
+                    &*m,
+                    &page,
+                    &posted.raw,
+                    &form::error_map(&errors),
+                    None,
+                )
+                .await
+            }
+            Err(WriteError::Db(e)) => {
+                form_page(
+                    &ctx,
+                    &*m,
+                    &page,
+                    &posted.raw,
+                    &HashMap::new(),
+                    Some(db_message(&e)),
+                )
+                .await
+            }
+            Err(e) => write_failed(&ctx, &ctx.reg.url(&format!("{}/", spec.slug)), e),
+        },
+    )
 }
 
 /// `GET /admin/{model}/{key}/edit`
-pub(crate) async fn edit_form(ctx: Ctx, Path((slug, key)): Path<(String, String)>) -> Response {
-    let (m, k, _, row) = match load(&ctx, &slug, &key, Permission::Change).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub(crate) async fn edit_form(
+    ctx: Ctx,
+    Path((slug, key)): Path<(String, String)>,
+) -> Result<Response, Response> {
+    let (m, k, _, row) = load(&ctx, &slug, &key, Permission::Change).await?;
     if !m.spec().can.edit {
-        return ctx.error(
+        return Err(ctx.error(
             StatusCode::FORBIDDEN,
             "Editing is switched off for this model.",
-        );
+        ));
     }
     let spec = &ctx.spec(&*m);
     let values = form::row_values(spec, &row);
     let page = edit_page(&ctx, &*m, &k, &row, Some(version_of(&row)));
-    form_page(&ctx, &*m, &page, &values, &HashMap::new(), None).await
+    Ok(form_page(&ctx, &*m, &page, &values, &HashMap::new(), None).await)
 }
 
 /// `POST /admin/{model}/{key}/edit`
@@ -370,17 +350,14 @@ pub(crate) async fn edit(
     ctx: Ctx,
     Path((slug, key)): Path<(String, String)>,
     body: Bytes,
-) -> Response {
-    let (m, k, cond, row) = match load(&ctx, &slug, &key, Permission::Change).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let (m, k, cond, row) = load(&ctx, &slug, &key, Permission::Change).await?;
     let spec = &ctx.spec(&*m);
     if !spec.can.edit {
-        return ctx.error(
+        return Err(ctx.error(
             StatusCode::FORBIDDEN,
             "Editing is switched off for this model.",
-        );
+        ));
     }
     let form_pairs = pairs(&body);
     let version = value(&form_pairs, "_version").map(str::to_owned);
@@ -392,13 +369,13 @@ pub(crate) async fn edit(
     let mut shown = form::row_values(spec, &row);
     shown.extend(posted.raw.clone());
     if !errors.is_empty() {
-        return form_page(&ctx, &*m, &page, &shown, &form::error_map(&errors), None).await;
+        return Err(form_page(&ctx, &*m, &page, &shown, &form::error_map(&errors), None).await);
     }
     let values = posted.values.clone();
     let written = ctx
         .write(async |w| w.update(&*m, cond, values, version.clone(), "change").await)
         .await;
-    match written {
+    Ok(match written {
         Ok((before, after)) => {
             let next = if value(&form_pairs, "_continue").is_some() {
                 url
@@ -455,7 +432,7 @@ pub(crate) async fn edit(
             .await
         }
         Err(e) => write_failed(&ctx, &url, e),
-    }
+    })
 }
 
 /// What deleting `rows` of `m` takes with it, by model (the first few by
@@ -508,17 +485,17 @@ pub(crate) async fn cascade_list(
 }
 
 /// `GET /admin/{model}/{key}/delete`
-pub(crate) async fn delete_form(ctx: Ctx, Path((slug, key)): Path<(String, String)>) -> Response {
-    let (m, k, _, row) = match load(&ctx, &slug, &key, Permission::Delete).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub(crate) async fn delete_form(
+    ctx: Ctx,
+    Path((slug, key)): Path<(String, String)>,
+) -> Result<Response, Response> {
+    let (m, k, _, row) = load(&ctx, &slug, &key, Permission::Delete).await?;
     let spec = m.spec();
     let (related, refused) = match cascade_list(&ctx, &m, std::slice::from_ref(&row)).await {
         Ok(r) => (r, None),
         Err(reason) => (Vec::new(), Some(reason)),
     };
-    ctx.render(
+    Ok(ctx.render(
         "admin/delete.html",
         &spec.slug,
         "Delete",
@@ -530,21 +507,21 @@ pub(crate) async fn delete_form(ctx: Ctx, Path((slug, key)): Path<(String, Strin
             "action_url": ctx.reg.url(&format!("{}/{}/delete", spec.slug, key_segment(&k))),
             "urls": urls(&ctx, &*m, &k),
         }),
-    )
+    ))
 }
 
 /// `POST /admin/{model}/{key}/delete`
-pub(crate) async fn delete(ctx: Ctx, Path((slug, key)): Path<(String, String)>) -> Response {
-    let (m, k, cond, row) = match load(&ctx, &slug, &key, Permission::Delete).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub(crate) async fn delete(
+    ctx: Ctx,
+    Path((slug, key)): Path<(String, String)>,
+) -> Result<Response, Response> {
+    let (m, k, cond, row) = load(&ctx, &slug, &key, Permission::Delete).await?;
     let spec = m.spec();
     let list = ctx.reg.url(&format!("{}/", spec.slug));
     let deleted = ctx
         .write(async |w| w.delete(&m, cond, 1, "delete", true).await)
         .await;
-    match deleted {
+    Ok(match deleted {
         Ok(gone) if gone.is_empty() => ctx.redirect(&list, "warning", "It was already gone."),
         Ok(_) => ctx.redirect(
             &list,
@@ -556,5 +533,5 @@ pub(crate) async fn delete(ctx: Ctx, Path((slug, key)): Path<(String, String)>) 
             &ctx.reg.url(&format!("{}/{}/", spec.slug, key_segment(&k))),
             e,
         ),
-    }
+    })
 }

@@ -23,16 +23,13 @@ pub(crate) async fn export(
     ctx: Ctx,
     Path(slug): Path<String>,
     RawQuery(query): RawQuery,
-) -> Response {
-    let m = match ctx.model(&slug, Permission::View) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let m = ctx.model(&slug, Permission::View)?;
     if !m.spec().can.export {
-        return ctx.error(
+        return Err(ctx.error(
             StatusCode::FORBIDDEN,
             "Export is switched off for this model.",
-        );
+        ));
     }
     let spec = ctx.spec(&*m);
     let q_pairs = pairs(query.unwrap_or_default().as_bytes());
@@ -43,16 +40,14 @@ pub(crate) async fn export(
             &[],
             &[],
         );
-        return Redirect::permanent(&url).into_response();
+        return Ok(Redirect::permanent(&url).into_response());
     }
     let per_page = spec.per_page.unwrap_or(ctx.reg.cfg.per_page);
-    let lq = match list_query::parse(&spec, per_page, &q_pairs) {
-        Ok(lq) => lq,
-        Err(e) => return ctx.error(StatusCode::BAD_REQUEST, e.message()),
-    };
+    let lq = list_query::parse(&spec, per_page, &q_pairs)
+        .map_err(|e| ctx.error(StatusCode::BAD_REQUEST, e.message()))?;
     let cond = match m.condition(&lq, &spec.search) {
         Ok(c) => scope(&ctx, &*m, c),
-        Err(e) => return ctx.error(StatusCode::BAD_REQUEST, e.message()),
+        Err(e) => return Err(ctx.error(StatusCode::BAD_REQUEST, e.message())),
     };
     let names: Vec<String> = spec.meta.visible().map(|f| f.name.clone()).collect();
     let conn = ctx.db.conn().clone();
@@ -139,7 +134,7 @@ pub(crate) async fn export(
         Some((Ok(Bytes::from(out)), s))
     });
     let filename = format!("{}.csv", m.spec().slug);
-    (
+    Ok((
         [
             (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (
@@ -150,7 +145,7 @@ pub(crate) async fn export(
         ],
         Body::from_stream(stream),
     )
-        .into_response()
+        .into_response())
 }
 
 /// One CSV record (RFC 4180). Text that a spreadsheet would run as a

@@ -39,33 +39,26 @@ pub(crate) async fn page(
     ctx: Ctx,
     Path(slug): Path<String>,
     RawQuery(query): RawQuery,
-) -> Response {
-    let m = match ctx.model(&slug, Permission::View) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let m = ctx.model(&slug, Permission::View)?;
     let spec = &ctx.spec(&*m);
     let q_pairs = pairs(query.unwrap_or_default().as_bytes());
     if let Some(new) = list_query::legacy(spec, &q_pairs) {
         let url = phial_orm::query::link(&ctx.reg.url(&format!("{}/", spec.slug)), &new, &[], &[]);
-        return Redirect::permanent(&url).into_response();
+        return Ok(Redirect::permanent(&url).into_response());
     }
     let partial = value(&q_pairs, "_partial") == Some("rows");
     let per_page = spec.per_page.unwrap_or(ctx.reg.cfg.per_page);
-    let lq = match list_query::parse(spec, per_page, &q_pairs) {
-        Ok(lq) => lq,
-        Err(e) => return ctx.error(StatusCode::BAD_REQUEST, e.message()),
-    };
-    let cond = match m.condition(&lq, &spec.search) {
-        Ok(c) => c,
-        Err(e) => return ctx.error(StatusCode::BAD_REQUEST, e.message()),
-    };
+    let lq = list_query::parse(spec, per_page, &q_pairs)
+        .map_err(|e| ctx.error(StatusCode::BAD_REQUEST, e.message()))?;
+    let cond = m
+        .condition(&lq, &spec.search)
+        .map_err(|e| ctx.error(StatusCode::BAD_REQUEST, e.message()))?;
     let cond = scope(&ctx, &*m, cond);
     let per_page = lq.per_page;
-    let offset = match lq.offset() {
-        Ok(o) => o,
-        Err(e) => return ctx.error(StatusCode::BAD_REQUEST, e.message()),
-    };
+    let offset = lq
+        .offset()
+        .map_err(|e| ctx.error(StatusCode::BAD_REQUEST, e.message()))?;
     let sort = list_query::order_of(&lq);
     let conn = ctx.db.conn();
     let fetched = m
@@ -73,23 +66,23 @@ pub(crate) async fn page(
         .await;
     let mut rows = match fetched {
         Ok(r) => r,
-        Err(e) => return ctx.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(e) => return Err(ctx.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
     };
     let has_next = rows.len() as u64 > per_page;
     rows.truncate(per_page as usize);
     let rows_json = rows_json(&ctx, &*m, &rows).await;
     if partial {
-        return match ctx.tpl.render(
+        return Err(match ctx.tpl.render(
             "admin/_rows.html",
             json!({"rows": rows_json, "columns": columns_json(&ctx, &*m, &lq), "selectable": selectable(&ctx, &*m)}),
         ) {
             Ok(h) => h.into_response(),
             Err(e) => e.into_response(),
-        };
+        });
     }
     let (exact, total_label) = match total(&ctx, &*m, cond).await {
         Ok(t) => t,
-        Err(e) => return ctx.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(e) => return Err(ctx.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
     };
     let page = lq.page_number();
     let last_page = exact.map(|n| n.div_ceil(per_page).max(1));
@@ -122,7 +115,7 @@ pub(crate) async fn page(
         }
     }
     let here = list_query::link(&lq, &[], &[]);
-    ctx.render(
+    Ok(ctx.render(
         "admin/list.html",
         &spec.slug,
         &spec.label,
@@ -148,7 +141,7 @@ pub(crate) async fn page(
             "export_url": spec.can.export.then(|| format!("{}{}", ctx.reg.url(&format!("{}/export.csv", spec.slug)), here.trim_start_matches('?').is_empty().then(String::new).unwrap_or(here.clone()))),
             "bulk_url": ctx.reg.url(&format!("{}/bulk", spec.slug)),
         }),
-    )
+    ))
 }
 
 fn selectable(ctx: &Ctx, m: &dyn AdminModel) -> bool {

@@ -226,22 +226,22 @@ pub(crate) async fn index(ctx: Ctx, RawQuery(query): RawQuery) -> Response {
 }
 
 /// `GET /admin/{model}/{key}/history`
-pub(crate) async fn history(ctx: Ctx, Path((slug, key)): Path<(String, String)>) -> Response {
-    let m = match ctx.model(&slug, Permission::View) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+pub(crate) async fn history(
+    ctx: Ctx,
+    Path((slug, key)): Path<(String, String)>,
+) -> Result<Response, Response> {
+    let m = ctx.model(&slug, Permission::View)?;
     let Some(k) = super::parse_key(&*m, &key) else {
-        return ctx.error(StatusCode::NOT_FOUND, "No such row.");
+        return Err(ctx.error(StatusCode::NOT_FOUND, "No such row."));
     };
     let cond = Condition::all()
         .add(log::Column::TableName.eq(m.spec().meta.table.clone()))
         .add(log::Column::ObjectKey.eq(k.to_string()));
     let (items, _) = match entries(&ctx, cond, 1).await {
         Ok(x) => x,
-        Err(e) => return ctx.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(e) => return Err(ctx.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
     };
-    ctx.render(
+    Ok(ctx.render(
         "admin/log.html",
         &m.spec().slug,
         "History",
@@ -250,7 +250,7 @@ pub(crate) async fn history(ctx: Ctx, Path((slug, key)): Path<(String, String)>)
             "heading": format!("History of {} {}", m.spec().singular, crate::audit_entries::key_text(&k)),
             "object_url": ctx.reg.url(&format!("{}/{}/", m.spec().slug, key_segment(&k))),
         }),
-    )
+    ))
 }
 
 /// Entry `id`, if the user may see it, with its model (none for staff
@@ -287,15 +287,12 @@ fn revert_needs(e: &log::Model) -> Permission {
 }
 
 /// `GET /admin/log/{entry}`
-pub(crate) async fn entry(ctx: Ctx, Path(id): Path<String>) -> Response {
-    let (e, m) = match find_entry(&ctx, &id).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub(crate) async fn entry(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response> {
+    let (e, m) = find_entry(&ctx, &id).await?;
     let can_revert = e.reverted_by.is_none()
         && e.cascade_of.is_none()
         && m.as_ref().is_some_and(|m| ctx.may(&**m, revert_needs(&e)));
-    ctx.render(
+    Ok(ctx.render(
         "admin/entry.html",
         "log",
         &format!("Log entry {}", e.id),
@@ -305,41 +302,38 @@ pub(crate) async fn entry(ctx: Ctx, Path(id): Path<String>) -> Response {
             "revert_url": ctx.reg.url(&format!("log/{}/revert", e.id)),
             "reverted_url": e.reverted_by.map(|r| ctx.reg.url(&format!("log/{r}"))),
         }),
-    )
+    ))
 }
 
 /// `POST /admin/log/{entry}/revert`: undoes the entry — deletes a created
 /// row, restores a deleted one, sets changed fields back (refused when a
 /// later change touched them: nothing is silently overwritten).
-pub(crate) async fn revert(ctx: Ctx, Path(id): Path<String>) -> Response {
-    let (e, m) = match find_entry(&ctx, &id).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub(crate) async fn revert(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response> {
+    let (e, m) = find_entry(&ctx, &id).await?;
     let here = ctx.reg.url(&format!("log/{}", e.id));
     let Some(m) = m else {
-        return ctx.error(
+        return Err(ctx.error(
             StatusCode::CONFLICT,
             "Changes to staff users and roles are not reverted here: edit the user or role.",
-        );
+        ));
     };
     if e.reverted_by.is_some() {
-        return ctx.redirect(&here, "warning", "This change was already reverted.");
+        return Ok(ctx.redirect(&here, "warning", "This change was already reverted."));
     }
     let needs = revert_needs(&e);
     if !ctx.may(&*m, needs) {
-        return ctx.error(
+        return Err(ctx.error(
             StatusCode::FORBIDDEN,
             &format!(
                 "Reverting this needs the `{}.{}` permission.",
                 e.table_name,
                 needs.word()
             ),
-        );
+        ));
     }
-    match ctx.write(async |w| w.revert(&m, &e).await).await {
+    Ok(match ctx.write(async |w| w.revert(&m, &e).await).await {
         Ok(Some(_)) => ctx.redirect(&here, "success", "Reverted."),
         Ok(None) => ctx.redirect(&here, "warning", "The row was already gone."),
         Err(err) => write_failed(&ctx, &here, err),
-    }
+    })
 }

@@ -4,7 +4,9 @@
 //! against.
 //!
 //! One file: `Ctx`, the extractor every page takes, with the helpers and
-//! the route table that use it.
+//! the route table that use it. One unit with `writes.rs` and `custom.rs`:
+//! `Ctx` hands pages the [`Writer`] and the custom pages, which take `Ctx`
+//! and the [`Registry`] back, so they import each other by design.
 
 pub(crate) mod auth;
 pub(crate) mod bulk;

@@ -190,29 +190,27 @@ async fn find_user(ctx: &Ctx, id: &str) -> Result<user::Model, Response> {
 }
 
 /// `GET /admin/access/users/{id}`
-pub(crate) async fn user_form(ctx: Ctx, Path(id): Path<String>) -> Response {
+pub(crate) async fn user_form(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response> {
     if let Some(r) = superuser_only(&ctx) {
-        return r;
+        return Err(r);
     }
-    let u = match find_user(&ctx, &id).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
+    let u = find_user(&ctx, &id).await?;
     let held = held_roles(&ctx, u.id).await;
-    user_page(&ctx, Some(&u), &held, None, "").await
+    Ok(user_page(&ctx, Some(&u), &held, None, "").await)
 }
 
 /// `POST /admin/access/users/{id}`: flags, roles, and a new password when
 /// one is given. A superuser cannot take their own rights away (someone
 /// must be left to give them back).
-pub(crate) async fn user_save(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Response {
+pub(crate) async fn user_save(
+    ctx: Ctx,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Response> {
     if let Some(r) = superuser_only(&ctx) {
-        return r;
+        return Err(r);
     }
-    let u = match find_user(&ctx, &id).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
+    let u = find_user(&ctx, &id).await?;
     let form = pairs(&body);
     let superuser = value(&form, "superuser") == Some("true");
     let active = value(&form, "active") == Some("true");
@@ -220,7 +218,7 @@ pub(crate) async fn user_save(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> 
     let password = value(&form, "password").unwrap_or("");
     if u.id == ctx.staff.id && (!superuser || !active) {
         let e = "You cannot take away your own superuser rights or deactivate yourself: ask another superuser.".to_owned();
-        return failed(user_page(&ctx, Some(&u), &roles, Some(e), "").await);
+        return Err(failed(user_page(&ctx, Some(&u), &roles, Some(e), "").await));
     }
     let mut am: user::ActiveModel = u.clone().into();
     am.is_superuser = Set(superuser);
@@ -230,11 +228,11 @@ pub(crate) async fn user_save(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> 
         if password.chars().count() < MIN_PASSWORD_LEN {
             let e =
                 format!("The password is too short: use at least {MIN_PASSWORD_LEN} characters.");
-            return failed(user_page(&ctx, Some(&u), &roles, Some(e), "").await);
+            return Err(failed(user_page(&ctx, Some(&u), &roles, Some(e), "").await));
         }
         match phial_core::password::hash(password).await {
             Ok(h) => am.password_hash = Set(h),
-            Err(e) => return db_err(&ctx, e),
+            Err(e) => return Err(db_err(&ctx, e)),
         }
     }
     let held = held_roles(&ctx, u.id).await;
@@ -259,48 +257,48 @@ pub(crate) async fn user_save(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> 
         })
         .await;
     if let Err(e) = saved {
-        return db_err(&ctx, e);
+        return Err(db_err(&ctx, e));
     }
     // A new password or deactivation ends the user's sign-ins on every
     // node (their requests would be refused anyway: the credentials'
     // fingerprint and the active flag are checked on each); new rights
     // reach their open sockets, which reconnect with them.
     let Ok(accounts) = phial_auth::Accounts::<crate::Staff>::of(&ctx.app) else {
-        return db_err(&ctx, "the staff realm is not registered");
+        return Err(db_err(&ctx, "the staff realm is not registered"));
     };
     let id = u.id.to_string();
     if new_password || (!active && u.is_active) {
         if let Err(e) = accounts.logout_everywhere(&id).await {
-            return db_err(&ctx, e);
+            return Err(db_err(&ctx, e));
         }
     } else if held != roles || superuser != u.is_superuser {
         accounts.user_changed(&id);
     }
-    ctx.redirect(
+    Ok(ctx.redirect(
         &ctx.reg.url("access/users/"),
         "success",
         &format!("Saved staff user {}.", u.username),
-    )
+    ))
 }
 
 /// `POST /admin/access/users/{id}/sign-out`: ends every sign-in of the
 /// user, on every node (a lost laptop). Superusers for anyone; anyone for
 /// themselves.
-pub(crate) async fn sign_out_everywhere(ctx: Ctx, Path(id): Path<String>) -> Response {
-    let u = match find_user(&ctx, &id).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
+pub(crate) async fn sign_out_everywhere(
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, Response> {
+    let u = find_user(&ctx, &id).await?;
     if u.id != ctx.staff.id
         && let Some(r) = superuser_only(&ctx)
     {
-        return r;
+        return Err(r);
     }
     let Ok(accounts) = phial_auth::Accounts::<crate::Staff>::of(&ctx.app) else {
-        return db_err(&ctx, "the staff realm is not registered");
+        return Err(db_err(&ctx, "the staff realm is not registered"));
     };
     if let Err(e) = accounts.logout_everywhere(&u.id.to_string()).await {
-        return db_err(&ctx, e);
+        return Err(db_err(&ctx, e));
     }
     if let Err(e) = staff_log::user_event(
         ctx.db.conn(),
@@ -311,21 +309,21 @@ pub(crate) async fn sign_out_everywhere(ctx: Ctx, Path(id): Path<String>) -> Res
     )
     .await
     {
-        return db_err(&ctx, e);
+        return Err(db_err(&ctx, e));
     }
     let to = if u.id == ctx.staff.id {
         ctx.reg.url("login")
     } else {
         ctx.reg.url("access/users/")
     };
-    ctx.redirect(
+    Ok(ctx.redirect(
         &to,
         "success",
         &format!(
             "Every sign-in of {} has ended, on every device.",
             u.username
         ),
-    )
+    ))
 }
 
 /// `GET /admin/access/roles/`
@@ -430,16 +428,13 @@ async fn find_role(ctx: &Ctx, id: &str) -> Result<role::Model, Response> {
 }
 
 /// `GET /admin/access/roles/{id}`
-pub(crate) async fn role_form(ctx: Ctx, Path(id): Path<String>) -> Response {
+pub(crate) async fn role_form(ctx: Ctx, Path(id): Path<String>) -> Result<Response, Response> {
     if let Some(r) = superuser_only(&ctx) {
-        return r;
+        return Err(r);
     }
-    let r = match find_role(&ctx, &id).await {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
+    let r = find_role(&ctx, &id).await?;
     let grants = parse_grants(&r.permissions).unwrap_or_default();
-    role_page(&ctx, Some(&r), &r.name, &grants, None)
+    Ok(role_page(&ctx, Some(&r), &r.name, &grants, None))
 }
 
 /// `POST /admin/access/roles/new` and `POST /admin/access/roles/{id}`
@@ -567,13 +562,14 @@ pub(crate) async fn new_role(ctx: Ctx, body: Bytes) -> Response {
 }
 
 /// `POST /admin/access/roles/{id}`
-pub(crate) async fn role_save(ctx: Ctx, Path(id): Path<String>, body: Bytes) -> Response {
+pub(crate) async fn role_save(
+    ctx: Ctx,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Response> {
     if let Some(r) = superuser_only(&ctx) {
-        return r;
+        return Err(r);
     }
-    let r = match find_role(&ctx, &id).await {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
-    save_role(ctx, Some(r), body).await
+    let r = find_role(&ctx, &id).await?;
+    Ok(save_role(ctx, Some(r), body).await)
 }

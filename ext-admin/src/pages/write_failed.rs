@@ -3,6 +3,7 @@
 
 use axum::response::Response;
 use http::StatusCode;
+use phial_orm::OrmError;
 
 use super::Ctx;
 use crate::model::WriteError;
@@ -31,7 +32,26 @@ pub(crate) fn write_message(e: WriteError) -> String {
             "Someone changed the row meanwhile: reload and try again.".to_owned()
         }
         WriteError::Action(m) => format!("The action failed: {m}"),
-        WriteError::Db(e) => super::edit::db_message(&e),
+        WriteError::Db(e) => db_message(&e),
         WriteError::Outside(m) | WriteError::Refused(m) => m,
     }
+}
+
+/// A database failure as a sentence for the page.
+pub(crate) fn db_message(e: &OrmError) -> String {
+    if let OrmError::Db(db) = e {
+        match db.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(m)) => {
+                return format!("Another row already has this value ({m}).");
+            }
+            Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(m)) => {
+                return format!(
+                    "Other rows refer to it, or it refers to a row that does not exist ({m})."
+                );
+            }
+            _ => {}
+        }
+    }
+    tracing::error!("admin write failed: {e}");
+    "The database refused the change; see the server's log.".to_owned()
 }

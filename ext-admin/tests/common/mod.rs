@@ -4,7 +4,7 @@
 #![allow(dead_code, reason = "each test file uses part of it")]
 
 use phial_core::App;
-use phial_core::test_client::TestClient;
+use phial_core::testing::TestClient;
 use phial_orm::Db;
 use sea_orm::{ConnectionTrait, EntityTrait, Schema};
 
