@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 
-use crate::builder::AppBuilder;
 use crate::cli::CliCommand;
-use crate::config::Config;
 use crate::lifecycle::{ShutdownHook, StopHooks};
 use crate::middleware::{CoreLayer, CoreService};
 
@@ -16,7 +14,7 @@ use crate::middleware::{CoreLayer, CoreService};
 /// router. Cheap to clone.
 pub type AppService = CoreService<Router>;
 use crate::state::AppState;
-use crate::test_client::TestClient;
+use crate::testing::TestClient;
 use tower::Layer;
 
 struct Lifecycle {
@@ -54,11 +52,6 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    /// Starts an app factory's builder.
-    pub fn builder(config: Config) -> AppBuilder {
-        AppBuilder::new(config)
-    }
-
     pub(crate) fn new(
         state: AppState,
         router: Router,

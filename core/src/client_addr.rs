@@ -23,7 +23,7 @@ use ipnet::IpNet;
 
 /// The client's address (see the module docs). Requests served without a
 /// socket (the in-process test client without
-/// [`TestRequest::from_addr`](crate::test_client::TestRequest::from_addr))
+/// [`TestRequest::from_addr`](crate::testing::TestRequest::from_addr))
 /// come from `127.0.0.1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientAddr(pub IpAddr);
@@ -196,7 +196,7 @@ impl ClientAddr {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-        let trusted = crate::middleware::RequestContext::any(extensions)
+        let trusted = crate::session::RequestContext::any(extensions)
             .map(|s| s.app().0.trusted_proxies.clone())
             .unwrap_or_default();
         ClientAddr(resolve(peer, headers, &trusted))

@@ -274,3 +274,23 @@ impl IntoResponse for HttpError {
         res
     }
 }
+
+/// The answer to a body over `body_limit` (413, naming the key).
+pub(crate) fn too_large(limit: usize) -> HttpError {
+    HttpError::new(
+        http::StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the request body is larger than {limit} bytes (config key `body_limit`)"),
+    )
+}
+
+/// Whether a body error is the size limit.
+pub(crate) fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}

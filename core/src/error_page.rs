@@ -155,7 +155,7 @@ pub(crate) async fn finalize(
             if status == StatusCode::PAYLOAD_TOO_LARGE {
                 // A body that outgrew the limit while streaming (axum says
                 // only "length limit exceeded").
-                crate::middleware::too_large(app.core().body_limit)
+                crate::error::too_large(app.core().body_limit)
             } else {
                 let text = match http_body_util::Limited::new(body, MAX_REASON)
                     .collect()

@@ -1,4 +1,8 @@
 //! The one trait every extension implements.
+//!
+//! One unit with `builder/mod.rs`: `init_app` and `finish` take the builder,
+//! and the builder keeps the extensions it binds, so the trait and the
+//! builder import each other by design.
 
 use crate::builder::AppBuilder;
 use crate::error::BoxError;

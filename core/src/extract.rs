@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
 use crate::error::HttpError;
-use crate::middleware::is_length_limit;
+use crate::error::is_length_limit;
 
 /// A URL-encoded form body (or the query string, for GET).
 #[derive(Debug, Clone, Copy, Default)]

@@ -254,7 +254,7 @@ pub async fn of(session: &Session) -> Result<Arc<Identity>, IdentityError> {
 /// Like [`of`], from a request's extensions (middleware, guards); a
 /// request outside the core middleware is anonymous.
 pub async fn of_request(extensions: &http::Extensions) -> Result<Arc<Identity>, IdentityError> {
-    match crate::middleware::RequestContext::any(extensions) {
+    match crate::session::RequestContext::any(extensions) {
         Some(session) => of(session).await,
         None => Ok(nobody()),
     }
@@ -263,7 +263,7 @@ pub async fn of_request(extensions: &http::Extensions) -> Result<Arc<Identity>, 
 /// The identity already resolved for this request, if any (for code that
 /// cannot wait: it is `None` until someone awaited [`of`]).
 pub fn resolved(extensions: &http::Extensions) -> Option<Arc<Identity>> {
-    resolved_for(crate::middleware::RequestContext::any(extensions)?)
+    resolved_for(crate::session::RequestContext::any(extensions)?)
 }
 
 /// Like [`resolved`], from the request's session.

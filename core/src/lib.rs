@@ -34,7 +34,6 @@ pub mod config;
 mod context;
 pub mod cors;
 pub mod csrf;
-mod csrf_layer;
 mod deploy_check;
 mod error;
 mod error_page;
@@ -60,11 +59,8 @@ mod state;
 mod static_files;
 mod submission;
 mod templates;
-pub mod test_client;
-#[cfg(feature = "testing")]
 pub mod testing;
-pub mod url;
-mod urls;
+pub mod url_for;
 
 pub use app::{App, AppService};
 pub use assets::{Assets, EmbeddedFile, Folder};
@@ -85,7 +81,19 @@ pub use session::{Flash, Session, SessionError};
 pub use state::{AppState, Dep, WeakAppState, missing_state};
 pub use submission::{FormErrors, Submission};
 pub use templates::{TemplateEngine, Templates};
-pub use urls::Urls;
+pub use url_for::Urls;
+
+/// Renamed to [`url_for`] (URL building and [`Urls`] are one module).
+#[deprecated(note = "renamed: use phial_core::url_for")]
+pub mod url {
+    pub use crate::url_for::{UrlError, UrlMap};
+}
+
+/// Moved to [`testing`] (`TestClient`, `TestRequest`, `TestResponse`).
+#[deprecated(note = "moved: use phial_core::testing::{TestClient, TestRequest, TestResponse}")]
+pub mod test_client {
+    pub use crate::testing::client::{TestClient, TestRequest, TestResponse};
+}
 
 /// Libraries whose types appear in Phial's API.
 pub use {axum, clap, http, metrics, minijinja, serde_json, tokio, tower, tower_http, validator};

@@ -3,7 +3,7 @@
 //! and security headers. One hand-written service instead of seven layers
 //! keeps the per-request cost low (see `bench/src/bin/layer-cost.rs`): no
 //! boxed future on the success path, nothing allocated for a part that is
-//! switched off. CSRF runs closer to the handlers (see `csrf_layer`) so
+//! switched off. CSRF runs closer to the handlers (see `csrf::layer`) so
 //! unknown routes and methods get their 404/405 first.
 
 use std::convert::Infallible;
@@ -18,7 +18,6 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
-use http::StatusCode;
 use http::header::CONTENT_LENGTH;
 use http_body::Body as _;
 use tower::{Layer, Service};
@@ -27,31 +26,8 @@ use tracing::Span;
 use crate::error::HttpError;
 use crate::error_page::{self, RequestFacts};
 use crate::request_id::RequestId;
-use crate::session::Session;
+use crate::session::{RequestContext, Session};
 use crate::state::AppState;
-
-/// What the core middleware hands to extractors: the request id and the
-/// session, in one request extension (one shared allocation, see
-/// [`Session::for_request`]).
-#[derive(Clone)]
-pub(crate) struct RequestContext(Session);
-
-impl RequestContext {
-    pub(crate) fn session(ext: &http::Extensions) -> Option<&Session> {
-        ext.get::<RequestContext>()
-            .map(|c| &c.0)
-            .filter(|s| s.is_on())
-    }
-
-    /// The shared context whether or not sessions are on.
-    pub(crate) fn any(ext: &http::Extensions) -> Option<&Session> {
-        ext.get::<RequestContext>().map(|c| &c.0)
-    }
-
-    pub(crate) fn id(ext: &http::Extensions) -> Option<&RequestId> {
-        ext.get::<RequestContext>().and_then(|c| c.0.request_id())
-    }
-}
 
 /// Gives the request's extensions room for ours beside axum's three
 /// (`OriginalUri`, `MatchedPath`, `UrlParams`) so the map is allocated at
@@ -346,7 +322,7 @@ fn limit_body(app: &AppState, mut req: Request) -> Result<Request, HttpError> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > limit as u64) {
-            return Err(too_large(limit));
+            return Err(crate::error::too_large(limit));
         }
         req = req.map(|b| Body::new(http_body_util::Limited::new(b, limit)));
         req = without_default_limit(req);
@@ -379,23 +355,4 @@ fn without_default_limit(req: Request) -> Request {
         Some(Err(never)) => match never {},
         None => unreachable!("HandBack answers at once"),
     }
-}
-
-pub(crate) fn too_large(limit: usize) -> HttpError {
-    HttpError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("the request body is larger than {limit} bytes (config key `body_limit`)"),
-    )
-}
-
-/// Whether a body error is the size limit.
-pub(crate) fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if err.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
 }

@@ -9,10 +9,8 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::extract::FromRequestParts;
 use bytes::BytesMut;
 use http::HeaderValue;
-use http::request::Parts;
 
 /// Longest id kept from a client.
 pub(crate) const MAX_LEN: usize = 64;
@@ -94,16 +92,6 @@ impl std::fmt::Debug for RequestId {
 impl std::fmt::Display for RequestId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for RequestId {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(crate::middleware::RequestContext::id(&parts.extensions)
-            .cloned()
-            .unwrap_or_else(RequestId::generate))
     }
 }
 

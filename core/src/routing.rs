@@ -90,7 +90,7 @@ macro_rules! method_fns {
 /// boxed layer per route, and GET handlers pay nothing).
 macro_rules! wrap {
     ($handler:expr, true) => {
-        $handler.layer(crate::csrf_layer::CsrfLayer)
+        $handler.layer(crate::csrf::layer::CsrfLayer)
     };
     ($handler:expr, false) => {
         $handler
@@ -119,7 +119,7 @@ where
     T: 'static,
 {
     MethodRoutes {
-        router: axum::routing::any(handler.layer(crate::csrf_layer::CsrfLayer)),
+        router: axum::routing::any(handler.layer(crate::csrf::layer::CsrfLayer)),
         methods: Vec::new(),
         name: None,
         csrf_wrapped: true,

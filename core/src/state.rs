@@ -1,6 +1,15 @@
 //! The app's state: one `Arc` that every handler reaches, holding the
 //! configuration and the typed values extensions provided. Frozen when the
 //! app is built; nothing global, so two apps live side by side.
+//!
+//! One unit with the modules whose parts it holds (templates, identity,
+//! sessions, error pages, rate limits, routes, URLs): the state owns their
+//! parts and their extractors read the state back, so they import each
+//! other by design. Everything else the request pipeline shares sits on a
+//! floor below it and imports nothing above: the configuration, `error`
+//! (with the size-limit answer), the request id, CORS, change events; and
+//! the request's context (`session::RequestContext`), which the middleware
+//! above puts in each request.
 
 use std::any::{Any, TypeId, type_name};
 use std::collections::{HashMap, HashSet};
@@ -16,7 +25,7 @@ use crate::error_page::ErrorPages;
 use crate::routing::RouteInfo;
 use crate::session::Keys;
 use crate::templates::TemplateEngine;
-use crate::url::{UrlError, UrlMap};
+use crate::url_for::{UrlError, UrlMap};
 
 /// Values keyed by their type (with the types' names, for the build-time
 /// check of `Dep<T>` extractors).
@@ -106,7 +115,7 @@ impl AppState {
     /// The app a request belongs to, from its extensions (for tower
     /// layers, which get no state): `None` outside the core middleware.
     pub fn of_request(extensions: &http::Extensions) -> Option<AppState> {
-        crate::middleware::RequestContext::any(extensions).map(|s| s.app().clone())
+        crate::session::RequestContext::any(extensions).map(|s| s.app().clone())
     }
 
     /// The configuration the app was built from.

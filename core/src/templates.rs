@@ -27,10 +27,10 @@ use minijinja::{
 use crate::csrf;
 use crate::error::HttpError;
 use crate::identity::{Identity, IdentityError};
-use crate::middleware::RequestContext;
+use crate::session::RequestContext;
 use crate::session::Session;
 use crate::state::AppState;
-use crate::url::UrlMap;
+use crate::url_for::UrlMap;
 
 pub(crate) type TemplateSetup = Arc<dyn Fn(&mut Environment<'static>) + Send + Sync>;
 

@@ -13,9 +13,9 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 
 /// A second browser holding a copy of `from`'s cookies.
 fn copy_cookies(
-    from: &phial_core::test_client::TestClient,
+    from: &phial_core::testing::TestClient,
     app: &phial_core::App,
-) -> phial_core::test_client::TestClient {
+) -> phial_core::testing::TestClient {
     let thief = app.test_client();
     thief.set_cookie(
         "session",

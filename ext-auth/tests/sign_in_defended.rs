@@ -10,14 +10,14 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{add_member, app, config, reason};
-use phial_core::test_client::TestClient;
+use phial_core::testing::TestClient;
 
 async fn attempt(
     c: &TestClient,
     from: &str,
     name: &str,
     password: &str,
-) -> phial_core::test_client::TestResponse {
+) -> phial_core::testing::TestResponse {
     c.post("/login")
         .from_addr(from)
         .json(&serde_json::json!({"name": name, "password": password}))

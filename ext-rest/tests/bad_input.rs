@@ -18,7 +18,7 @@ async fn each_backend(mut f: impl AsyncFnMut(Api)) {
 
 /// The problem's status, detail and `(index, field, code)` of each error.
 async fn problem(
-    res: phial_core::test_client::TestResponse,
+    res: phial_core::testing::TestResponse,
 ) -> (u16, String, Vec<(Option<u64>, String, String)>) {
     assert_eq!(
         res.header("content-type"),

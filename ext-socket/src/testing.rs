@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use phial_core::test_client::TestClient;
+use phial_core::testing::TestClient;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;

@@ -121,7 +121,7 @@ async fn seed(db: &Db, rows: u64) {
         .expect("analyze");
 }
 
-async fn time_page(http: &phial::test_client::TestClient, url: &str, repeat: usize) -> Duration {
+async fn time_page(http: &phial::testing::TestClient, url: &str, repeat: usize) -> Duration {
     let first = http.get(url).send().await;
     assert_eq!(first.status(), 200, "{url}: {}", first.text());
     let mut times = Vec::with_capacity(repeat);

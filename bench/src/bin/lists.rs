@@ -19,7 +19,7 @@
 use std::time::{Duration, Instant};
 
 use phial::orm::Db;
-use phial::test_client::TestClient;
+use phial::testing::TestClient;
 use phial::{App, Config};
 use sea_orm::ConnectionTrait;
 

@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::assets::{EmbeddedFile, Folder};
 use crate::cli::CliCommand;
 use crate::config::{Config, ConfigError, CoreConfig};
-use crate::error::{BuildError, BuildErrors};
+use crate::error::BuildError;
 use crate::error_page::ErrorHandler;
 use crate::extension::Extension;
 use crate::health::HealthCheck;
@@ -25,7 +25,9 @@ use crate::static_files::StaticMount;
 use crate::templates::TemplateSetup;
 
 mod assets;
+mod health;
 mod hooks;
+mod metrics;
 mod routes;
 pub(crate) mod sessions;
 mod state;
@@ -275,18 +277,19 @@ impl AppBuilder {
             .collect()
     }
 
-    /// Binds every extension and builds the app; reports every failure.
-    pub async fn build(&mut self) -> Result<App, BuildErrors> {
-        let builder = std::mem::replace(self, AppBuilder::new(Config::testing()));
-        crate::assemble::build(builder).await
-    }
-
     pub(crate) fn resolved_root(&self) -> PathBuf {
         self.core
             .root_path
             .clone()
             .or_else(|| self.root_path.clone())
             .unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")))
+    }
+}
+
+impl App {
+    /// Starts an app factory's builder.
+    pub fn builder(config: Config) -> AppBuilder {
+        AppBuilder::new(config)
     }
 }
 

@@ -57,11 +57,13 @@ impl AppBuilder {
         }
         // CSRF wraps the handlers only, so a wrong method is a 405 first.
         let mut method_router = if routes.json_api {
-            routes.router.layer(crate::csrf_layer::CrossOriginCsrfLayer)
+            routes
+                .router
+                .layer(crate::csrf::layer::CrossOriginCsrfLayer)
         } else if routes.csrf_wrapped {
             routes.router
         } else {
-            routes.router.layer(crate::csrf_layer::CsrfLayer)
+            routes.router.layer(crate::csrf::layer::CsrfLayer)
         };
         for limit in routes.limits {
             if let Err(problem) = limit.rate() {
@@ -118,7 +120,7 @@ impl AppBuilder {
         cors: Option<&crate::cors::Cors>,
     ) -> &mut Self {
         let mut router = if router.has_routes() {
-            router.route_layer(crate::csrf_layer::CsrfLayer)
+            router.route_layer(crate::csrf::layer::CsrfLayer)
         } else {
             router
         };

@@ -156,7 +156,7 @@ pub struct SessionConfig {
     pub path: String,
     /// Where sign-in records live: `auto`, `cookie`, `memory`, `cache`,
     /// `database` (see `phial_core::session` and `phial::auth`).
-    pub store: crate::session::StoreKind,
+    pub store: StoreKind,
 }
 
 /// The session cookie's `SameSite` attribute.
@@ -338,7 +338,7 @@ impl CoreConfig {
                 same_site: SameSite::Lax,
                 domain: None,
                 path: "/".into(),
-                store: crate::session::StoreKind::Auto,
+                store: StoreKind::Auto,
             },
             csrf: CsrfConfig {
                 enabled: true,
@@ -467,3 +467,32 @@ section_defaults!(
     RateLimitConfig => rate_limit,
     PasswordConfig => password,
 );
+
+/// `session.store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// Records where the app can keep them, when something needs them.
+    Auto,
+    /// No records: the cookie is the session.
+    Cookie,
+    /// This process.
+    Memory,
+    /// The cache extension's backend.
+    Cache,
+    /// The database (`phial::auth`'s `phial_session` table).
+    Database,
+}
+
+impl StoreKind {
+    /// The word in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreKind::Auto => "auto",
+            StoreKind::Cookie => "cookie",
+            StoreKind::Memory => "memory",
+            StoreKind::Cache => "cache",
+            StoreKind::Database => "database",
+        }
+    }
+}

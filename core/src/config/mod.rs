@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 pub use core_config::{
     CoreConfig, CsrfConfig, DEVELOPMENT_SECRET_KEY, HealthConfig, MIN_SECRET_KEY_LEN,
     MetricsConfig, PasswordConfig, RateLimitConfig, RequestIdConfig, SameSite, SecurityConfig,
-    ServerConfig, SessionConfig, StaticConfig, TemplatesConfig,
+    ServerConfig, SessionConfig, StaticConfig, StoreKind, TemplatesConfig,
 };
 pub use profile::{Profile, UnknownProfile};
 pub use redact::{REDACTED, is_secret_key, redact, redact_url};

@@ -13,7 +13,6 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use subtle::ConstantTimeEq;
 
-use crate::builder::AppBuilder;
 use crate::error::HttpError;
 use crate::state::AppState;
 
@@ -25,37 +24,6 @@ pub(crate) type CollectFn = Arc<dyn Fn(AppState) -> BoxFuture<'static, ()> + Sen
 /// The collectors extensions registered, kept in the app state.
 #[derive(Clone, Default)]
 pub(crate) struct MetricsCollectors(pub(crate) Vec<(String, CollectFn)>);
-
-impl AppBuilder {
-    /// Runs `collect` before each scrape of the metrics page, to set
-    /// figures that are read rather than counted (gauges): a pool's open
-    /// connections, the rooms open, the migrations pending. It records
-    /// through the `metrics` facade ([`crate::metrics`]); a collector that
-    /// takes more than two seconds is left out of that scrape.
-    ///
-    /// ```
-    /// # fn doc(app: &mut phial_core::AppBuilder) {
-    /// #[derive(Clone)]
-    /// struct Queue(std::sync::Arc<std::sync::atomic::AtomicUsize>);
-    /// app.metrics_collector(|state| async move {
-    ///     if let Some(queue) = state.get::<Queue>() {
-    ///         let waiting = queue.0.load(std::sync::atomic::Ordering::Relaxed);
-    ///         phial_core::metrics::gauge!("jobs_waiting").set(waiting as f64);
-    ///     }
-    /// });
-    /// # }
-    /// ```
-    pub fn metrics_collector<F, Fut>(&mut self, collect: F) -> &mut Self
-    where
-        F: Fn(AppState) -> Fut + Send + Sync + 'static,
-        Fut: std::future::Future<Output = ()> + Send + 'static,
-    {
-        let collect: CollectFn = Arc::new(move |state| Box::pin(collect(state)));
-        self.metrics_collectors
-            .push((self.current.clone(), collect));
-        self
-    }
-}
 
 /// The page: every collector run (side by side, each bounded), then the
 /// recorder rendered.

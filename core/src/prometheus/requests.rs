@@ -20,7 +20,7 @@ use http::{Method, StatusCode};
 use metrics::{Counter, Histogram};
 use tower::{Layer, Service};
 
-use crate::middleware::RequestContext;
+use crate::session::RequestContext;
 
 /// Counter of answered requests.
 pub(crate) const REQUESTS: &str = "phial_http_requests_total";

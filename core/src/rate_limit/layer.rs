@@ -16,7 +16,7 @@ use tower::{Layer, Service};
 
 use super::{Decision, Limiter, Rate, RateLimit, counter_key};
 use crate::error::HttpError;
-use crate::middleware::RequestContext;
+use crate::session::RequestContext;
 
 impl<S> Layer<S> for RateLimit {
     type Service = RateLimitService<S>;

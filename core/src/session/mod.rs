@@ -12,6 +12,7 @@
 //! ```
 
 mod codec;
+mod context;
 mod flash;
 mod store;
 
@@ -27,17 +28,19 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+pub(crate) use context::RequestContext;
+
 use crate::error::HttpError;
 use crate::request_id::RequestId;
 use crate::state::AppState;
 
+/// `session.store` (it is configuration; here too, where sessions are).
+pub use crate::config::StoreKind;
 use codec::CookieProblem;
 pub(crate) use codec::Keys;
 pub use flash::Flash;
 pub(crate) use store::Offer;
-pub use store::{
-    DynSessionStore, MemorySessionStore, SessionStore, SessionStores, StoreError, StoreKind,
-};
+pub use store::{DynSessionStore, MemorySessionStore, SessionStore, SessionStores, StoreError};
 
 /// The header a page's script sends with requests no person asked for.
 pub const BACKGROUND_HEADER: &str = "x-phial-background";
@@ -303,7 +306,7 @@ impl Session {
     /// The session of the request these extensions belong to (for
     /// middleware; handlers use the extractor).
     pub fn from_extensions(extensions: &http::Extensions) -> Option<Session> {
-        crate::middleware::RequestContext::session(extensions).cloned()
+        RequestContext::session(extensions).cloned()
     }
 
     /// Whether the handler read or wrote the session: its response then
@@ -374,7 +377,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        crate::middleware::RequestContext::session(&parts.extensions).cloned().ok_or_else(|| {
+        RequestContext::session(&parts.extensions).cloned().ok_or_else(|| {
             HttpError::internal("sessions are off (config key `session.enabled`): turn them on to use `Session`")
         })
     }

@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 
+use crate::config::StoreKind;
+
 /// A store failed (unreachable, timed out): sign-ins cannot be checked,
 /// so requests that carry one get a 503, never "anonymous".
 #[derive(Debug, Clone, thiserror::Error)]
@@ -237,35 +239,6 @@ impl SessionStore for MemorySessionStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
-    }
-}
-
-/// `session.store`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StoreKind {
-    /// Records where the app can keep them, when something needs them.
-    Auto,
-    /// No records: the cookie is the session.
-    Cookie,
-    /// This process.
-    Memory,
-    /// The cache extension's backend.
-    Cache,
-    /// The database (`phial::auth`'s `phial_session` table).
-    Database,
-}
-
-impl StoreKind {
-    /// The word in the configuration.
-    pub fn name(self) -> &'static str {
-        match self {
-            StoreKind::Auto => "auto",
-            StoreKind::Cookie => "cookie",
-            StoreKind::Memory => "memory",
-            StoreKind::Cache => "cache",
-            StoreKind::Database => "database",
-        }
     }
 }
 

@@ -8,7 +8,7 @@
 use blog::entities::{author, comment, post};
 use phial::admin::{assign_role, create_role, create_user};
 use phial::orm::Db;
-use phial::test_client::{TestClient, TestResponse};
+use phial::testing::{TestClient, TestResponse};
 use phial::{App, Config};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};

@@ -6,7 +6,7 @@
 
 use phial::admin::{assign_role, create_role, create_user};
 use phial::orm::Db;
-use phial::test_client::{TestClient, TestResponse};
+use phial::testing::{TestClient, TestResponse};
 use phial::{App, Config};
 use serde_json::{Value, json};
 

@@ -20,7 +20,7 @@ use phial::orm::doors::{Door, DoorKind, Doors};
 use phial::orm::meta::{FieldKind, ModelMeta};
 use phial::orm::policy::{Action, Caller, Decision, Policies};
 use phial::socket::testing::SocketClient;
-use phial::test_client::{TestClient, TestRequest, TestResponse};
+use phial::testing::{TestClient, TestRequest, TestResponse};
 use phial::{App, Config};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
 use sea_orm::{ActiveValue::Set, Condition, ConnectionTrait, TransactionTrait};

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use phial::admin::create_user;
 use phial::orm::Db;
 use phial::socket::testing::SocketClient;
-use phial::test_client::TestClient;
+use phial::testing::TestClient;
 use phial::{App, Config};
 use serde_json::json;
 

@@ -11,7 +11,7 @@ use phial_auth::{
     Accounts, Auth, AuthUser, CurrentUser, Remember, fresh_login_required, login_required,
 };
 use phial_core::routing::{get, post};
-use phial_core::test_client::{TestClient, TestResponse};
+use phial_core::testing::{TestClient, TestResponse};
 use phial_core::{App, Config, Json, Session, Templates};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 

@@ -94,7 +94,7 @@ pub mod post {
     }
 }
 
-use phial_core::test_client::TestClient;
+use phial_core::testing::TestClient;
 use phial_core::{App, Config, Session, routing::get};
 use phial_orm::policy::{Policy, Rule};
 use phial_orm::{Db, Orm};

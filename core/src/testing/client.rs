@@ -172,7 +172,7 @@ impl TestRequest {
     /// from `127.0.0.1`.
     ///
     /// ```
-    /// # async fn doc(client: phial_core::test_client::TestClient) {
+    /// # async fn doc(client: phial_core::testing::TestClient) {
     /// let res = client.get("/").from_addr("203.0.113.9").send().await;
     /// # }
     /// ```

@@ -16,7 +16,8 @@ use tower::{Layer, Service};
 
 use crate::csrf::{self, CsrfError};
 use crate::error::HttpError;
-use crate::middleware::{RequestContext, is_length_limit, too_large};
+use crate::error::{is_length_limit, too_large};
+use crate::session::RequestContext;
 use crate::state::AppState;
 
 /// Adds the CSRF check to the handlers of a route. It finds the app's

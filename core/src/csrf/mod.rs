@@ -4,6 +4,10 @@
 //!
 //! Tokens are masked with a fresh random pad each time they are handed out,
 //! so they never repeat in pages (BREACH), and compared in constant time.
+//!
+//! This file holds the tokens; [`layer`] the route layer that checks them.
+
+pub(crate) mod layer;
 
 use axum::extract::FromRequestParts;
 use base64::Engine;
