@@ -170,7 +170,24 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
-/// Extractors whose value `Valid` can check.
+/// Extractors whose value [`Valid`] can check: [`Form`] and [`Json`], and
+/// an app's own extractor once it says where its value is (so
+/// `Valid<Query<T>>`-like wrappers answer the same 422 with every field).
+///
+/// ```
+/// use phial_core::HasValidated;
+/// use phial_core::validator::Validate;
+///
+/// /// A query string, checked by `Valid<Search<T>>`.
+/// pub struct Search<T>(pub T);
+///
+/// impl<T: Validate> HasValidated for Search<T> {
+///     type Value = T;
+///     fn validated(&self) -> &T {
+///         &self.0
+///     }
+/// }
+/// ```
 pub trait HasValidated {
     /// The checked value.
     type Value: Validate;

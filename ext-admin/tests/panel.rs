@@ -3,8 +3,10 @@
 //! table is never counted in full, a stale edit is a conflict (under the
 //! row lock), and a delete reverts from the audit log with its key.
 
+mod common;
+use common::{submit, version};
+
 use phial_admin::{Admin, ModelView, create_user};
-use phial_core::testing::{TestClient, TestResponse};
 use phial_core::{App, Config};
 use phial_migrate::Migrate;
 use phial_orm::{Db, Orm};
@@ -102,25 +104,6 @@ async fn app(url: &Option<String>, dir: &std::path::Path) -> (App, Db) {
 }
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-async fn submit(
-    http: &TestClient,
-    page: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> TestResponse {
-    let form = http.get(page).send().await;
-    assert_eq!(form.status(), 200, "{page}: {}", form.text());
-    let token = form.csrf_token().expect("a CSRF field");
-    let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
-    all.extend_from_slice(fields);
-    http.post(action).form(&all).send().await
-}
-
-fn version(html: &str) -> String {
-    let at = html.find("name=\"_version\" value=\"").unwrap() + 23;
-    html[at..at + 32].to_owned()
-}
 
 #[tokio::test]
 async fn the_panel_works_on_every_database() {

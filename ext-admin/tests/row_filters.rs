@@ -6,7 +6,7 @@
 //! Each refusal has its control.
 
 use phial_admin::{Admin, ModelView, assign_role, create_role, create_user};
-use phial_core::testing::{TestClient, TestResponse};
+use phial_core::testing::TestClient;
 use phial_core::{App, Config};
 use phial_migrate::Migrate;
 use phial_orm::policy::{Policy, Rule};
@@ -14,6 +14,7 @@ use phial_orm::{Db, Orm};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter};
 
 mod common;
+use common::submit;
 
 mod ledger {
     use sea_orm::entity::prelude::*;
@@ -135,20 +136,6 @@ async fn app(url: &Option<String>, dir: &std::path::Path) -> (App, Db) {
 }
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-async fn submit(
-    http: &TestClient,
-    page: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> TestResponse {
-    let form = http.get(page).send().await;
-    assert_eq!(form.status(), 200, "{page}: {}", form.text());
-    let token = form.csrf_token().expect("a CSRF field");
-    let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
-    all.extend_from_slice(fields);
-    http.post(action).form(&all).send().await
-}
 
 async fn signed_in(app: &App, user: &str) -> TestClient {
     common::signed_in(app, user, PASSWORD).await

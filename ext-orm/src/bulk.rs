@@ -35,7 +35,7 @@ pub(crate) fn bind_limit(backend: DbBackend) -> usize {
 /// chunks stay at ~3,000 parameters: the (cached) statement is prepared
 /// once and run many times, instead of a 32,766-parameter one prepared for
 /// each distinct chunk length. The others take as many as they allow.
-pub fn rows_per_chunk(backend: DbBackend, columns: usize) -> usize {
+pub(crate) fn rows_per_chunk(backend: DbBackend, columns: usize) -> usize {
     let params = match backend {
         DbBackend::Sqlite => 3_000,
         _ => bind_limit(backend),

@@ -42,8 +42,6 @@ pub mod query;
 mod request_tx;
 mod write;
 
-#[doc(hidden)]
-pub use bulk::rows_per_chunk;
 pub use config::{ConnectionConfig, DatabaseConfig, SECTION};
 pub use db::{Databases, Db};
 pub use error::OrmError;

@@ -3,8 +3,11 @@
 //! table's name and, if the model's policy lets it list that table, joins
 //! the table's room (`phial:feed:<table>`); every write to the table (through `Db`, REST, the
 //! admin, on this node) then reaches it as a `changed` event:
-//! `{"table": "post", "op": "insert", "keys": [12]}`, on every node when
-//! the Redis adapter is on.
+//! `{"table": "post", "op": "insert", "keys": [12], "ids": ["12"]}`, on
+//! every node when the Redis adapter is on. `ids` are the rows' keys in the
+//! one row-key form of `phial::orm::query::key` (a composite key as `7,b`):
+//! what REST's and the admin's row URLs take, so a client fetches
+//! `/api/posts/{id}` as it is.
 //!
 //! The policy is the one declared on `Orm` (`Orm::new().policy::<E>(..)`)
 //! that REST and the admin enforce. A caller whose rows the policy narrows
@@ -14,7 +17,7 @@
 //!
 //! ```js
 //! socket.emit("watch", "post", (answer) => console.log(answer)); // {ok: true}
-//! socket.on("changed", ({table, op, keys}) => refresh(table, keys));
+//! socket.on("changed", ({table, op, ids}) => refresh(table, ids));
 //! ```
 
 use std::collections::HashSet;
@@ -87,12 +90,17 @@ impl Feed {
             return;
         }
         let Some(ns) = io.of(&self.ns) else { return };
-        let full = json!({"table": change.table, "op": change.op, "keys": change.keys});
+        let ids: Vec<String> = change
+            .keys
+            .iter()
+            .map(phial_orm::query::key::text)
+            .collect();
+        let full = json!({"table": change.table, "op": change.op, "keys": change.keys, "ids": ids});
         if let Err(e) = ns.to(room(&change.table)).emit("changed", &full).await {
             tracing::warn!(table = %change.table, "Socket.IO feed: {e}");
         }
         let Some(ns) = io.of(&self.ns) else { return };
-        let keyless = json!({"table": change.table, "op": change.op, "keys": []});
+        let keyless = json!({"table": change.table, "op": change.op, "keys": [], "ids": []});
         if let Err(e) = ns
             .to(narrowed_room(&change.table))
             .emit("changed", &keyless)

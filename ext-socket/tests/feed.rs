@@ -111,7 +111,7 @@ async fn watching_a_table_obeys_its_policy() {
     let changed = ada.recv_event("changed").await.unwrap();
     assert_eq!(
         changed.arg::<Value>(0),
-        json!({"table": "secret", "op": "insert", "keys": [41]})
+        json!({"table": "secret", "op": "insert", "keys": [41], "ids": ["41"]})
     );
     // The anonymous client was refused: it heard nothing of it. Checked
     // after an event it may hear, on a table it may watch.
@@ -140,9 +140,13 @@ async fn narrowed_callers_get_no_keys_and_unwatch_stops_events() {
 
     write(&app, "post", 5).await;
     let seen = anon.recv_event("changed").await.unwrap().arg::<Value>(0);
-    assert_eq!(seen, json!({"table": "post", "op": "insert", "keys": []}));
+    assert_eq!(
+        seen,
+        json!({"table": "post", "op": "insert", "keys": [], "ids": []})
+    );
     let seen = ada.recv_event("changed").await.unwrap().arg::<Value>(0);
     assert_eq!(seen["keys"], json!([5]));
+    assert_eq!(seen["ids"], json!(["5"]), "the key as REST's URLs take it");
 
     let _: Value = ada.emit_with_ack("unwatch", "post").await.unwrap();
     write(&app, "post", 6).await;

@@ -8,10 +8,13 @@
 use blog::entities::{author, comment, post};
 use phial::admin::{assign_role, create_role, create_user};
 use phial::orm::Db;
-use phial::testing::{TestClient, TestResponse};
+use phial::testing::TestClient;
 use phial::{App, Config};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
+
+mod common;
+use common::submit;
 
 const TOKEN: &str = "access-test-token";
 const PASSWORD: &str = "correct horse battery";
@@ -102,22 +105,6 @@ async fn world() -> World {
         bob_draft: posts[3],
         comment: comments[0],
     }
-}
-
-/// Posts the form at `page` (its CSRF token) to `action`.
-async fn submit(
-    http: &TestClient,
-    page: &str,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> TestResponse {
-    let form = http.get(page).send().await;
-    let token = form
-        .csrf_token()
-        .unwrap_or_else(|| panic!("{page} has a CSRF field: {}", form.text()));
-    let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
-    all.extend_from_slice(fields);
-    http.post(action).form(&all).send().await
 }
 
 /// A client signed in to the admin as `user`.

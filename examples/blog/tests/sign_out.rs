@@ -71,15 +71,12 @@ fn copy_of(from: &TestClient, app: &App) -> TestClient {
     c
 }
 
-/// Posts the form at `page` (with its CSRF token) to `action`.
+/// Posts the form at `page` (with its CSRF token) to `action`; the status.
 async fn submit(http: &TestClient, page: &str, action: &str, fields: &[(&str, &str)]) -> u16 {
-    let form = http.get(page).send().await;
-    let token = form
-        .csrf_token()
-        .unwrap_or_else(|| panic!("{page} has no form: {}", form.text()));
-    let mut all = vec![("csrf_token", token.as_str())];
-    all.extend_from_slice(fields);
-    http.post(action).form(&all).send().await.status().as_u16()
+    common::submit(http, page, action, fields)
+        .await
+        .status()
+        .as_u16()
 }
 
 async fn author_signs_in(app: &App) -> TestClient {

@@ -1,10 +1,13 @@
 //! What the admin's test files share: fresh admin tables beside a test's
-//! own table, and a staff user signed in through the login form.
+//! own table, a staff user signed in through the login form, and a small
+//! app of authors, posts and comments (`library`) for the feature tests.
 
 #![allow(dead_code, reason = "each test file uses part of it")]
 
+pub(crate) mod library;
+
 use phial_core::App;
-use phial_core::testing::TestClient;
+use phial_core::testing::{TestClient, TestResponse};
 use phial_orm::Db;
 use sea_orm::{ConnectionTrait, EntityTrait, Schema};
 
@@ -46,4 +49,25 @@ pub(crate) async fn signed_in(app: &App, user: &str, password: &str) -> TestClie
         .await;
     assert_eq!(res.status(), 303, "{user}: {}", res.text());
     http
+}
+
+/// Posts a form from the page at `page` (its CSRF token) to `action`.
+pub(crate) async fn submit(
+    http: &TestClient,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> TestResponse {
+    let form = http.get(page).send().await;
+    assert_eq!(form.status(), 200, "{page}: {}", form.text());
+    let token = form.csrf_token().expect("the page has a CSRF field");
+    let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+    all.extend_from_slice(fields);
+    http.post(action).form(&all).send().await
+}
+
+/// The `_version` an edit form carries.
+pub(crate) fn version(html: &str) -> String {
+    let at = html.find("name=\"_version\" value=\"").unwrap() + 23;
+    html[at..at + 32].to_owned()
 }

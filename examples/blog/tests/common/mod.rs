@@ -1,8 +1,10 @@
 //! What the blog's test files share: the app on a fresh SQLite file with
-//! the API token, and the rows several of them seed through the API.
+//! the API token, the rows several of them seed through the API, and
+//! forms posted with their CSRF token (the admin's sign-in among them).
 
 #![allow(dead_code, reason = "each test file uses part of it")]
 
+use phial::testing::{TestClient, TestResponse};
 use phial::{App, Config};
 use serde_json::{Value, json};
 
@@ -47,4 +49,34 @@ pub(crate) async fn seed(app: &App, token: &str) -> (i64, i64) {
         ids.push(post["id"].as_i64().unwrap());
     }
     (ids[0], ids[1])
+}
+
+/// Posts the form at `page` (its CSRF token) to `action` with `fields`.
+pub(crate) async fn submit(
+    http: &TestClient,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> TestResponse {
+    let form = http.get(page).send().await;
+    let token = form
+        .csrf_token()
+        .unwrap_or_else(|| panic!("{page} has a CSRF field: {}", form.text()));
+    let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+    all.extend_from_slice(fields);
+    http.post(action).form(&all).send().await
+}
+
+/// Signs `user` in to the admin; the status (303 signed in, 401 refused,
+/// 429 throttled).
+pub(crate) async fn sign_in(http: &TestClient, user: &str, password: &str) -> u16 {
+    let fields = [
+        ("username", user),
+        ("password", password),
+        ("next", "/admin/"),
+    ];
+    submit(http, "/admin/login", "/admin/login", &fields)
+        .await
+        .status()
+        .as_u16()
 }
