@@ -21,8 +21,10 @@ pub struct AdminConfig {
     /// A staff sign-in unused this long by a person (a live page's own
     /// refreshes do not count) ends.
     pub session_idle_minutes: u64,
-    /// Lists count rows up to this many; past it they say "more than" (or
-    /// the database's estimate, unfiltered) instead of a full `COUNT(*)`.
+    /// Lists count rows up to this many (a filtered list up to 1,000 at
+    /// most); past it they say "more than" (or the database's estimate,
+    /// unfiltered) instead of a full `COUNT(*)`. A page that ends the list
+    /// is its own count.
     pub count_limit: u64,
     /// The Socket.IO namespace of live updates (with the socket extension).
     pub live_namespace: String,

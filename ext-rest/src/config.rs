@@ -20,9 +20,11 @@ pub struct RestConfig {
     /// Most values one `__in` filter may list (a longer list is a 400
     /// naming the limit).
     pub max_in: usize,
-    /// Lists count their rows up to this many; past it `total` is the
-    /// database's estimate (`total_estimated: true`), so a page costs the
-    /// same at any table size.
+    /// Lists count their rows up to this many (a filtered list up to
+    /// 1,000 at most); past it `total` is the database's estimate for a
+    /// whole table, or the limit (`total_estimated: true`), so a page
+    /// costs the same at any table size. A page that ends the list is its
+    /// own count.
     pub count_limit: u64,
     /// Most rows one bulk create may carry.
     pub bulk_limit: usize,

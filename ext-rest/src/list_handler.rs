@@ -81,10 +81,6 @@ where
     if let Some(rows) = &decision.rows {
         cond = cond.add(rows.clone());
     }
-    let narrowed = (!cond.is_empty()).then(|| query::filtered(E::find(), &cond));
-    let total = query::count::total(db.conn(), &s.meta.table, narrowed, s.count_limit)
-        .await
-        .map_err(|e| Problem::from_db(&s.meta, e.into()))?;
     let per_page = list.per_page;
     let mut select = query::filtered(E::find(), &cond);
     if let Some(cursor) = &list.cursor {
@@ -92,11 +88,14 @@ where
     }
     select = query::ordered(select, &list.order)?;
     let page = list.page_number();
-    let pages = total.number().div_ceil(per_page).max(1);
-    if list.cursor.is_none() {
+    let offset = match &list.cursor {
         // A page past the last is empty (its `last` link says where the
         // rows end); one past any table a database can count is a 400.
-        select = select.offset(list.offset()?);
+        None => Some(list.offset()?),
+        Some(_) => None,
+    };
+    if let Some(offset) = offset {
+        select = select.offset(offset);
     }
     // One row more than the page says whether another page follows.
     let mut rows = select
@@ -106,6 +105,17 @@ where
         .map_err(|e| Problem::from_db(&s.meta, e.into()))?;
     let more = rows.len() as u64 > per_page;
     rows.truncate(per_page as usize);
+    // A list that ends on this page needs no count.
+    let total = match query::count::from_page(offset, rows.len() as u64, more) {
+        Some(total) => total,
+        None => {
+            let narrowed = (!cond.is_empty()).then(|| query::filtered(E::find(), &cond));
+            query::count::total(db.conn(), &s.meta.table, narrowed, s.count_limit)
+                .await
+                .map_err(|e| Problem::from_db(&s.meta, e.into()))?
+        }
+    };
+    let pages = total.number().div_ceil(per_page).max(1);
     let next_cursor = match (more, rows.last()) {
         (true, Some(last))
             if list

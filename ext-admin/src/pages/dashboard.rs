@@ -25,7 +25,7 @@ pub(crate) async fn page(ctx: Ctx) -> Response {
         let spec = m.spec();
         // A narrowed view never shows the whole table's estimate.
         let cond = super::reach::scope(&ctx, &**m, sea_orm::Condition::all());
-        let count = match total(&ctx, &**m, cond).await {
+        let count = match total(&ctx, &**m, cond, None).await {
             Ok((_, label)) => label,
             Err(e) => {
                 tracing::warn!(table = %spec.meta.table, "admin dashboard count: {e}");

@@ -80,7 +80,8 @@ pub(crate) async fn page(
             Err(e) => e.into_response(),
         });
     }
-    let (exact, total_label) = match total(&ctx, &*m, cond).await {
+    let shown = Some((offset, rows.len() as u64, has_next));
+    let (exact, total_label) = match total(&ctx, &*m, cond, shown).await {
         Ok(t) => t,
         Err(e) => return Err(ctx.error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
     };

@@ -84,17 +84,45 @@ impl Total {
     }
 }
 
+/// The most rows a filtered list counts, whatever the count limit: a
+/// filter can keep most of a large table (every published post), and a
+/// count of ten thousand rows would cost more than the page it is for. The
+/// limit (`rest.count_limit`, `admin.count_limit`) caps it lower.
+pub const NARROWED_LIMIT: u64 = 1_000;
+
+/// The total a page already tells, without a count: a page with rows (or
+/// the first) after which no row follows ends the list, so the list has
+/// `offset + shown` rows. `None` when the page cannot say (more rows
+/// follow, a keyset page whose offset is unknown, a page past the end).
+///
+/// ```
+/// use phial_orm::query::count::{Total, from_page};
+/// assert_eq!(from_page(Some(40), 3, false), Some(Total::Exact(43)));
+/// assert_eq!(from_page(Some(0), 0, false), Some(Total::Exact(0)));
+/// assert_eq!(from_page(Some(40), 20, true), None);
+/// assert_eq!(from_page(Some(40), 0, false), None, "past the end");
+/// assert_eq!(from_page(None, 3, false), None, "a cursor page");
+/// ```
+pub fn from_page(offset: Option<u64>, shown: u64, more: bool) -> Option<Total> {
+    match offset {
+        Some(offset) if !more && (shown > 0 || offset == 0) => Some(Total::Exact(offset + shown)),
+        _ => None,
+    }
+}
+
 /// The total of the rows `narrowed` finds in `table`, read with one
-/// bounded count: exact up to `limit`, else "more than `limit`"; a list not
-/// narrowed past the limit reads the database's estimate instead (a large
-/// table is never counted).
+/// bounded count: exact up to `limit` (up to [`NARROWED_LIMIT`] for a
+/// filtered list), else "more than" that; a list not narrowed past the
+/// limit reads the database's estimate instead (a large table is never
+/// counted). Ask [`from_page`] first: a list that ends on its page needs
+/// no count at all.
 pub async fn total<E: EntityTrait>(
     db: &DatabaseConnection,
     table: &str,
     narrowed: Option<Select<E>>,
     limit: u64,
 ) -> Result<Total, DbErr> {
-    let counted = |n: u64| {
+    let counted = |n: u64, limit: u64| {
         if n > limit {
             Total::MoreThan(limit)
         } else {
@@ -104,10 +132,11 @@ pub async fn total<E: EntityTrait>(
     if let Some(select) = narrowed {
         // A filter narrows a large table to a few rows as often as not:
         // count what it finds (bounded), whatever the table's size.
-        return Ok(counted(bounded(db, select, limit).await?));
+        let limit = limit.min(NARROWED_LIMIT);
+        return Ok(counted(bounded(db, select, limit).await?, limit));
     }
     if let Some(e) = estimate(db, table).await.filter(|e| *e > limit) {
         return Ok(Total::About(e));
     }
-    Ok(counted(bounded(db, E::find(), limit).await?))
+    Ok(counted(bounded(db, E::find(), limit).await?, limit))
 }

@@ -157,7 +157,7 @@ pub(super) fn page_schema(stem: &str) -> RefOr<Schema> {
             "total",
             described(
                 Type::Integer,
-                "rows counted, up to `rest.count_limit`; past it the database's estimate or the limit",
+                "rows counted, up to `rest.count_limit` (a filtered list up to 1,000); past it the database's estimate or the limit",
             )
             .minimum(Some(0)),
         )
