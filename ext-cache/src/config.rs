@@ -1,7 +1,8 @@
 //! The `[cache]` section. Stable keys: `cache.type`, `cache.key_prefix`,
 //! `cache.default_ttl_secs`, `cache.max_entries`, `cache.max_bytes`,
 //! `cache.idle_secs`, `cache.urls`, `cache.timeout_ms`, `cache.l2`,
-//! `cache.l1_ttl_secs`, `cache.max_pending`, `cache.metrics_path`.
+//! `cache.l1_ttl_secs`, `cache.coherence_ms`, `cache.max_pending`,
+//! `cache.metrics_path`.
 
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +81,10 @@ pub struct CacheConfig {
     pub l2: SharedKind,
     /// Tiered: seconds an entry stays in a node's memory at most.
     pub l1_ttl_secs: u64,
+    /// Tiered: how stale a value served from a node's memory may be under
+    /// a fault, in milliseconds: a node serves from memory only while its
+    /// heartbeat came back through the invalidation channel within it.
+    pub coherence_ms: u64,
     /// Tiered: invalidations a node keeps for replay while Redis is
     /// unreachable; past it, recovery clears the app's prefix everywhere.
     pub max_pending: usize,
@@ -132,6 +137,7 @@ impl Default for CacheConfig {
             timeout_ms: 250,
             l2: SharedKind::Redis,
             l1_ttl_secs: 60,
+            coherence_ms: 250,
             max_pending: DEFAULT_MAX_PENDING,
             metrics_path: None,
         }

@@ -38,21 +38,29 @@ pub(crate) type SharedRedis = Option<Redis>;
 #[cfg(not(feature = "redis"))]
 pub(crate) type SharedRedis = Option<std::convert::Infallible>;
 
+/// What a tiered node's start waits for: its memory trusted (its first
+/// heartbeat back), so the app starts with its in-process tier in use.
+/// Redis down at start: the app starts anyway, and trusts it later.
+#[cfg(feature = "redis")]
+type Coherence = Option<crate::tiered::Coherent>;
+#[cfg(not(feature = "redis"))]
+type Coherence = Option<std::convert::Infallible>;
+
 /// Builds the cache a config describes (`prefix` comes from
 /// [`CacheConfig::prefix`]), with the shared Redis when there is one.
 pub(crate) fn build_shared(
     cfg: &CacheConfig,
     prefix: String,
-) -> Result<(Cache, SharedRedis), crate::CacheError> {
+) -> Result<(Cache, SharedRedis, Coherence), crate::CacheError> {
     let ttl = (cfg.default_ttl_secs > 0).then(|| Duration::from_secs(cfg.default_ttl_secs));
     Ok(match cfg.kind {
-        BackendKind::Null => (Cache::new(Null, prefix, ttl), None),
+        BackendKind::Null => (Cache::new(Null, prefix, ttl), None, None),
         BackendKind::Memory => {
             let capacity = cfg
                 .max_bytes
                 .map_or(Capacity::Entries(cfg.max_entries), Capacity::Bytes);
             let memory = Memory::new(capacity, cfg.idle_secs.map(Duration::from_secs));
-            (Cache::new(memory, prefix, ttl), None)
+            (Cache::new(memory, prefix, ttl), None, None)
         }
         #[cfg(feature = "redis")]
         BackendKind::Redis => {
@@ -61,12 +69,20 @@ pub(crate) fn build_shared(
                 message: "config key `cache.urls` is empty: give the server's URL".into(),
             })?;
             let backend = Redis::new(url, Duration::from_millis(cfg.timeout_ms.max(1)))?;
-            (Cache::new(backend.clone(), prefix, ttl), Some(backend))
+            (
+                Cache::new(backend.clone(), prefix, ttl),
+                Some(backend),
+                None,
+            )
         }
         #[cfg(feature = "redis")]
         BackendKind::RedisCluster => {
             let backend = Redis::cluster(&cfg.urls, Duration::from_millis(cfg.timeout_ms.max(1)))?;
-            (Cache::new(backend.clone(), prefix, ttl), Some(backend))
+            (
+                Cache::new(backend.clone(), prefix, ttl),
+                Some(backend),
+                None,
+            )
         }
         #[cfg(feature = "redis")]
         BackendKind::Tiered => {
@@ -84,8 +100,15 @@ pub(crate) fn build_shared(
             let l1_ttl = Duration::from_secs(cfg.l1_ttl_secs.max(1));
             let channel = format!("{prefix}invalidate");
             let shared = l2.clone();
-            let tiered = Tiered::new(l2, capacity, l1_ttl, channel).max_pending(cfg.max_pending);
-            (Cache::new(tiered, prefix, ttl), Some(shared))
+            let tiered = Tiered::new(l2, capacity, l1_ttl, channel)
+                .max_pending(cfg.max_pending)
+                .coherence_bound(Duration::from_millis(cfg.coherence_ms));
+            let coherent = tiered.coherence();
+            (
+                Cache::new(tiered, prefix, ttl),
+                Some(shared),
+                Some(coherent),
+            )
         }
         #[cfg(not(feature = "redis"))]
         kind @ (BackendKind::Redis | BackendKind::RedisCluster | BackendKind::Tiered) => {
@@ -117,8 +140,14 @@ impl Extension for Caching {
         let keep = shared.clone();
         let store_prefix = prefix.clone();
         app.provide(move |_p| async move {
-            let (cache, redis) = build_shared(&setup, prefix).map_err(BoxError::from)?;
+            let (cache, redis, coherent) = build_shared(&setup, prefix).map_err(BoxError::from)?;
             let _ = keep.set(redis);
+            #[cfg(feature = "redis")]
+            if let Some(mut coherent) = coherent {
+                let _ = tokio::time::timeout(Duration::from_secs(1), coherent.trusted()).await;
+            }
+            #[cfg(not(feature = "redis"))]
+            let _ = coherent;
             Ok(cache)
         });
         crate::stores_offer::offer(app, cfg.kind, shared, store_prefix);

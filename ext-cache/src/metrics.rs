@@ -2,7 +2,8 @@
 //! hits per tier (the tiered backend's in-process `l1` and shared `l2`,
 //! else the backend's own name), misses, errors, dropped writes, loads and
 //! waits, and for the tiered backend whether it hears other nodes'
-//! invalidations and how many it still owes them.
+//! invalidations, whether it trusts its memory (and how often it stopped)
+//! and how many invalidations it still owes them.
 
 use phial_core::metrics::{counter, gauge};
 
@@ -36,6 +37,12 @@ pub(crate) fn collect(cache: &Cache) {
     }
     if let Some(live) = figures["subscribed"].as_bool() {
         gauge!("phial_cache_invalidation_subscribed").set(if live { 1.0 } else { 0.0 });
+    }
+    if let Some(coherent) = figures["coherent"].as_bool() {
+        gauge!("phial_cache_memory_trusted").set(if coherent { 1.0 } else { 0.0 });
+    }
+    if let Some(lapses) = figures["coherence_lapses"].as_u64() {
+        counter!("phial_cache_coherence_lapses_total").absolute(lapses);
     }
 }
 

@@ -3,16 +3,20 @@
 //! a Redis Cluster through the cluster client (MOVED/ASK and failover
 //! handled by it, multi-key commands split by slot), with every call
 //! bounded by a short timeout so a slow or dead Redis costs a request
-//! milliseconds, not seconds.
+//! milliseconds, not seconds. A connection that goes silent without
+//! closing (a host gone, an address moved by a failover) never errors, and
+//! redis-rs retries a timed-out command on it rather than reconnect: after
+//! two calls in a row that timed out, the backend opens a fresh one.
 //!
 //! One file: the single-server and cluster backends differ only in their
 //! connection; each command is written once for both.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use redis::AsyncCommands;
-use std::sync::Arc;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
@@ -34,13 +38,29 @@ pub struct Redis {
 
 #[derive(Clone)]
 enum Link {
-    Single(ConnectionManager),
-    /// Connected on first use, so an app starts while the cluster is down.
-    Cluster {
-        client: Arc<ClusterClient>,
-        conn: Arc<tokio::sync::OnceCell<ClusterConnection>>,
-    },
+    Single(Arc<SingleLink>),
+    Cluster(Arc<ClusterLink>),
 }
+
+/// One server: the manager in use, and what makes a fresh one.
+struct SingleLink {
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    conn: std::sync::RwLock<ConnectionManager>,
+    /// Calls in a row that timed out.
+    timeouts: AtomicU32,
+}
+
+/// A cluster, connected on first use (an app starts while it is down).
+struct ClusterLink {
+    client: ClusterClient,
+    conn: std::sync::RwLock<Arc<tokio::sync::OnceCell<ClusterConnection>>>,
+    /// Calls in a row that timed out.
+    timeouts: AtomicU32,
+}
+
+/// Calls in a row that timed out before the connection is replaced.
+const TIMEOUTS_BEFORE_RECONNECT: u32 = 2;
 
 /// One connection of either kind, for commands.
 #[derive(Clone)]
@@ -116,10 +136,15 @@ impl Redis {
             .set_connection_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let conn =
-            ConnectionManager::new_lazy_with_config(client, config).map_err(backend_error)?;
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+            .map_err(backend_error)?;
         Ok(Redis {
-            link: Link::Single(conn),
+            link: Link::Single(Arc::new(SingleLink {
+                client,
+                config,
+                conn: std::sync::RwLock::new(conn),
+                timeouts: AtomicU32::new(0),
+            })),
             timeout,
             urls: vec![url.to_owned()],
         })
@@ -144,10 +169,11 @@ impl Redis {
                 message: format!("the seed URLs are not valid: {e}"),
             })?;
         Ok(Redis {
-            link: Link::Cluster {
-                client: Arc::new(client),
-                conn: Arc::default(),
-            },
+            link: Link::Cluster(Arc::new(ClusterLink {
+                client,
+                conn: Default::default(),
+                timeouts: AtomicU32::new(0),
+            })),
             timeout,
             urls: urls.to_vec(),
         })
@@ -155,8 +181,12 @@ impl Redis {
 
     async fn conn(&self) -> Result<Conn, CacheError> {
         match &self.link {
-            Link::Single(c) => Ok(Conn::Single(c.clone())),
-            Link::Cluster { client, conn } => {
+            Link::Single(link) => Ok(Conn::Single(
+                link.conn.read().unwrap_or_else(|p| p.into_inner()).clone(),
+            )),
+            Link::Cluster(link) => {
+                let client = &link.client;
+                let conn = link.conn.read().unwrap_or_else(|p| p.into_inner()).clone();
                 let connected = conn
                     .get_or_try_init(|| async {
                         match tokio::time::timeout(self.timeout * 4, client.get_async_connection())
@@ -176,13 +206,52 @@ impl Redis {
         &self,
         fut: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, CacheError> {
-        match tokio::time::timeout(self.timeout, fut).await {
+        let timeouts = match &self.link {
+            Link::Single(link) => &link.timeouts,
+            Link::Cluster(link) => &link.timeouts,
+        };
+        let result = tokio::time::timeout(self.timeout, fut).await;
+        // The connection's own response timeout is the same as ours, and
+        // often the first to fire.
+        let timed_out = match &result {
+            Err(_) => true,
+            Ok(r) => r.as_ref().is_err_and(redis::RedisError::is_timeout),
+        };
+        if !timed_out {
+            timeouts.store(0, Ordering::Relaxed);
+        } else if timeouts.fetch_add(1, Ordering::Relaxed) + 1 >= TIMEOUTS_BEFORE_RECONNECT {
+            timeouts.store(0, Ordering::Relaxed);
+            self.reconnect();
+        }
+        match result {
             Ok(r) => r.map_err(backend_error),
             Err(_) => Err(backend_error(format!(
                 "no answer within {} ms",
                 self.timeout.as_millis()
             ))),
         }
+    }
+
+    /// Replaces a connection that stopped answering with a fresh one
+    /// (opened on its first use).
+    fn reconnect(&self) {
+        match &self.link {
+            Link::Single(link) => {
+                if let Ok(fresh) = ConnectionManager::new_lazy_with_config(
+                    link.client.clone(),
+                    link.config.clone(),
+                ) {
+                    *link.conn.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+                }
+            }
+            Link::Cluster(link) => {
+                *link.conn.write().unwrap_or_else(|p| p.into_inner()) = Arc::default();
+            }
+        }
+        tracing::warn!(
+            "Redis did not answer twice in a row within {} ms: opening a fresh connection",
+            self.timeout.as_millis()
+        );
     }
 
     /// Runs one command, bounded by the timeout.
@@ -247,7 +316,7 @@ impl Backend for Redis {
     fn kind(&self) -> &'static str {
         match self.link {
             Link::Single(_) => "redis",
-            Link::Cluster { .. } => "redis-cluster",
+            Link::Cluster(_) => "redis-cluster",
         }
     }
 

@@ -9,6 +9,14 @@
 //! [`max_pending`](Tiered::max_pending) of them; past that the node keeps
 //! only the prefix they share, and the replay removes that prefix from
 //! Redis and empties every node's in-process tier (logged as a warning).
+//!
+//! An in-process hit is served only while the node has proven, within a
+//! bound (250 ms by default), that it hears the invalidation channel: see
+//! `tiered/coherence.rs`. Past the bound (Redis frozen or failing over, a
+//! silent connection) reads skip the in-process tier until the proof is
+//! back, and the tier is emptied first. So no value served from a node's
+//! memory is older than the bound after the write that replaced it was
+//! announced, under any single fault.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,11 +28,14 @@ use crate::error::CacheError;
 use crate::memory::{Capacity, Memory};
 use crate::redis::Redis;
 
+mod coherence;
 mod pending;
 mod subscriber;
 
+use coherence::Coherence;
+pub use coherence::DEFAULT_BOUND;
 use pending::Pending;
-use subscriber::{announce, subscribe};
+use subscriber::{announce, heartbeats, subscribe};
 
 struct Shared {
     l1: Memory,
@@ -36,6 +47,8 @@ struct Shared {
     pending: Mutex<Pending>,
     /// Whether the invalidation subscription is live.
     subscribed: tokio::sync::watch::Sender<bool>,
+    /// Whether the in-process tier may be trusted now.
+    coherence: Coherence,
     l1_hits: std::sync::atomic::AtomicU64,
     l2_hits: std::sync::atomic::AtomicU64,
 }
@@ -62,15 +75,35 @@ impl Subscription {
     }
 }
 
+/// Watches whether a [`Tiered`] node may serve from its memory: proven
+/// while its own heartbeats come back through the invalidation channel
+/// within the bound.
+#[derive(Clone)]
+pub struct Coherent(tokio::sync::watch::Receiver<bool>);
+
+impl Coherent {
+    /// Resolves once reads may use the in-process tier.
+    pub async fn trusted(&mut self) {
+        let _ = self.0.wait_for(|t| *t).await;
+    }
+
+    /// Resolves once reads skip the in-process tier (the proof lapsed).
+    pub async fn distrusted(&mut self) {
+        let _ = self.0.wait_for(|t| !*t).await;
+    }
+}
+
 /// moka + Redis, kept coherent across nodes.
 pub struct Tiered {
     shared: Arc<Shared>,
     subscriber: tokio::task::JoinHandle<()>,
+    heartbeats: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for Tiered {
     fn drop(&mut self) {
         self.subscriber.abort();
+        self.heartbeats.abort();
     }
 }
 
@@ -96,11 +129,32 @@ impl Tiered {
             l1_ttl,
             pending: Mutex::new(Pending::new()),
             subscribed: tokio::sync::watch::channel(false).0,
+            coherence: Coherence::new(DEFAULT_BOUND),
             l1_hits: Default::default(),
             l2_hits: Default::default(),
         });
         let subscriber = tokio::spawn(subscribe(shared.clone()));
-        Tiered { shared, subscriber }
+        let heartbeats = tokio::spawn(heartbeats(shared.clone()));
+        Tiered {
+            shared,
+            subscriber,
+            heartbeats,
+        }
+    }
+
+    /// How stale an in-process hit may be under a fault (250 ms by
+    /// default, [`DEFAULT_BOUND`]): the node sends a heartbeat every
+    /// quarter of it and serves from memory only while its last one came
+    /// back within it. A shorter bound costs more heartbeats (each node
+    /// publishes `4 / bound` a second and hears every node's).
+    pub fn coherence_bound(self, bound: Duration) -> Self {
+        self.shared.coherence.set_bound(bound);
+        self
+    }
+
+    /// Follows whether reads may use the in-process tier.
+    pub fn coherence(&self) -> Coherent {
+        Coherent(self.shared.coherence.watch())
     }
 
     /// Follows the state of the invalidation subscription (tests and
@@ -153,14 +207,20 @@ impl Backend for Tiered {
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
         let s = &self.shared;
-        if let Some(v) = s.l1.get(key).await? {
+        // Memory only while the node proves it hears invalidations; else
+        // Redis (or a miss), and nothing kept: the tier is emptied before
+        // it is trusted again.
+        let trusted = s.coherence.trusted();
+        if trusted && let Some(v) = s.l1.get(key).await? {
             s.l1_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(Some(v));
         }
         let v = s.l2.get(key).await?;
         if let Some(v) = &v {
             s.l2_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            s.l1.set(key, v.clone(), Some(s.l1_ttl)).await?;
+            if trusted {
+                s.l1.set(key, v.clone(), Some(s.l1_ttl)).await?;
+            }
         }
         Ok(v)
     }
@@ -247,6 +307,9 @@ impl Backend for Tiered {
             "l1_hits": s.l1_hits.load(std::sync::atomic::Ordering::Relaxed),
             "l2_hits": s.l2_hits.load(std::sync::atomic::Ordering::Relaxed),
             "subscribed": *s.subscribed.borrow(),
+            "coherent": s.coherence.trusted(),
+            "coherence_bound_ms": s.coherence.bound().as_millis() as u64,
+            "coherence_lapses": s.coherence.lapses(),
             "pending_invalidations": s.pending().len(),
             "pending_overflowed": s.pending().overflowed(),
         })

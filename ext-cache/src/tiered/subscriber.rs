@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 
 use super::Shared;
+use super::coherence::heartbeat_count;
 use crate::backend::Backend;
 use crate::error::CacheError;
 
@@ -54,13 +55,18 @@ pub(super) async fn subscribe(shared: Arc<Shared>) {
             continue;
         };
         pause = Duration::from_millis(100);
-        // Whatever was announced while we were away is unknown: start empty.
+        // Whatever was announced while we were away is unknown: start
+        // empty (again at the first echo, which proves the channel).
+        shared.coherence.lapse();
         let _ = shared.l1.clear("").await;
         replay(&shared).await;
         shared.subscribed.send_replace(true);
         let mut messages = pubsub.into_on_message();
         let mut retry = tokio::time::interval(REPLAY_EVERY);
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut watchdog = tokio::time::interval(shared.coherence.period());
+        watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let subscribed_at = std::time::Instant::now();
         loop {
             tokio::select! {
                 msg = messages.next() => {
@@ -68,19 +74,69 @@ pub(super) async fn subscribe(shared: Arc<Shared>) {
                     let Some((node, what)) = decode(msg.get_payload_bytes()) else {
                         continue;
                     };
-                    if node != shared.node {
-                        drop_local(&shared, what).await;
-                    }
+                    heard(&shared, node, what).await;
                 }
                 _ = retry.tick() => {
                     if shared.pending().len() > 0 {
                         replay(&shared).await;
                     }
                 }
+                _ = watchdog.tick() => {
+                    shared.coherence.check();
+                    // A connection that carries nothing (a host gone without
+                    // closing it, an address moved by a failover) never
+                    // errors: four bounds of silence and this node
+                    // subscribes afresh.
+                    if shared.coherence.silent_for(subscribed_at) > shared.coherence.bound() * 4 {
+                        break;
+                    }
+                }
             }
         }
         shared.subscribed.send_replace(false);
+        shared.coherence.lapse();
         tracing::warn!(channel = %shared.channel, "lost the cache invalidation subscription; reconnecting");
+    }
+}
+
+/// One message on the channel: this node's own heartbeat proves the
+/// channel (emptying the tier first after a lapse); another node's
+/// heartbeat says whether one of its announcements went missing; another
+/// node's announcement drops what it names.
+async fn heard(shared: &Shared, node: u64, what: &str) {
+    let beat = heartbeat_count(what);
+    if node == shared.node {
+        if beat.is_some() {
+            if shared.coherence.must_empty_on_echo() {
+                let _ = shared.l1.clear("").await;
+            }
+            shared.coherence.echoed();
+        }
+        return;
+    }
+    if !shared.coherence.heard(node, beat) {
+        tracing::warn!(
+            channel = %shared.channel,
+            "a cache invalidation from another node went missing: emptying this node's \
+             in-process tier"
+        );
+        let _ = shared.l1.clear("").await;
+    }
+    if beat.is_none() {
+        drop_local(shared, what).await;
+    }
+}
+
+/// Publishes this node's heartbeat every period, for as long as the
+/// backend lives (a failed publish is a missing echo: the proof lapses).
+pub(super) async fn heartbeats(shared: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(shared.coherence.period()).await;
+        let beat = shared.coherence.heartbeat();
+        let _ = shared
+            .l2
+            .publish(&shared.channel, &encode(shared.node, &beat))
+            .await;
     }
 }
 
@@ -141,7 +197,9 @@ pub(super) async fn announce(shared: &Shared, what: &str) -> Result<(), CacheErr
     shared
         .l2
         .publish(&shared.channel, &encode(shared.node, what))
-        .await
+        .await?;
+    shared.coherence.published();
+    Ok(())
 }
 
 #[cfg(test)]
