@@ -6,7 +6,8 @@
 //! milliseconds, not seconds. A connection that goes silent without
 //! closing (a host gone, an address moved by a failover) never errors, and
 //! redis-rs retries a timed-out command on it rather than reconnect: after
-//! two calls in a row that timed out, the backend opens a fresh one.
+//! two calls in a row that timed out, the single-server backend opens a
+//! fresh one (the cluster client manages its connections itself).
 //!
 //! One file: the single-server and cluster backends differ only in their
 //! connection; each command is written once for both.
@@ -52,11 +53,12 @@ struct SingleLink {
 }
 
 /// A cluster, connected on first use (an app starts while it is down).
+/// The cluster client keeps its own connections to every node and
+/// refreshes them on errors and failovers; a fresh one would start again
+/// from the seed nodes, which may be the very ones that are gone.
 struct ClusterLink {
     client: ClusterClient,
-    conn: std::sync::RwLock<Arc<tokio::sync::OnceCell<ClusterConnection>>>,
-    /// Calls in a row that timed out.
-    timeouts: AtomicU32,
+    conn: tokio::sync::OnceCell<ClusterConnection>,
 }
 
 /// Calls in a row that timed out before the connection is replaced.
@@ -171,8 +173,7 @@ impl Redis {
         Ok(Redis {
             link: Link::Cluster(Arc::new(ClusterLink {
                 client,
-                conn: Default::default(),
-                timeouts: AtomicU32::new(0),
+                conn: tokio::sync::OnceCell::new(),
             })),
             timeout,
             urls: urls.to_vec(),
@@ -186,8 +187,8 @@ impl Redis {
             )),
             Link::Cluster(link) => {
                 let client = &link.client;
-                let conn = link.conn.read().unwrap_or_else(|p| p.into_inner()).clone();
-                let connected = conn
+                let connected = link
+                    .conn
                     .get_or_try_init(|| async {
                         match tokio::time::timeout(self.timeout * 4, client.get_async_connection())
                             .await
@@ -206,11 +207,14 @@ impl Redis {
         &self,
         fut: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, CacheError> {
-        let timeouts = match &self.link {
-            Link::Single(link) => &link.timeouts,
-            Link::Cluster(link) => &link.timeouts,
-        };
         let result = tokio::time::timeout(self.timeout, fut).await;
+        let Link::Single(link) = &self.link else {
+            return match result {
+                Ok(r) => r.map_err(backend_error),
+                Err(_) => Err(self.no_answer()),
+            };
+        };
+        let timeouts = &link.timeouts;
         // The connection's own response timeout is the same as ours, and
         // often the first to fire.
         let timed_out = match &result {
@@ -221,32 +225,25 @@ impl Redis {
             timeouts.store(0, Ordering::Relaxed);
         } else if timeouts.fetch_add(1, Ordering::Relaxed) + 1 >= TIMEOUTS_BEFORE_RECONNECT {
             timeouts.store(0, Ordering::Relaxed);
-            self.reconnect();
+            self.reconnect(link);
         }
         match result {
             Ok(r) => r.map_err(backend_error),
-            Err(_) => Err(backend_error(format!(
-                "no answer within {} ms",
-                self.timeout.as_millis()
-            ))),
+            Err(_) => Err(self.no_answer()),
         }
     }
 
-    /// Replaces a connection that stopped answering with a fresh one
-    /// (opened on its first use).
-    fn reconnect(&self) {
-        match &self.link {
-            Link::Single(link) => {
-                if let Ok(fresh) = ConnectionManager::new_lazy_with_config(
-                    link.client.clone(),
-                    link.config.clone(),
-                ) {
-                    *link.conn.write().unwrap_or_else(|p| p.into_inner()) = fresh;
-                }
-            }
-            Link::Cluster(link) => {
-                *link.conn.write().unwrap_or_else(|p| p.into_inner()) = Arc::default();
-            }
+    fn no_answer(&self) -> CacheError {
+        backend_error(format!("no answer within {} ms", self.timeout.as_millis()))
+    }
+
+    /// Replaces a server connection that stopped answering with a fresh
+    /// one (opened on its first use).
+    fn reconnect(&self, link: &SingleLink) {
+        if let Ok(fresh) =
+            ConnectionManager::new_lazy_with_config(link.client.clone(), link.config.clone())
+        {
+            *link.conn.write().unwrap_or_else(|p| p.into_inner()) = fresh;
         }
         tracing::warn!(
             "Redis did not answer twice in a row within {} ms: opening a fresh connection",
