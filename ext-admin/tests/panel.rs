@@ -10,7 +10,7 @@ use phial_admin::{Admin, ModelView, create_user};
 use phial_core::{App, Config};
 use phial_migrate::Migrate;
 use phial_orm::{Db, Orm};
-use sea_orm::{ConnectionTrait, EntityTrait, Schema, TransactionTrait};
+use sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
 
 mod widget {
     use sea_orm::entity::prelude::*;
@@ -67,36 +67,7 @@ async fn app(url: &Option<String>, dir: &std::path::Path) -> (App, Db) {
         .await
         .unwrap();
     let db = Db::from_state(app.state()).unwrap();
-    let backend = db.conn().get_database_backend();
-    let schema = Schema::new(backend);
-    for table in [
-        "admin_widget",
-        "phial_admin_log",
-        "phial_admin_user_role",
-        "phial_admin_role",
-        "phial_admin_user",
-    ] {
-        db.conn()
-            .execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
-            .await
-            .unwrap();
-    }
-    let c = db.conn();
-    c.execute(&schema.create_table_from_entity(phial_admin::user::Entity))
-        .await
-        .unwrap();
-    c.execute(&schema.create_table_from_entity(phial_admin::role::Entity))
-        .await
-        .unwrap();
-    c.execute(&schema.create_table_from_entity(phial_admin::user_role::Entity))
-        .await
-        .unwrap();
-    c.execute(&schema.create_table_from_entity(phial_admin::log::Entity))
-        .await
-        .unwrap();
-    c.execute(&schema.create_table_from_entity(widget::Entity))
-        .await
-        .unwrap();
+    common::fresh_tables(&db, widget::Entity).await;
     create_user(&db, "root", "correct horse battery", true)
         .await
         .unwrap();
