@@ -42,6 +42,11 @@ pub(crate) async fn live() -> Response {
 }
 
 pub(crate) async fn ready(State(app): State<AppState>) -> Response {
+    if app.draining() {
+        // Shutting down: the proxy or orchestrator sends elsewhere.
+        let body = json!({"status": "draining", "checks": {}});
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
     let limit = Duration::from_millis(app.core().health.check_timeout_ms);
     let checks = app
         .get::<HealthChecks>()

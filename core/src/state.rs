@@ -94,6 +94,8 @@ pub(crate) struct AppInner {
     pub(crate) trusted_proxies: crate::client_addr::TrustedProxies,
     /// This process's rate-limit counters.
     pub(crate) limit_store: Arc<crate::rate_limit::MemoryLimitStore>,
+    /// Set when a graceful shutdown begins (see [`AppState::draining`]).
+    pub(crate) draining: std::sync::atomic::AtomicBool,
 }
 
 /// Shared state of one app. Cheap to clone (one `Arc`).
@@ -188,6 +190,20 @@ impl AppState {
     /// Names of the registered extensions, in registration order.
     pub fn extensions(&self) -> &[String] {
         &self.0.extensions
+    }
+
+    /// Whether the server is shutting down: `/readyz` answers 503 and every
+    /// response says `Connection: close`, for `server.drain_secs` before
+    /// the listener closes (so a proxy stops sending here and reuses no
+    /// connection the server is about to close).
+    pub fn draining(&self) -> bool {
+        self.0.draining.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn start_draining(&self) {
+        self.0
+            .draining
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// A handle that does not keep the app alive: for values the state

@@ -14,6 +14,23 @@ struct Gate {
     release: Notify,
 }
 
+/// Serves `app` on a free loopback port until the sender fires.
+async fn serve(
+    app: App,
+) -> (
+    std::net::SocketAddr,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), phial_core::Error>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve_with(listener, async move {
+        let _ = stop_rx.await;
+    }));
+    (addr, stop_tx, server)
+}
+
 #[tokio::test]
 async fn shutdown_lets_in_flight_requests_finish_then_runs_hooks() {
     let gate = Arc::new(Gate {
@@ -38,12 +55,7 @@ async fn shutdown_lets_in_flight_requests_finish_then_runs_hooks() {
         .build()
         .await
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(app.serve_with(listener, async move {
-        let _ = stop_rx.await;
-    }));
+    let (addr, stop_tx, server) = serve(app).await;
 
     let client = tokio::spawn(async move {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -62,6 +74,75 @@ async fn shutdown_lets_in_flight_requests_finish_then_runs_hooks() {
     assert!(response.ends_with("finished"), "{response}");
     server.await.unwrap().unwrap();
     hook_rx.await.expect("the shutdown hook ran");
+}
+
+/// One request on a kept-alive connection: the response's head (lower
+/// case) and body, read by its `content-length`.
+async fn exchange(s: &mut tokio::net::TcpStream, path: &str) -> (String, String) {
+    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    let mut byte = [0u8; 1];
+    while !raw.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut byte).await.unwrap(), 1, "the head ended early");
+        raw.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).await.unwrap();
+    (head, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn a_shutdown_drains_first_readiness_fails_and_every_answer_closes_its_connection() {
+    let (drain_tx, mut drain_rx) = oneshot::channel();
+    let app = App::builder(Config::testing().set("server.drain_secs", 2))
+        .route("/hello", get(|| async { "hello" }))
+        .on_drain(move |_s| async move {
+            let _ = drain_tx.send(());
+            Ok(())
+        })
+        .build()
+        .await
+        .unwrap();
+    let (addr, stop_tx, server) = serve(app).await;
+
+    // Before: a kept-alive connection, ready, no `connection: close`.
+    let mut kept = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (head, body) = exchange(&mut kept, "/hello").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(!head.contains("connection: close"), "{head}");
+    assert_eq!(body, "hello");
+    let mut probe = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (head, _) = exchange(&mut probe, "/readyz").await;
+    assert!(head.starts_with("http/1.1 200"), "ready before: {head}");
+
+    stop_tx.send(()).unwrap();
+    // The drain hooks run as the shutdown begins, not after the window.
+    (&mut drain_rx).await.expect("the drain hook ran");
+    // Still accepting: readiness says 503, on a new connection.
+    let mut fresh = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (head, body) = exchange(&mut fresh, "/readyz").await;
+    assert!(head.starts_with("http/1.1 503"), "{head}");
+    assert!(body.contains("draining"), "{body}");
+    assert!(head.contains("connection: close"), "{head}");
+    // The kept-alive connection is served once more, told to close, and
+    // closed by the server after the answer.
+    let (head, body) = exchange(&mut kept, "/hello").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    assert_eq!(body, "hello");
+    let mut rest = Vec::new();
+    kept.read_to_end(&mut rest).await.unwrap();
+    assert!(rest.is_empty(), "nothing after the last answer");
+    server.await.unwrap().unwrap();
+    // After the window the listener is gone.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
 
 #[tokio::test]

@@ -5,6 +5,9 @@
 //! hijacking). Pages of the app's own origin may connect, and those listed
 //! in `socket.allowed_origins`; clients that send no `Origin` (servers,
 //! test clients) are not browsers and are let through.
+//!
+//! While the app drains (shutting down), new connections are refused with
+//! 503 so that clients reconnect to another node.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -118,6 +121,19 @@ where
     fn call(&mut self, req: Request) -> Self::Future {
         if req.uri().path() == CLIENT_JS_PATH {
             return std::future::ready(Ok(client_js(&req))).boxed();
+        }
+        if phial_core::AppState::of_request(req.extensions()).is_some_and(|app| app.draining()) {
+            // This node is shutting down and has closed its sockets: a
+            // client reconnects elsewhere (a proxy retries a 503 on
+            // another node; nginx.conf's `proxy_next_upstream`).
+            let mut res = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this node is shutting down: reconnect (another node will answer)",
+            )
+                .into_response();
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return std::future::ready(Ok(res)).boxed();
         }
         let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
             let fut = self.inner.call(req);

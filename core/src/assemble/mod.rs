@@ -297,6 +297,7 @@ fn app_state(b: &mut AppBuilder, p: StateParts) -> AppState {
         limit_store: Arc::new(crate::rate_limit::MemoryLimitStore::new(
             b.core.rate_limit.memory_bytes,
         )),
+        draining: std::sync::atomic::AtomicBool::new(false),
     }));
     let _ = b.state_slot.set(Arc::downgrade(&state.0));
     state

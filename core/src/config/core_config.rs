@@ -133,6 +133,12 @@ pub struct ServerConfig {
     /// Connections open at once from one address (trusted proxies are not
     /// counted); past it a new one is closed at once.
     pub max_connections_per_address: usize,
+    /// Seconds a shutdown drains before the listener closes: `/readyz`
+    /// answers 503 and every response carries `Connection: close`, so a
+    /// proxy moves to other nodes without reusing a connection this one
+    /// is closing (a `PATCH` on such a connection fails, and is not
+    /// retried). 3 in production, 0 otherwise.
+    pub drain_secs: u64,
 }
 
 /// `[session]`.
@@ -329,6 +335,7 @@ impl CoreConfig {
                 keep_alive_timeout_secs: 75,
                 max_connections: 10_000,
                 max_connections_per_address: 256,
+                drain_secs: if prod { 3 } else { 0 },
             },
             session: SessionConfig {
                 enabled: true,

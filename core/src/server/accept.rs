@@ -12,6 +12,8 @@
 //!   trusted proxy's are not counted): past it a new one is closed at once.
 //!
 //! Reaching either cap logs one warning line (then at most one a minute).
+//! While the app drains (a shutdown began, `server.drain_secs`), every
+//! response says `Connection: close` and its connection closes after it.
 //! On the shutdown signal the loop stops accepting, asks every connection
 //! to finish its request in flight and close, and returns once they have.
 
@@ -36,6 +38,7 @@ use super::timer::ConnTimer;
 use crate::app::AppService;
 use crate::client_addr::TrustedProxies;
 use crate::config::ServerConfig;
+use crate::state::AppState;
 
 /// The limits the loop enforces (see the module docs).
 #[derive(Clone)]
@@ -45,16 +48,20 @@ pub(crate) struct Limits {
     max_connections: usize,
     per_address: usize,
     trusted: TrustedProxies,
+    /// The app, whose draining flag closes each connection after its
+    /// response once a shutdown begins.
+    app: AppState,
 }
 
 impl Limits {
-    pub(crate) fn new(cfg: &ServerConfig, trusted: TrustedProxies) -> Self {
+    pub(crate) fn new(cfg: &ServerConfig, app: &AppState) -> Self {
         Limits {
             header_read: Duration::from_secs(cfg.header_read_timeout_secs.max(1)),
             keep_alive: Duration::from_secs(cfg.keep_alive_timeout_secs.max(1)),
             max_connections: cfg.max_connections.max(1),
             per_address: cfg.max_connections_per_address.max(1),
-            trusted,
+            trusted: app.0.trusted_proxies.clone(),
+            app: app.clone(),
         }
     }
 }
@@ -220,6 +227,7 @@ struct Connection {
 
 impl Connection {
     async fn run(self, stream: TcpStream, remote: SocketAddr) {
+        let app = self.limits.app.clone();
         let service = self
             .service
             .clone()
@@ -228,6 +236,17 @@ impl Connection {
                 // What handlers (and `ClientAddr`) read the peer from.
                 req.extensions_mut().insert(ConnectInfo(remote));
                 req
+            })
+            .map_response(move |mut res: axum::response::Response| {
+                if app.draining() {
+                    // hyper closes the connection after this response: no
+                    // client reuses one this server is about to close.
+                    res.headers_mut().insert(
+                        http::header::CONNECTION,
+                        http::HeaderValue::from_static("close"),
+                    );
+                }
+                res
             });
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder

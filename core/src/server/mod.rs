@@ -79,19 +79,31 @@ impl App {
         let (fired_tx, mut fired_rx) = tokio::sync::watch::channel(false);
         let metrics_listener = self.serve_metrics(fired_rx.clone()).await?;
         let draining = self.clone();
+        let drain_for = Duration::from_secs(self.state().core().server.drain_secs);
         let signal = async move {
             signal.await;
+            // Readiness fails and every answer closes its connection, while
+            // the listener still takes requests: a proxy moves on without
+            // reusing a connection this node is about to close.
+            draining.state().start_draining();
+            // Long-lived connections (WebSockets, long polls) are told to
+            // go at once: their clients reconnect to another node.
+            let hooks = draining.clone();
+            tokio::spawn(async move { hooks.drain().await });
+            if !drain_for.is_zero() {
+                tracing::info!(
+                    "shutting down: draining for {} s (server.drain_secs): /readyz answers 503, \
+                     every response closes its connection",
+                    drain_for.as_secs()
+                );
+                tokio::time::sleep(drain_for).await;
+            }
             tracing::info!("shutting down: no new connections; in-flight requests finish");
             let _ = fired_tx.send(true);
-            // Long-lived connections close while requests drain.
-            tokio::spawn(async move { draining.drain().await });
         };
         // The peer's address reaches handlers as `ConnectInfo<SocketAddr>`
         // (`ClientAddr` starts from it).
-        let limits = accept::Limits::new(
-            &self.state().core().server,
-            self.state().0.trusted_proxies.clone(),
-        );
+        let limits = accept::Limits::new(&self.state().core().server, self.state());
         let server = accept::serve(listener, self.service(), limits, signal);
         let grace = Duration::from_secs(self.state().core().shutdown_timeout_secs);
         let deadline = async move {

@@ -205,8 +205,10 @@ fn api() -> Rest {
                 .path("comments")
                 .limit(comment_limit().methods([phial::http::Method::POST]))
                 .read_only("created_at")
-                .filterable(["post_id", "author_name"])
-                .sortable(["created_at"]),
+                // `id`: a page's script asks for the comments after the
+                // newest it shows (static/live.js, after a reconnection).
+                .filterable(["id", "post_id", "author_name"])
+                .sortable(["id", "created_at"]),
         )
 }
 

@@ -271,7 +271,8 @@ fn the_unit_and_the_manifest_agree_with_the_image_and_the_app() {
     let core = phial::Config::for_profile(phial::Profile::Production)
         .core()
         .unwrap();
-    let grace = core.shutdown_timeout_secs;
+    // The drain (readiness 503, connections closing) comes first.
+    let grace = core.server.drain_secs + core.shutdown_timeout_secs;
 
     let unit = deploy_file("blog.service");
     let key = |name: &str| {

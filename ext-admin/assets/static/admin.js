@@ -61,10 +61,26 @@
     if (typeof io !== "function") return;
     var name = table ? table.getAttribute("data-live-table") : row.getAttribute("data-live-row");
     var socket = io(ns, { path: path, transports: ["websocket", "polling"] });
+    var connectedBefore = false;
     socket.on("connect", function () {
       socket.emit("watch", name, function (answer) {
         if (answer && answer.ok) body.setAttribute("data-live", "on");
+        // Back after a disconnection: what changed meanwhile was not
+        // pushed; a list refreshes its rows, a row says it may have changed.
+        if (connectedBefore && answer && answer.ok) {
+          if (table) refreshRows();
+        }
+        connectedBefore = true;
       });
+    });
+    socket.on("disconnect", function (reason) {
+      body.setAttribute("data-live", "off");
+      // The server ended the session (its node shutting down, a
+      // sign-out): socket.io stays away after that; come back a moment
+      // later (a sign-out is refused then, and the page stays off).
+      if (reason === "io server disconnect") {
+        setTimeout(function () { socket.connect(); }, 250 + Math.random() * 750);
+      }
     });
     var pending = null;
     socket.on("changed", function (ev) {
