@@ -5,6 +5,13 @@
 //! table, the admin and Socket.IO push updates. Apps publish for their own
 //! writes too.
 //!
+//! Before a write runs, [`ChangeFeed::prepare`] asks the feed's guards
+//! whether it may: a shared cache marks what the write will change so no
+//! node serves or stores the old rows meanwhile, and refuses the write
+//! (nothing is saved, the client gets a 503) when it cannot reach the
+//! nodes to tell them — a write whose invalidation cannot be delivered is
+//! never acknowledged.
+//!
 //! Two ways to follow it: [`ChangeFeed::listen`] registers an async
 //! listener that `publish` awaits (in order) before it returns, so a cache
 //! is invalidated before the response that wrote the row goes out;
@@ -94,9 +101,26 @@ impl Change {
 }
 
 type Listener = Arc<dyn Fn(Arc<Change>) -> BoxFuture<'static, ()> + Send + Sync>;
+type Guard = Arc<dyn Fn(Arc<Change>) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// A write a guard refused before it ran: nothing was saved. Answered as
+/// 503 Service Unavailable with the reason (the client may retry).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "nothing was saved: {guard} could not prepare the change to `{table}` ({reason}); try again"
+)]
+pub struct Refused {
+    /// The guard's name (`cache`, `rest`).
+    pub guard: String,
+    /// The table the write was for.
+    pub table: String,
+    /// What the guard could not do.
+    pub reason: String,
+}
 
 struct Inner {
     listeners: RwLock<Vec<(String, Listener)>>,
+    guards: RwLock<Vec<(String, Guard)>>,
     tx: broadcast::Sender<Arc<Change>>,
 }
 
@@ -117,6 +141,7 @@ impl Default for ChangeFeed {
         let (tx, _) = broadcast::channel(1024);
         ChangeFeed(Arc::new(Inner {
             listeners: RwLock::new(Vec::new()),
+            guards: RwLock::new(Vec::new()),
             tx,
         }))
     }
@@ -140,6 +165,78 @@ impl ChangeFeed {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .push((name.to_owned(), listener));
+    }
+
+    /// Adds a guard that every write through Phial's helpers awaits before
+    /// it runs (see [`prepare`](Self::prepare)); an `Err` refuses the
+    /// write with its reason. `name` appears in the refusal.
+    ///
+    /// ```
+    /// use phial_core::changes::{Change, ChangeFeed};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let feed = ChangeFeed::default();
+    /// feed.guard("search", |change| async move {
+    ///     if change.table == "frozen" { Err("the index is read-only".into()) } else { Ok(()) }
+    /// });
+    /// assert!(feed.prepare(&Change::update("post", [])).await.is_ok());
+    /// let refused = feed.prepare(&Change::update("frozen", [])).await.unwrap_err();
+    /// assert_eq!(refused.guard, "search");
+    /// # }
+    /// ```
+    pub fn guard<F, Fut>(&self, name: &str, f: F)
+    where
+        F: Fn(Arc<Change>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        let guard: Guard = Arc::new(move |c| Box::pin(f(c)));
+        self.0
+            .guards
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((name.to_owned(), guard));
+    }
+
+    /// Asks every guard, in order, whether `change` may be written: call
+    /// it before the write runs (before the commit, for a transaction).
+    /// The first refusal is returned; a guard that does not answer within
+    /// [`LISTENER_TIMEOUT`] refuses. Without guards it costs nothing.
+    pub async fn prepare(&self, change: &Change) -> Result<(), Refused> {
+        let guards = self
+            .0
+            .guards
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if guards.is_empty() {
+            return Ok(());
+        }
+        let change = Arc::new(change.clone());
+        for (name, guard) in guards {
+            let reason = match tokio::time::timeout(LISTENER_TIMEOUT, guard(change.clone())).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(reason)) => reason,
+                Err(_) => format!("no answer within {} s", LISTENER_TIMEOUT.as_secs()),
+            };
+            tracing::warn!(guard = %name, table = %change.table, %reason, "a write was refused before it ran");
+            return Err(Refused {
+                guard: name,
+                table: change.table.clone(),
+                reason,
+            });
+        }
+        Ok(())
+    }
+
+    /// [`prepare`](Self::prepare) for several changes (a transaction's).
+    pub async fn prepare_all<'c>(
+        &self,
+        changes: impl IntoIterator<Item = &'c Change>,
+    ) -> Result<(), Refused> {
+        for change in changes {
+            self.prepare(change).await?;
+        }
+        Ok(())
     }
 
     /// A receiver of every event published from now on.

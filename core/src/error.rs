@@ -275,6 +275,14 @@ impl IntoResponse for HttpError {
     }
 }
 
+/// A write refused before it ran (a shared cache it could not invalidate):
+/// 503, nothing saved, the reason for the client.
+impl From<crate::changes::Refused> for HttpError {
+    fn from(e: crate::changes::Refused) -> Self {
+        HttpError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+    }
+}
+
 /// The answer to a body over `body_limit` (413, naming the key).
 pub(crate) fn too_large(limit: usize) -> HttpError {
     HttpError::new(

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
 use crate::error::CacheError;
+use crate::local_tags::LocalTags;
 
 /// A place to keep bytes by key, with an optional time to live.
 ///
@@ -114,6 +115,16 @@ pub trait Backend: Send + Sync + 'static {
         serde_json::Value::Null
     }
 
+    /// Tag versions this process may read without asking the store, while
+    /// the backend sees every change to them (the memory backend always;
+    /// the tiered one while it proves it hears the other nodes). The
+    /// backend must call [`LocalTags::changed`] for every key it writes,
+    /// deletes or hears announced, and [`LocalTags::forget_all`] on a
+    /// clear; `None` (the default) reads the versions from the store.
+    fn local_tags(&self) -> Option<&LocalTags> {
+        None
+    }
+
     /// Takes a lock shared by every node for `ttl` (for loads that should
     /// run once across nodes). `Ok(None)`: the backend is per-process and
     /// has no such lock; `Ok(Some(false))`: another node holds it.
@@ -169,6 +180,7 @@ pub(crate) trait DynBackend: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<i64, CacheError>>;
     fn clear<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<(), CacheError>>;
     fn figures(&self) -> serde_json::Value;
+    fn local_tags(&self) -> Option<&LocalTags>;
     fn try_lock<'a>(
         &'a self,
         key: &'a str,
@@ -225,6 +237,9 @@ impl<B: Backend> DynBackend for B {
     }
     fn figures(&self) -> serde_json::Value {
         Backend::figures(self)
+    }
+    fn local_tags(&self) -> Option<&LocalTags> {
+        Backend::local_tags(self)
     }
     fn try_lock<'a>(
         &'a self,
@@ -295,6 +310,9 @@ impl Backend for AnyBackend {
     }
     fn figures(&self) -> serde_json::Value {
         self.0.figures()
+    }
+    fn local_tags(&self) -> Option<&LocalTags> {
+        self.0.local_tags()
     }
     async fn try_lock(
         &self,

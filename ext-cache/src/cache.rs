@@ -59,6 +59,8 @@ pub(crate) struct Inner {
     default_ttl: Option<Duration>,
     pub(crate) counters: Counters,
     pub(crate) flights: Flights,
+    /// Whether writes through Phial mark their tags before they commit.
+    guard_writes: std::sync::atomic::AtomicBool,
 }
 
 /// The app's cache. Cheap to clone; also a request extractor.
@@ -177,7 +179,25 @@ impl Cache {
             default_ttl,
             counters: Counters::default(),
             flights: Flights::default(),
+            guard_writes: std::sync::atomic::AtomicBool::new(false),
         }))
+    }
+
+    /// Whether writes through Phial are guarded by this cache: before a
+    /// write commits, the tags it changes are marked in the store with
+    /// [`begin_invalidation`](Self::begin_invalidation), and the write is
+    /// refused when they cannot be (`cache.guard_writes`, on for shared
+    /// backends). Extensions that cache under tags of their own guard
+    /// them when this says so.
+    pub fn guards_writes(&self) -> bool {
+        self.0.guard_writes.load(Ordering::Relaxed)
+    }
+
+    /// Turns the write guard on or off (see
+    /// [`guards_writes`](Self::guards_writes)); the `Caching` extension
+    /// sets it from `cache.guard_writes` on shared backends.
+    pub fn guard_writes(&self, on: bool) {
+        self.0.guard_writes.store(on, Ordering::Relaxed);
     }
 
     /// What every key of this cache starts with (`cache.key_prefix`, else
@@ -270,17 +290,6 @@ impl Cache {
         Ok(Some((raw, stored.value)))
     }
 
-    /// Whether an entry written with `tags` (names and their versions then)
-    /// is still fresh: every tag's version unchanged.
-    async fn tags_fresh<S: AsRef<str>>(&self, tags: &[(S, u64)]) -> Result<bool, CacheError> {
-        if tags.is_empty() {
-            return Ok(true);
-        }
-        let names: Vec<&str> = tags.iter().map(|(t, _)| t.as_ref()).collect();
-        let now = self.tag_versions(&names).await?;
-        Ok(crate::tags::fresh(tags, &now))
-    }
-
     /// The entry under `key`, if present and fresh, read in place by
     /// `view`: it decodes the stored bytes once into their tags and a value
     /// that may share them (the response cache serves a page without
@@ -371,6 +380,12 @@ impl Cache {
 
     /// Counts and logs a write that did not happen.
     pub(crate) fn dropped(&self, e: &CacheError) {
+        if let CacheError::TagChanging(tag) = e {
+            // The rows are being written: storing them now would keep
+            // what the write replaces.
+            tracing::debug!(target: "phial::cache", tag, "not stored while its tag is being written");
+            return;
+        }
         self.0
             .counters
             .dropped_writes

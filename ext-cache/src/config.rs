@@ -2,7 +2,7 @@
 //! `cache.default_ttl_secs`, `cache.max_entries`, `cache.max_bytes`,
 //! `cache.idle_secs`, `cache.urls`, `cache.timeout_ms`, `cache.l2`,
 //! `cache.l1_ttl_secs`, `cache.coherence_ms`, `cache.max_pending`,
-//! `cache.metrics_path`.
+//! `cache.guard_writes`, `cache.metrics_path`.
 
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +88,13 @@ pub struct CacheConfig {
     /// Tiered: invalidations a node keeps for replay while Redis is
     /// unreachable; past it, recovery clears the app's prefix everywhere.
     pub max_pending: usize,
+    /// Shared backends: before a write through Phial commits, mark its
+    /// table's tag in the shared store (every node stops serving and
+    /// storing the table's entries), and refuse the write — 503, nothing
+    /// saved — when the store cannot be told. Off: a node cut off from
+    /// the store still acknowledges writes, and other nodes may serve
+    /// what they replaced until the entries expire.
+    pub guard_writes: bool,
     /// Path of the JSON metrics endpoint; empty to leave it out. Unset:
     /// `/metrics/cache`, except in production, where the counters are
     /// not published unless a path is given (put it behind your own
@@ -139,6 +146,7 @@ impl Default for CacheConfig {
             l1_ttl_secs: 60,
             coherence_ms: 250,
             max_pending: DEFAULT_MAX_PENDING,
+            guard_writes: true,
             metrics_path: None,
         }
     }

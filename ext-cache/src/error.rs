@@ -36,6 +36,11 @@ pub enum CacheError {
         /// Why.
         message: String,
     },
+    /// A write to the tag's rows is in progress (see
+    /// `Cache::begin_invalidation`): nothing is stored under it until the
+    /// write has invalidated it. Not a fault; not logged as one.
+    #[error("`{0}` is being written: values tagged with it are not stored until the write ends")]
+    TagChanging(String),
     /// The loader of `get_or_set_with` failed.
     #[error("loading `{key}` failed: {message}")]
     Loader {

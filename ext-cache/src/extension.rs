@@ -141,6 +141,7 @@ impl Extension for Caching {
         let store_prefix = prefix.clone();
         app.provide(move |_p| async move {
             let (cache, redis, coherent) = build_shared(&setup, prefix).map_err(BoxError::from)?;
+            cache.guard_writes(setup.is_shared() && setup.guard_writes);
             let _ = keep.set(redis);
             #[cfg(feature = "redis")]
             if let Some(mut coherent) = coherent {
@@ -151,12 +152,39 @@ impl Extension for Caching {
             Ok(cache)
         });
         crate::stores_offer::offer(app, cfg.kind, shared, store_prefix);
+        // A shared cache: before a write commits, every node stops serving
+        // and storing the table's entries; a write whose invalidation
+        // cannot reach the store is refused (see `tags.rs`).
+        let guard = cfg.is_shared() && cfg.guard_writes;
+        if guard {
+            app.before_change("cache", |state, change| async move {
+                let Some(cache) = state.get::<Cache>().filter(|c| c.guards_writes()) else {
+                    return Ok(());
+                };
+                cache
+                    .begin_invalidation(&change.table)
+                    .await
+                    .map_err(|e| format!("the shared cache cannot be told of the write: {e}"))
+            });
+        }
         // Writes to a table drop what was cached under the table's tag.
         app.on_change("cache", |state, change| async move {
             if let Some(cache) = state.get::<Cache>() {
                 cache.invalidate_tag(&change.table).await;
             }
+            #[cfg(feature = "redis")]
+            crate::fresh_reads::wrote();
         });
+        // Tiered: a client that wrote reads the shared tier on every node
+        // until the others have surely heard (see `fresh_reads.rs`).
+        #[cfg(feature = "redis")]
+        if cfg.kind == BackendKind::Tiered {
+            let window =
+                Duration::from_millis(cfg.coherence_ms) + crate::fresh_reads::CLOCK_ALLOWANCE;
+            app.layer(axum::middleware::from_fn(move |req, next| {
+                crate::fresh_reads::layer(window, req, next)
+            }));
+        }
         let production = app.config().profile().is_production();
         if let Some(path) = cfg.metrics_route(production) {
             app.route(

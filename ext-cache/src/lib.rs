@@ -47,6 +47,9 @@ mod config;
 mod error;
 mod extension;
 mod flight;
+#[cfg(feature = "redis")]
+pub mod fresh_reads;
+mod local_tags;
 pub mod memory;
 mod metrics;
 #[cfg(feature = "redis")]
@@ -77,4 +80,6 @@ pub use cache::{Cache, Stats};
 pub use config::{BackendKind, CacheConfig, SECTION, SharedKind};
 pub use error::CacheError;
 pub use extension::Caching;
+pub use local_tags::LocalTags;
 pub use response::{Cached, X_CACHE, cached};
+pub use tags::WRITE_LEASE;

@@ -11,6 +11,7 @@ use moka::ops::compute::Op;
 
 use crate::backend::Backend;
 use crate::error::CacheError;
+use crate::local_tags::LocalTags;
 
 #[derive(Clone)]
 struct Entry {
@@ -53,6 +54,8 @@ pub enum Capacity {
 /// moka behind the [`Backend`] trait.
 pub struct Memory {
     cache: Moka<Arc<str>, Entry>,
+    /// Every change passes through here: tag versions are always known.
+    tags: LocalTags,
 }
 
 impl Memory {
@@ -75,6 +78,7 @@ impl Memory {
         }
         Memory {
             cache: builder.build(),
+            tags: LocalTags::default(),
         }
     }
 
@@ -98,6 +102,7 @@ impl Backend for Memory {
         self.cache
             .insert(Arc::from(key), Entry { value, ttl })
             .await;
+        self.tags.changed(key);
         Ok(())
     }
 
@@ -107,6 +112,9 @@ impl Backend for Memory {
             .entry(Arc::from(key))
             .or_insert(Entry { value, ttl: None })
             .await;
+        if entry.is_fresh() {
+            self.tags.changed(key);
+        }
         Ok(entry.into_value().value)
     }
 
@@ -114,6 +122,7 @@ impl Backend for Memory {
         let mut n = 0;
         for k in keys {
             n += u64::from(self.cache.remove(k.as_str()).await.is_some());
+            self.tags.changed(k);
         }
         Ok(n)
     }
@@ -144,6 +153,7 @@ impl Backend for Memory {
                 std::future::ready(op)
             })
             .await;
+        self.tags.changed(key);
         outcome
     }
 
@@ -156,7 +166,12 @@ impl Backend for Memory {
                 message: e.to_string(),
             })?;
         self.cache.run_pending_tasks().await;
+        self.tags.forget_all();
         Ok(())
+    }
+
+    fn local_tags(&self) -> Option<&LocalTags> {
+        Some(&self.tags)
     }
 }
 

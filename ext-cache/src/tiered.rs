@@ -29,11 +29,14 @@ use crate::memory::{Capacity, Memory};
 use crate::redis::Redis;
 
 mod coherence;
+mod fills;
 mod pending;
 mod subscriber;
 
+use crate::local_tags::LocalTags;
 use coherence::Coherence;
 pub use coherence::DEFAULT_BOUND;
+use fills::Fills;
 use pending::Pending;
 use subscriber::{announce, heartbeats, subscribe};
 
@@ -49,6 +52,10 @@ struct Shared {
     subscribed: tokio::sync::watch::Sender<bool>,
     /// Whether the in-process tier may be trusted now.
     coherence: Coherence,
+    /// Tag versions in process memory, read while trusted.
+    tags: LocalTags,
+    /// Fills of the in-process tier that raced a drop.
+    fills: Fills,
     l1_hits: std::sync::atomic::AtomicU64,
     l2_hits: std::sync::atomic::AtomicU64,
 }
@@ -130,6 +137,8 @@ impl Tiered {
             pending: Mutex::new(Pending::new()),
             subscribed: tokio::sync::watch::channel(false).0,
             coherence: Coherence::new(DEFAULT_BOUND),
+            tags: LocalTags::default(),
+            fills: Fills::default(),
             l1_hits: Default::default(),
             l2_hits: Default::default(),
         });
@@ -192,11 +201,28 @@ impl Shared {
         }
     }
 
-    /// Tells the other nodes, or remembers to.
-    async fn invalidate(&self, what: String) {
-        if announce(self, &what).await.is_err() {
+    /// Drops `key` from this node's memory (announced by another node, or
+    /// written here): the entry, and the tag version if it is one.
+    async fn drop_key(&self, key: &str) {
+        self.fills.dropped(key);
+        let _ = self.l1.delete(&[key.to_owned()]).await;
+        self.tags.changed(key);
+    }
+
+    /// Empties this node's memory (a clear, a lapse, a resubscription).
+    async fn empty_memory(&self, prefix: &str) {
+        self.fills.dropped_all();
+        let _ = self.l1.clear(prefix).await;
+        self.tags.forget_all();
+    }
+
+    /// Tells the other nodes, or remembers to (and says it could not).
+    async fn invalidate(&self, what: String) -> Result<(), CacheError> {
+        if let Err(e) = announce(self, &what).await {
             self.remember(what);
+            return Err(e);
         }
+        Ok(())
     }
 }
 
@@ -210,16 +236,23 @@ impl Backend for Tiered {
         // Memory only while the node proves it hears invalidations; else
         // Redis (or a miss), and nothing kept: the tier is emptied before
         // it is trusted again.
-        let trusted = s.coherence.trusted();
+        // A client that just wrote reads the shared tier (read-your-writes).
+        let trusted = s.coherence.trusted() && !crate::fresh_reads::skip_memory();
         if trusted && let Some(v) = s.l1.get(key).await? {
             s.l1_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(Some(v));
         }
+        let since = s.fills.before(key);
         let v = s.l2.get(key).await?;
         if let Some(v) = &v {
             s.l2_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if trusted {
                 s.l1.set(key, v.clone(), Some(s.l1_ttl)).await?;
+                if !s.fills.unchanged(key, since) {
+                    // Dropped while we fetched: what we kept may be what
+                    // the drop replaced.
+                    s.l1.delete(&[key.to_owned()]).await?;
+                }
             }
         }
         Ok(v)
@@ -229,22 +262,28 @@ impl Backend for Tiered {
         let s = &self.shared;
         let l1_ttl = Some(ttl.map_or(s.l1_ttl, |t| t.min(s.l1_ttl)));
         let written = s.l2.set(key, value.clone(), ttl).await;
+        s.fills.dropped(key);
         s.l1.set(key, value, l1_ttl).await?;
+        s.tags.changed(key);
         if written.is_err() {
             // Redis keeps the value this one replaced: drop it later.
             s.remember(key.to_owned());
         }
-        s.invalidate(key.to_owned()).await;
-        written
+        let announced = s.invalidate(key.to_owned()).await;
+        // A write the other nodes were not told of failed too: they may
+        // serve what it replaced (a guarded database write is refused).
+        written.and(announced)
     }
 
     async fn set_if_absent(&self, key: &str, value: Bytes) -> Result<Bytes, CacheError> {
         let s = &self.shared;
         let now = s.l2.set_if_absent(key, value.clone()).await?;
+        s.fills.dropped(key);
         s.l1.set(key, now.clone(), Some(s.l1_ttl)).await?;
         if now == value {
+            s.tags.changed(key);
             // Created here: a node may still hold what Redis lost.
-            s.invalidate(key.to_owned()).await;
+            s.invalidate(key.to_owned()).await?;
         }
         Ok(now)
     }
@@ -265,10 +304,12 @@ impl Backend for Tiered {
 
     async fn delete(&self, keys: &[String]) -> Result<u64, CacheError> {
         let s = &self.shared;
-        s.l1.delete(keys).await?;
         let deleted = s.l2.delete(keys).await;
         for k in keys {
-            s.invalidate(k.clone()).await;
+            s.drop_key(k).await;
+        }
+        for k in keys {
+            let _ = s.invalidate(k.clone()).await;
         }
         if deleted.is_err() {
             // Redis still holds the values: replay the deletes later.
@@ -283,8 +324,8 @@ impl Backend for Tiered {
         let s = &self.shared;
         // Counters (and tag versions) live in Redis only.
         let n = s.l2.incr(key, by, ttl).await;
-        s.l1.delete(&[key.to_owned()]).await?;
-        s.invalidate(key.to_owned()).await;
+        s.drop_key(key).await;
+        let _ = s.invalidate(key.to_owned()).await;
         n
     }
 
@@ -299,6 +340,13 @@ impl Backend for Tiered {
 
     async fn unlock(&self, key: &str, token: &str) -> Result<(), CacheError> {
         self.shared.l2.unlock(key, token).await
+    }
+
+    fn local_tags(&self) -> Option<&LocalTags> {
+        // Only while this node proves it hears every other node's
+        // announcements: the versions are as fresh as the memory.
+        let s = &self.shared;
+        (s.coherence.trusted() && !crate::fresh_reads::skip_memory()).then_some(&s.tags)
     }
 
     fn figures(&self) -> serde_json::Value {
@@ -317,13 +365,13 @@ impl Backend for Tiered {
 
     async fn clear(&self, prefix: &str) -> Result<(), CacheError> {
         let s = &self.shared;
-        s.l1.clear(prefix).await?;
         let cleared = s.l2.clear(prefix).await;
+        s.empty_memory(prefix).await;
         let what = format!("*{prefix}");
         if cleared.is_err() {
             s.remember(what);
         } else {
-            s.invalidate(what).await;
+            let _ = s.invalidate(what).await;
         }
         cleared
     }

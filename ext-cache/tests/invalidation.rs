@@ -97,3 +97,38 @@ async fn a_value_loaded_across_an_invalidation_is_not_kept() {
         cache.clear().await;
     }
 }
+
+#[tokio::test]
+async fn while_a_write_runs_its_tags_entries_miss_and_none_is_stored() {
+    for (name, backend, prefix) in common::backends().await {
+        let cache = Cache::shared(backend, prefix, Some(Duration::from_secs(120)));
+        cache.set_tagged("list", &1u8, None, &["post"]).await;
+        assert_eq!(cache.get::<u8>("list").await, Some(1), "{name}");
+        cache
+            .begin_invalidation("post")
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(cache.get::<u8>("list").await, None, "{name}: a miss");
+        // Read from the database before the commit: not kept.
+        cache.set_tagged("list", &2u8, None, &["post"]).await;
+        assert_eq!(
+            cache.get::<u8>("list").await,
+            None,
+            "{name}: stored while the write ran"
+        );
+        let loaded = cache
+            .get_or_set_tagged_with("list", None, &["post"], || async { Ok::<_, String>(3u8) })
+            .await;
+        assert_eq!(loaded, Ok(3), "{name}: the loader's value is returned");
+        assert_eq!(cache.get::<u8>("list").await, None, "{name}: and not kept");
+        // The write ends: entries are kept again.
+        cache.invalidate_tag("post").await;
+        cache.set_tagged("list", &4u8, None, &["post"]).await;
+        assert_eq!(cache.get::<u8>("list").await, Some(4), "{name}");
+        // Other tags are untouched meanwhile.
+        cache.set_tagged("authors", &5u8, None, &["author"]).await;
+        cache.begin_invalidation("post").await.unwrap();
+        assert_eq!(cache.get::<u8>("authors").await, Some(5), "{name}");
+        cache.invalidate_tag("post").await;
+    }
+}

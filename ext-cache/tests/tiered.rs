@@ -82,6 +82,37 @@ async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
     false
 }
 
+/// A writer and a reader that reaches Redis through a proxy the test can
+/// freeze, both trusting their memory; `None` when Redis is absent.
+async fn writer_and_proxied_reader(name: &str) -> Option<(Cache, Cache, Coherent, TcpProxy)> {
+    let url = service_url("Redis", "PHIAL_TEST_REDIS_URL", "redis://127.0.0.1:6379").await?;
+    let prefix = format!("phial-tiered-{name}:{}:", std::process::id());
+    let target = url_addr(&url).await.unwrap();
+    let proxy = TcpProxy::start("127.0.0.1:0".parse().unwrap(), target)
+        .await
+        .unwrap();
+    let (writer, _) = coherent_node(&url, &prefix).await;
+    let (reader, coherent) = coherent_node(&url_via(&url, proxy.addr()), &prefix).await;
+    Some((writer, reader, coherent, proxy))
+}
+
+/// Reads `key` from outside until the reader's memory stops answering;
+/// every memory hit must be `held`. How long after `frozen` the last one
+/// came.
+async fn last_memory_hit(reader: &Cache, key: &str, held: u32, frozen: Instant) -> Duration {
+    let mut last = Duration::ZERO;
+    loop {
+        let hits = memory_hits(reader);
+        let value = reader.get::<u32>(key).await;
+        if memory_hits(reader) == hits {
+            return last;
+        }
+        assert_eq!(value, Some(held), "memory held the old value");
+        last = frozen.elapsed();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_write_on_one_node_reaches_the_other_nodes_memory() {
     let Some(url) = service_url("Redis", "PHIAL_TEST_REDIS_URL", "redis://127.0.0.1:6379").await
@@ -242,17 +273,10 @@ async fn past_the_pending_limit_recovery_drops_everything_that_was_lost() {
 
 #[tokio::test]
 async fn a_node_whose_connections_go_silent_stops_serving_from_memory_within_the_bound() {
-    let Some(url) = service_url("Redis", "PHIAL_TEST_REDIS_URL", "redis://127.0.0.1:6379").await
+    let Some((writer, reader, mut coherent, proxy)) = writer_and_proxied_reader("silent").await
     else {
         return;
     };
-    let prefix = format!("phial-tiered-silent:{}:", std::process::id());
-    let target = url_addr(&url).await.unwrap();
-    let proxy = TcpProxy::start("127.0.0.1:0".parse().unwrap(), target)
-        .await
-        .unwrap();
-    let (writer, _) = coherent_node(&url, &prefix).await;
-    let (reader, mut coherent) = coherent_node(&url_via(&url, proxy.addr()), &prefix).await;
     reader.set("k", &1u32, None).await;
     // Control: while the reader proves it hears the channel, its memory
     // serves (no round trip).
@@ -266,17 +290,7 @@ async fn a_node_whose_connections_go_silent_stops_serving_from_memory_within_the
     proxy.freeze();
     writer.set("k", &2u32, None).await;
     // Read from outside until memory stops answering: the last stale hit.
-    let mut last_memory_hit = Duration::ZERO;
-    loop {
-        let hits = memory_hits(&reader);
-        let value = reader.get::<u32>("k").await;
-        if memory_hits(&reader) == hits {
-            break;
-        }
-        assert_eq!(value, Some(1), "memory held the old value");
-        last_memory_hit = frozen.elapsed();
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    let last_memory_hit = last_memory_hit(&reader, "k", 1, frozen).await;
     writeln_stderr(&format!(
         "MEASURED a node whose connections froze served its memory until \
          {last_memory_hit:?} after (bound {DEFAULT_BOUND:?})"
@@ -301,6 +315,53 @@ async fn a_node_whose_connections_go_silent_stops_serving_from_memory_within_the
     // and reads the writer's value.
     coherent.trusted().await;
     assert!(eventually(async || reader.get::<u32>("k").await == Some(2)).await);
+    writer.clear().await;
+    proxy.cut().await;
+}
+
+#[tokio::test]
+async fn a_tagged_hit_on_a_trusted_node_is_one_memory_read_and_follows_the_bound() {
+    let Some((writer, reader, mut coherent, proxy)) = writer_and_proxied_reader("tags").await
+    else {
+        return;
+    };
+    writer
+        .set_tagged("page", &1u32, None, &["post", "author"])
+        .await;
+    assert_eq!(reader.get::<u32>("page").await, Some(1));
+    assert_eq!(reader.get::<u32>("page").await, Some(1));
+    // Tag versions come from the node's memory without a lookup each: a
+    // hit is one read of the in-process tier (it was three: the entry
+    // and its two tags).
+    let before = memory_hits(&reader);
+    for _ in 0..50 {
+        assert_eq!(reader.get::<u32>("page").await, Some(1));
+    }
+    assert_eq!(memory_hits(&reader) - before, 50, "one memory read a hit");
+
+    // An invalidation announced by another node reaches those versions.
+    writer.invalidate_tag("post").await;
+    assert!(eventually(async || reader.get::<u32>("page").await.is_none()).await);
+
+    // Under a fault they follow the same bound as the entries.
+    writer
+        .set_tagged("page", &2u32, None, &["post", "author"])
+        .await;
+    assert!(eventually(async || reader.get::<u32>("page").await == Some(2)).await);
+    let frozen = Instant::now();
+    proxy.freeze();
+    writer.invalidate_tag("author").await;
+    let last_memory_hit = last_memory_hit(&reader, "page", 2, frozen).await;
+    assert!(
+        last_memory_hit <= DEFAULT_BOUND + Duration::from_millis(5),
+        "no stale tagged hit past the bound: {last_memory_hit:?}"
+    );
+    coherent.distrusted().await;
+    assert_eq!(
+        reader.get::<u32>("page").await,
+        None,
+        "the invalidated tag is read from Redis"
+    );
     writer.clear().await;
     proxy.cut().await;
 }

@@ -81,12 +81,11 @@ impl Db {
             }
             inserted += insert_chunk(&txn, backend, &columns, next).await?;
         }
+        let change = Change::insert(table_of::<A::Entity>(), keys.unwrap_or_default());
+        // Refused (a shared cache that cannot be told): rolled back.
+        self.changes().prepare(&change).await?;
         txn.commit().await?;
-        self.publish(Change::insert(
-            table_of::<A::Entity>(),
-            keys.unwrap_or_default(),
-        ))
-        .await;
+        self.publish(change).await;
         Ok(inserted)
     }
 }

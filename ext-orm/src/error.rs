@@ -49,6 +49,10 @@ pub enum OrmError {
     /// A query failed.
     #[error(transparent)]
     Db(#[from] DbErr),
+    /// A guard of the change feed refused the write before it ran (a
+    /// shared cache that cannot be told): nothing was saved; a 503.
+    #[error(transparent)]
+    Refused(#[from] phial_core::changes::Refused),
 }
 
 impl OrmError {
@@ -62,7 +66,8 @@ impl OrmError {
             }
             OrmError::UnknownBind(_)
             | OrmError::PageOutOfRange { .. }
-            | OrmError::PagePastEnd { .. } => false,
+            | OrmError::PagePastEnd { .. }
+            | OrmError::Refused(_) => false,
         }
     }
 }
@@ -85,6 +90,9 @@ impl From<OrmError> for HttpError {
     fn from(e: OrmError) -> Self {
         if let OrmError::PageOutOfRange { page, per_page, .. } = e {
             return crate::pagination::too_large(page, per_page);
+        }
+        if let OrmError::Refused(refused) = e {
+            return refused.into();
         }
         if let OrmError::PagePastEnd { page, last_page } = e {
             return HttpError::bad_request(format!(

@@ -99,6 +99,10 @@ impl Db {
         A: ActiveModelTrait + ActiveModelBehavior + Send,
         <A::Entity as EntityTrait>::Model: IntoActiveModel<A> + Clone,
     {
+        // Before the row is written: a refusal saves nothing.
+        self.changes()
+            .prepare(&Change::insert(table_of::<A::Entity>(), []))
+            .await?;
         let (saved, change) = insert_on(self.conn(), model).await?;
         self.changes().publish(change).await;
         Ok(saved)
@@ -110,6 +114,9 @@ impl Db {
         A: ActiveModelTrait + ActiveModelBehavior + Send,
         <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
     {
+        self.changes()
+            .prepare(&change_for(Operation::Update, &model))
+            .await?;
         let (saved, change) = update_on(self.conn(), model).await?;
         self.changes().publish(change).await;
         Ok(saved)
@@ -120,6 +127,9 @@ impl Db {
     where
         A: ActiveModelTrait + ActiveModelBehavior + Send,
     {
+        self.changes()
+            .prepare(&change_for(Operation::Delete, &model))
+            .await?;
         let (n, change) = delete_on(self.conn(), model).await?;
         if n > 0 {
             self.changes().publish(change).await;
@@ -128,7 +138,9 @@ impl Db {
     }
 
     /// Publishes a change for a write made some other way (raw SQL, an
-    /// update by filter).
+    /// update by filter). Call [`prepare`](phial_core::changes::ChangeFeed::prepare)
+    /// on `db.changes()` before such a write so a shared cache can refuse
+    /// it when it cannot be told.
     pub async fn publish(&self, change: Change) {
         self.changes().publish(change).await;
     }
@@ -179,12 +191,19 @@ impl Deref for Tx {
 }
 
 impl Tx {
-    /// Commits, then publishes the recorded changes to `feed`.
+    /// Commits, then publishes the recorded changes to `feed`. The feed's
+    /// guards are asked first: a refusal rolls back, nothing saved.
     pub async fn commit(self, feed: &phial_core::changes::ChangeFeed) -> Result<(), OrmError> {
         let Tx { txn, pending } = self;
+        let pending = pending.into_inner().unwrap_or_else(|p| p.into_inner());
+        if let Err(refused) = feed.prepare_all(&pending).await {
+            if let Err(e) = txn.rollback().await {
+                tracing::warn!("rollback failed (the connection is discarded): {e}");
+            }
+            return Err(refused.into());
+        }
         txn.commit().await?;
-        feed.publish_all(pending.into_inner().unwrap_or_else(|p| p.into_inner()))
-            .await;
+        feed.publish_all(pending).await;
         Ok(())
     }
 

@@ -106,17 +106,51 @@ where
     load().await
 }
 
-/// Drops the cached rows a change touched (the cache drops the table's
+/// The tags of the cached rows a change touches: each row's, or every
+/// row's when the change does not name them (the cache drops the table's
 /// lists itself).
+#[cfg(feature = "cache")]
+fn touched(change: &Change) -> Vec<String> {
+    if change.keys.is_empty() {
+        return vec![rows_tag(&change.table)];
+    }
+    change
+        .keys
+        .iter()
+        .map(|key| row_tag(&change.table, &crate::row_key::key_text(key)))
+        .collect()
+}
+
+/// Drops the cached rows a change touched.
 #[cfg(feature = "cache")]
 pub(crate) async fn on_change(app: AppState, change: std::sync::Arc<Change>) {
     if let Some(cache) = app.get::<phial_cache::Cache>() {
-        if change.keys.is_empty() {
-            cache.invalidate_tag(&rows_tag(&change.table)).await;
-        }
-        for key in &change.keys {
-            let text = crate::row_key::key_text(key);
-            cache.invalidate_tag(&row_tag(&change.table, &text)).await;
+        for tag in touched(&change) {
+            cache.invalidate_tag(&tag).await;
         }
     }
+}
+
+/// Before a write commits on a shared cache, its rows stop being served
+/// and stored on every node (the cache's own guard does the table's
+/// lists); refused when the cache cannot be told. Inserted rows had no
+/// cached reads (a missing row is not cached): nothing to mark.
+#[cfg(feature = "cache")]
+pub(crate) async fn before_change(
+    app: AppState,
+    change: std::sync::Arc<Change>,
+) -> Result<(), String> {
+    let Some(cache) = app.get::<phial_cache::Cache>() else {
+        return Ok(());
+    };
+    if !cache.guards_writes() || change.op == phial_core::changes::Operation::Insert {
+        return Ok(());
+    }
+    for tag in touched(&change) {
+        cache
+            .begin_invalidation(&tag)
+            .await
+            .map_err(|e| format!("the shared cache cannot be told of the write: {e}"))?;
+    }
+    Ok(())
 }

@@ -96,7 +96,8 @@ impl Extension for Rest {
         }
         // Writes drop the cached reads of the rows they touched.
         #[cfg(feature = "cache")]
-        app.on_change("rest", cached::on_change);
+        app.on_change("rest", cached::on_change)
+            .before_change("rest", cached::before_change);
         let resources =
             std::mem::take(&mut *self.resources.lock().unwrap_or_else(|p| p.into_inner()));
         let mut problems = Vec::new();

@@ -192,21 +192,31 @@ where
                     return Err(access::refused_cascade(&s, &refs));
                 }
             }
+            // What the database deletes with it (a cascade): every row of
+            // those tables is stale for caches and watchers.
+            let cascaded: Vec<_> = s
+                .meta
+                .relations
+                .iter()
+                .filter(|r| {
+                    s.cascade
+                        && matches!(
+                            r.kind,
+                            phial_orm::meta::RelationKind::HasMany
+                                | phial_orm::meta::RelationKind::HasOne
+                        )
+                })
+                .map(|rel| phial_core::changes::Change::delete(rel.table.clone(), []))
+                .collect();
+            db.changes()
+                .prepare_all(&cascaded)
+                .await
+                .map_err(|e| Problem::from_db(&s.meta, e.into()))?;
             db.delete(current.into_active_model())
                 .await
                 .map_err(|e| Problem::from_db_delete(&s.meta, e))?;
-            if s.cascade {
-                // What the database deleted with it: every row of those
-                // tables is stale for caches and watchers.
-                for rel in s.meta.relations.iter().filter(|r| {
-                    matches!(
-                        r.kind,
-                        phial_orm::meta::RelationKind::HasMany | phial_orm::meta::RelationKind::HasOne
-                    )
-                }) {
-                    db.publish(phial_core::changes::Change::delete(rel.table.clone(), []))
-                        .await;
-                }
+            for change in cascaded {
+                db.publish(change).await;
             }
             return Ok(StatusCode::NO_CONTENT.into_response());
         };

@@ -209,6 +209,10 @@ impl Problem {
                 code: "too_long".into(),
                 message: format!("a value is longer than its `{}` column allows", meta.table),
             }]),
+            _ if matches!(e, OrmError::Refused(_)) => {
+                // Nothing saved: a shared cache could not be told.
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
             _ if e.is_unavailable() => {
                 tracing::warn!("database unavailable: {e}");
                 Problem::new(

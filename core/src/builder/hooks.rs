@@ -123,6 +123,39 @@ impl AppBuilder {
         self
     }
 
+    /// Guards writes with the app's state in hand: `f` runs before every
+    /// write through Phial's helpers (see
+    /// [`ChangeFeed::guard`](crate::changes::ChangeFeed::guard)) and an
+    /// `Err` refuses it, nothing saved. Writes before the app is built
+    /// pass.
+    ///
+    /// ```
+    /// # fn doc(app: &mut phial_core::AppBuilder) {
+    /// app.before_change("maintenance", |_state, change| async move {
+    ///     if change.table == "invoice" { Err("invoices are closed for the night".into()) } else { Ok(()) }
+    /// });
+    /// # }
+    /// ```
+    pub fn before_change<F, Fut>(&mut self, name: &str, f: F) -> &mut Self
+    where
+        F: Fn(AppState, Arc<crate::changes::Change>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        let slot = self.state_slot.clone();
+        let f = Arc::new(f);
+        self.changes.guard(name, move |change| {
+            let state = slot.get().and_then(|weak| weak.upgrade()).map(AppState);
+            let f = f.clone();
+            async move {
+                match state {
+                    Some(state) => f(state, change).await,
+                    None => Ok(()),
+                }
+            }
+        });
+        self
+    }
+
     /// The app's change feed: publish writes, or follow them (see
     /// [`crate::changes`]). The same feed is in the built app's state.
     pub fn changes(&self) -> &crate::changes::ChangeFeed {

@@ -561,25 +561,82 @@ async fn three_nodes_share_migrations_cache_sessions_and_live_comments_and_survi
     } else {
         seed_port
     };
+    // A write whose cache tag lives on the lost primary's slots cannot be
+    // announced until the replica takes over: it is refused (503, nothing
+    // saved), never acknowledged and then served stale by another node.
     let mut rounds = 0;
     let mut healed_rounds = 0;
+    let (mut saved, mut refused) = (Vec::new(), Vec::new());
     while healed_rounds < 3 {
         rounds += 1;
         assert!(rounds < 400, "the cluster did not heal");
+        let mut all_saved = true;
         for node in [2, 3] {
             let page = index(node).await;
             assert!(page.body.contains("First of many"));
-            post_json(
-                node,
-                "/api/comments",
-                json!({"post_id": first["id"], "author_name": "Eve", "body": format!("round {rounds}")}),
+            // Each comment's author names it (a filter the API offers).
+            let body = format!("Eve {rounds}-{node}");
+            let res = send(
+                &http,
+                "POST",
+                &nodes.url(node, "/api/comments"),
+                &auth,
+                Some((
+                    "application/json",
+                    json!({"post_id": first["id"], "author_name": body, "body": "failover"})
+                        .to_string(),
+                )),
             )
-            .await;
+            .await
+            .unwrap();
+            match res.status {
+                201 => saved.push(body),
+                503 if res.body.contains("nothing was saved") => {
+                    all_saved = false;
+                    refused.push(body);
+                }
+                other => panic!(
+                    "a comment on node {node} during the failover: {other} {}",
+                    res.body
+                ),
+            }
         }
-        if redis_cli(probe, &["cluster", "info"]).contains("cluster_state:ok") {
+        if all_saved && redis_cli(probe, &["cluster", "info"]).contains("cluster_state:ok") {
             healed_rounds += 1;
         }
     }
+    // What was acknowledged is there; what was refused is not.
+    let comments = async |body: &str| -> usize {
+        let url = nodes.url(
+            2,
+            &format!(
+                "/api/comments?author_name={}&per_page=5",
+                body.replace(' ', "%20")
+            ),
+        );
+        let res = send(&http, "GET", &url, &auth, None).await.unwrap();
+        assert_eq!(res.status, 200, "{}", res.body);
+        res.json()["items"].as_array().unwrap().len()
+    };
+    for body in &refused {
+        assert_eq!(comments(body).await, 0, "a refused write was saved: {body}");
+    }
+    for body in saved.iter().rev().take(4).chain(saved.first()) {
+        assert_eq!(
+            comments(body).await,
+            1,
+            "an acknowledged write is missing: {body}"
+        );
+    }
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!(
+            "MEASURED a Redis primary lost: {} comments acknowledged, {} refused with 503 (nothing saved) while its slots moved\n",
+            saved.len(),
+            refused.len()
+        )
+        .as_bytes(),
+    );
     // Bring the stopped primary back (it rejoins as a replica).
     let status = Command::new("bash")
         .arg(script_path("redis-cluster.sh"))

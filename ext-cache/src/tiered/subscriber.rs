@@ -58,9 +58,12 @@ pub(super) async fn subscribe(shared: Arc<Shared>) {
         // Whatever was announced while we were away is unknown: start
         // empty (again at the first echo, which proves the channel).
         shared.coherence.lapse();
-        let _ = shared.l1.clear("").await;
+        shared.empty_memory("").await;
         replay(&shared).await;
         shared.subscribed.send_replace(true);
+        // Prove the channel now, not a heartbeat period from now (a long
+        // bound would leave a new node untrusted for a quarter of it).
+        beat(&shared).await;
         let mut messages = pubsub.into_on_message();
         let mut retry = tokio::time::interval(REPLAY_EVERY);
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -108,7 +111,7 @@ async fn heard(shared: &Shared, node: u64, what: &str) {
     if node == shared.node {
         if beat.is_some() {
             if shared.coherence.must_empty_on_echo() {
-                let _ = shared.l1.clear("").await;
+                shared.empty_memory("").await;
             }
             shared.coherence.echoed();
         }
@@ -120,7 +123,7 @@ async fn heard(shared: &Shared, node: u64, what: &str) {
             "a cache invalidation from another node went missing: emptying this node's \
              in-process tier"
         );
-        let _ = shared.l1.clear("").await;
+        shared.empty_memory("").await;
     }
     if beat.is_none() {
         drop_local(shared, what).await;
@@ -132,19 +135,23 @@ async fn heard(shared: &Shared, node: u64, what: &str) {
 pub(super) async fn heartbeats(shared: Arc<Shared>) {
     loop {
         tokio::time::sleep(shared.coherence.period()).await;
-        let beat = shared.coherence.heartbeat();
-        let _ = shared
-            .l2
-            .publish(&shared.channel, &encode(shared.node, &beat))
-            .await;
+        beat(&shared).await;
     }
 }
 
+async fn beat(shared: &Shared) {
+    let beat = shared.coherence.heartbeat();
+    let _ = shared
+        .l2
+        .publish(&shared.channel, &encode(shared.node, &beat))
+        .await;
+}
+
 async fn drop_local(shared: &Shared, what: &str) {
-    let _ = match what.strip_prefix('*') {
-        Some(prefix) => shared.l1.clear(prefix).await,
-        None => shared.l1.delete(&[what.to_owned()]).await.map(|_| ()),
-    };
+    match what.strip_prefix('*') {
+        Some(prefix) => shared.empty_memory(prefix).await,
+        None => shared.drop_key(what).await,
+    }
 }
 
 async fn replay(shared: &Shared) {
@@ -183,7 +190,7 @@ async fn replay_overflow(shared: &Shared, prefix: &str) -> Result<(), CacheError
         shared.l2.clear(prefix).await?;
     }
     announce(shared, "*").await?;
-    shared.l1.clear("").await?;
+    shared.empty_memory("").await;
     tracing::warn!(
         channel = %shared.channel,
         prefix,
