@@ -172,7 +172,6 @@ impl Extension for Caching {
             if let Some(cache) = state.get::<Cache>() {
                 cache.invalidate_tag(&change.table).await;
             }
-            #[cfg(feature = "redis")]
             crate::fresh_reads::wrote();
         });
         // Tiered: a client that wrote reads the shared tier on every node

@@ -184,6 +184,11 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        if crate::fresh_reads::marked() {
+            // A client that just wrote: neither the cache nor a load that
+            // may have begun before its write (fresh_reads.rs).
+            return self.load(key, ttl, tags, loader, None).await;
+        }
         loop {
             if let Some(v) = self.get(key).await {
                 return Ok(v);

@@ -2,14 +2,18 @@
 //! never reads, on any node, what its write replaced.
 //!
 //! Within the coherence bound another node's memory may still hold the
-//! replaced entry (the announcement is on its way). So a response to a
-//! request that wrote through Phial (its change feed published) gives the
-//! client a mark — the cookie `phial_wrote` and the header `Phial-Wrote`,
-//! the time until which it holds, in ms since the Unix epoch — and while a
-//! request carries it (the cookie, or the header sent back by an API
-//! client that keeps no cookies), every node reads the shared tier
-//! instead of its memory. The shared tier is written before the write is
-//! acknowledged, so it already has what the client wrote.
+//! replaced entry (the announcement is on its way); a load that began
+//! before the write may be about to hand its result to every request
+//! waiting for it; and a Redis failover may lose the last writes a
+//! primary acknowledged, a tag's new version among them. So a response to
+//! a request that wrote through Phial (its change feed published) gives
+//! the client a mark — the cookie `phial_wrote` and the header
+//! `Phial-Wrote`, the time until which it holds, in ms since the Unix
+//! epoch — and while a request carries it (the cookie, or the header sent
+//! back by an API client that keeps no cookies), its reads skip the cache
+//! on every node (both tiers, and the loads other requests are running):
+//! they read the database, which has what the client wrote. What they
+//! load is stored as usual.
 //!
 //! The mark lasts the coherence bound plus [`CLOCK_ALLOWANCE`] (the nodes'
 //! clocks may differ by that much); past it every node has heard the
@@ -23,12 +27,15 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+#[cfg(feature = "redis")]
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
+#[cfg(feature = "redis")]
+use axum::{extract::Request, middleware::Next, response::Response};
+#[cfg(feature = "redis")]
 use http::HeaderValue;
+#[cfg(feature = "redis")]
 use http::header::{COOKIE as COOKIE_HEADER, SET_COOKIE};
 
 /// The cookie a writing client gets.
@@ -42,8 +49,8 @@ pub const CLOCK_ALLOWANCE: Duration = Duration::from_secs(1);
 
 /// What the current request knows of read-your-writes.
 struct Current {
-    /// It carried a live mark: read the shared tier, not memory.
-    skip_memory: bool,
+    /// It carried a live mark: its reads skip the cache.
+    marked_request: bool,
     /// It wrote: give the client a mark.
     wrote: AtomicBool,
 }
@@ -53,9 +60,9 @@ tokio::task_local! {
 }
 
 /// Whether the request being served carries a live write mark (its reads
-/// skip this node's memory).
-pub(crate) fn skip_memory() -> bool {
-    CURRENT.try_with(|c| c.skip_memory).unwrap_or(false)
+/// skip the cache).
+pub(crate) fn marked() -> bool {
+    CURRENT.try_with(|c| c.marked_request).unwrap_or(false)
 }
 
 /// The request being served wrote (called from the change feed, which
@@ -64,12 +71,14 @@ pub(crate) fn wrote() {
     let _ = CURRENT.try_with(|c| c.wrote.store(true, Ordering::Relaxed));
 }
 
+#[cfg(feature = "redis")]
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+#[cfg(feature = "redis")]
 /// The mark the request carries, if any: the header, else the cookie.
 fn carried(req: &Request) -> Option<u64> {
     if let Some(v) = req.headers().get(HEADER) {
@@ -85,18 +94,20 @@ fn carried(req: &Request) -> Option<u64> {
         .and_then(|(_, value)| value.parse().ok())
 }
 
+#[cfg(feature = "redis")]
 /// Whether the request carries a mark that has not expired.
 fn live_mark(req: &Request) -> bool {
     carried(req).is_some_and(|until| until > now_ms())
 }
 
+#[cfg(feature = "redis")]
 /// The middleware the `Caching` extension installs on a tiered cache:
-/// reads skip memory while the client's mark lasts, and a request that
+/// reads skip the cache while the client's mark lasts, and a request that
 /// wrote gets a new one lasting `window`.
 pub(crate) async fn layer(window: Duration, req: Request, next: Next) -> Response {
-    let skip_memory = live_mark(&req);
+    let marked_request = live_mark(&req);
     let current = Arc::new(Current {
-        skip_memory,
+        marked_request,
         wrote: AtomicBool::new(false),
     });
     let mut res = CURRENT.scope(current.clone(), next.run(req)).await;
@@ -112,7 +123,7 @@ pub(crate) async fn layer(window: Duration, req: Request, next: Next) -> Respons
     res
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "redis"))]
 mod tests {
     use super::*;
 

@@ -47,7 +47,6 @@ mod config;
 mod error;
 mod extension;
 mod flight;
-#[cfg(feature = "redis")]
 pub mod fresh_reads;
 mod local_tags;
 pub mod memory;

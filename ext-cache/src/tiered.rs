@@ -237,7 +237,7 @@ impl Backend for Tiered {
         // Redis (or a miss), and nothing kept: the tier is emptied before
         // it is trusted again.
         // A client that just wrote reads the shared tier (read-your-writes).
-        let trusted = s.coherence.trusted() && !crate::fresh_reads::skip_memory();
+        let trusted = s.coherence.trusted() && !crate::fresh_reads::marked();
         if trusted && let Some(v) = s.l1.get(key).await? {
             s.l1_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(Some(v));
@@ -346,7 +346,7 @@ impl Backend for Tiered {
         // Only while this node proves it hears every other node's
         // announcements: the versions are as fresh as the memory.
         let s = &self.shared;
-        (s.coherence.trusted() && !crate::fresh_reads::skip_memory()).then_some(&s.tags)
+        (s.coherence.trusted() && !crate::fresh_reads::marked()).then_some(&s.tags)
     }
 
     fn figures(&self) -> serde_json::Value {

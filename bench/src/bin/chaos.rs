@@ -173,7 +173,6 @@ async fn writer(run: Arc<Run>, posts: Vec<i64>) {
         let post = posts[random(posts.len())];
         let next = versions[&post] + 1;
         let node = random(run.ports.len());
-        let at = run.now();
         let res = send(
             &run.http,
             "PATCH",
@@ -215,7 +214,12 @@ async fn writer(run: Arc<Run>, posts: Vec<i64>) {
                 }
             }
             503 if res.body.contains("nothing was saved") => run.history().refused += 1,
-            status => run.history().failures.push((at, "write", status)),
+            // Counted when it failed: a request that began just before a
+            // fault and failed with it belongs to the fault.
+            status => {
+                let failed = run.now();
+                run.history().failures.push((failed, "write", status));
+            }
         }
     }
 }
@@ -237,7 +241,7 @@ async fn reader(run: Arc<Run>, posts: Vec<i64>) {
         match (res.status, version_of(&res.body)) {
             (200, Some(v)) => run.history().reads.push((post, began, ended, v)),
             (200, None) => {}
-            (status, _) => run.history().failures.push((began, "read", status)),
+            (status, _) => run.history().failures.push((ended, "read", status)),
         }
     }
 }
