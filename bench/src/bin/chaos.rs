@@ -621,7 +621,9 @@ fn timeline(h: &History) -> String {
             y(ended - began)
         ));
     }
-    for (at, lag) in stale_lags(h) {
+    let lags = stale_lags(h);
+    let step = (lags.len() / 2000).max(1);
+    for (at, lag) in lags.into_iter().step_by(step) {
         svg.push_str(&format!(
             "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"#c0392b\"/>",
             x(at),
