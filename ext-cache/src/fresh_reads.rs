@@ -95,9 +95,13 @@ fn carried(req: &Request) -> Option<u64> {
 }
 
 #[cfg(feature = "redis")]
-/// Whether the request carries a mark that has not expired.
-fn live_mark(req: &Request) -> bool {
-    carried(req).is_some_and(|until| until > now_ms())
+/// Whether the request carries a mark that has not expired and reaches no
+/// further than one `window` from now (a client cannot send one that
+/// holds for ever; the mark is not signed, so it buys no more than
+/// `Cache-Control: no-cache` does).
+fn live_mark(req: &Request, window: Duration) -> bool {
+    let now = now_ms();
+    carried(req).is_some_and(|until| until > now && until <= now + window.as_millis() as u64)
 }
 
 #[cfg(feature = "redis")]
@@ -105,7 +109,7 @@ fn live_mark(req: &Request) -> bool {
 /// reads skip the cache while the client's mark lasts, and a request that
 /// wrote gets a new one lasting `window`.
 pub(crate) async fn layer(window: Duration, req: Request, next: Next) -> Response {
-    let marked_request = live_mark(&req);
+    let marked_request = live_mark(&req, window);
     let current = Arc::new(Current {
         marked_request,
         wrote: AtomicBool::new(false),
@@ -150,10 +154,17 @@ mod tests {
     }
 
     #[test]
-    fn an_expired_mark_is_no_mark() {
-        assert!(!live_mark(&req(Some("1"), None)));
+    fn an_expired_or_far_off_mark_is_no_mark() {
+        let window = Duration::from_secs(2);
+        assert!(!live_mark(&req(Some("1"), None), window));
+        let soon = (now_ms() + 1_000).to_string();
+        assert!(live_mark(&req(Some(&soon), None), window));
+        assert!(!live_mark(&req(None, None), window));
         let later = (now_ms() + 60_000).to_string();
-        assert!(live_mark(&req(Some(&later), None)));
-        assert!(!live_mark(&req(None, None)));
+        assert!(
+            !live_mark(&req(Some(&later), None), window),
+            "past one window"
+        );
+        assert!(!live_mark(&req(Some(&u64::MAX.to_string()), None), window));
     }
 }
