@@ -576,11 +576,16 @@ async fn three_nodes_share_migrations_cache_sessions_and_live_comments_and_survi
             assert!(page.body.contains("First of many"));
             // Each comment's author names it (a filter the API offers).
             let body = format!("Eve {rounds}-{node}");
+            // Each from its own reader (the nodes trust the loopback proxy's
+            // X-Forwarded-For): a slow failover takes more than the blog's
+            // ten comments a minute per address.
+            let client = format!("10.{}.{}.{node}", rounds / 256, rounds % 256);
+            let headers = [auth[0], ("x-forwarded-for", client.as_str())];
             let res = send(
                 &http,
                 "POST",
                 &nodes.url(node, "/api/comments"),
-                &auth,
+                &headers,
                 Some((
                     "application/json",
                     json!({"post_id": first["id"], "author_name": body, "body": "failover"})
