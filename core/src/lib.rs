@@ -21,6 +21,7 @@
 //! # }
 //! ```
 
+mod address_map;
 mod app;
 mod assemble;
 mod assets;
@@ -55,6 +56,7 @@ mod security;
 mod sentinel;
 mod server;
 pub mod session;
+pub mod signing;
 mod state;
 mod static_files;
 mod submission;
@@ -62,6 +64,7 @@ mod templates;
 pub mod testing;
 pub mod url_for;
 
+pub use address_map::AddressMap;
 pub use app::{App, AppService};
 pub use assets::{Assets, EmbeddedFile, Folder};
 pub use blueprint::Blueprint;

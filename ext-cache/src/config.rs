@@ -2,8 +2,9 @@
 //! `cache.default_ttl_secs`, `cache.max_entries`, `cache.max_bytes`,
 //! `cache.idle_secs`, `cache.urls`, `cache.timeout_ms`, `cache.l2`,
 //! `cache.l1_ttl_secs`, `cache.coherence_ms`, `cache.max_pending`,
-//! `cache.guard_writes`, `cache.metrics_path`.
+//! `cache.guard_writes`, `cache.address_map`, `cache.metrics_path`.
 
+use phial_core::AddressMap;
 use serde::{Deserialize, Serialize};
 
 /// The config section this extension reads: `[cache]`.
@@ -95,6 +96,11 @@ pub struct CacheConfig {
     /// the store still acknowledges writes, and other nodes may serve
     /// what they replaced until the entries expire.
     pub guard_writes: bool,
+    /// Redis: where to connect for the addresses the servers are known by
+    /// — the seeds and every node a cluster announces — when this node
+    /// must reach them elsewhere (NAT, a container network, a proxy):
+    /// `address_map = { "10.0.0.5:6379" = "127.0.0.1:16379" }`.
+    pub address_map: AddressMap,
     /// Path of the JSON metrics endpoint; empty to leave it out. Unset:
     /// `/metrics/cache`, except in production, where the counters are
     /// not published unless a path is given (put it behind your own
@@ -147,6 +153,7 @@ impl Default for CacheConfig {
             coherence_ms: 250,
             max_pending: DEFAULT_MAX_PENDING,
             guard_writes: true,
+            address_map: AddressMap::default(),
             metrics_path: None,
         }
     }

@@ -53,6 +53,12 @@ pub(crate) fn build_shared(
     prefix: String,
 ) -> Result<(Cache, SharedRedis, Coherence), crate::CacheError> {
     let ttl = (cfg.default_ttl_secs > 0).then(|| Duration::from_secs(cfg.default_ttl_secs));
+    cfg.address_map
+        .check()
+        .map_err(|why| crate::CacheError::Backend {
+            backend: cfg.kind.name(),
+            message: format!("config key `cache.address_map` {why}"),
+        })?;
     Ok(match cfg.kind {
         BackendKind::Null => (Cache::new(Null, prefix, ttl), None, None),
         BackendKind::Memory => {
@@ -68,7 +74,11 @@ pub(crate) fn build_shared(
                 backend: "redis",
                 message: "config key `cache.urls` is empty: give the server's URL".into(),
             })?;
-            let backend = Redis::new(url, Duration::from_millis(cfg.timeout_ms.max(1)))?;
+            let backend = Redis::new_mapped(
+                url,
+                Duration::from_millis(cfg.timeout_ms.max(1)),
+                &cfg.address_map,
+            )?;
             (
                 Cache::new(backend.clone(), prefix, ttl),
                 Some(backend),
@@ -77,7 +87,11 @@ pub(crate) fn build_shared(
         }
         #[cfg(feature = "redis")]
         BackendKind::RedisCluster => {
-            let backend = Redis::cluster(&cfg.urls, Duration::from_millis(cfg.timeout_ms.max(1)))?;
+            let backend = Redis::cluster_mapped(
+                &cfg.urls,
+                Duration::from_millis(cfg.timeout_ms.max(1)),
+                &cfg.address_map,
+            )?;
             (
                 Cache::new(backend.clone(), prefix, ttl),
                 Some(backend),
@@ -88,11 +102,14 @@ pub(crate) fn build_shared(
         BackendKind::Tiered => {
             let timeout = Duration::from_millis(cfg.timeout_ms.max(1));
             let l2 = match cfg.l2 {
-                SharedKind::Redis => Redis::new(
+                SharedKind::Redis => Redis::new_mapped(
                     cfg.urls.first().map(String::as_str).unwrap_or_default(),
                     timeout,
+                    &cfg.address_map,
                 )?,
-                SharedKind::RedisCluster => Redis::cluster(&cfg.urls, timeout)?,
+                SharedKind::RedisCluster => {
+                    Redis::cluster_mapped(&cfg.urls, timeout, &cfg.address_map)?
+                }
             };
             let capacity = cfg
                 .max_bytes
@@ -180,8 +197,9 @@ impl Extension for Caching {
         if cfg.kind == BackendKind::Tiered {
             let window =
                 Duration::from_millis(cfg.coherence_ms) + crate::fresh_reads::CLOCK_ALLOWANCE;
+            let signer = crate::fresh_reads::signer(app.core_config());
             app.layer(axum::middleware::from_fn(move |req, next| {
-                crate::fresh_reads::layer(window, req, next)
+                crate::fresh_reads::layer(window, signer.clone(), req, next)
             }));
         }
         let production = app.config().profile().is_production();

@@ -19,6 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use redis::AsyncCommands;
 
+use phial_core::AddressMap;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
@@ -126,7 +127,13 @@ impl Redis {
     /// Connects lazily to `url` (`redis://host:port/db`): an app starts
     /// even while Redis is down, and the cache fills once it is up.
     pub fn new(url: &str, timeout: Duration) -> Result<Self, CacheError> {
-        let client = redis::Client::open(url).map_err(|e| CacheError::Backend {
+        Self::new_mapped(url, timeout, &AddressMap::default())
+    }
+
+    /// [`Redis::new`] reached through `map` (`cache.address_map`).
+    pub fn new_mapped(url: &str, timeout: Duration, map: &AddressMap) -> Result<Self, CacheError> {
+        let url = &map.url(url);
+        let client = redis::Client::open(url.as_str()).map_err(|e| CacheError::Backend {
             backend: "redis",
             message: format!(
                 "`{}` is not a Redis URL: {e}",
@@ -156,12 +163,25 @@ impl Redis {
     /// cluster client's own response timeout and retries are set from
     /// `timeout` (its defaults can hold a request for minutes).
     pub fn cluster(urls: &[String], timeout: Duration) -> Result<Self, CacheError> {
+        Self::cluster_mapped(urls, timeout, &AddressMap::default())
+    }
+
+    /// [`Redis::cluster`] reached through `map` (`cache.address_map`): the
+    /// seeds and every node the cluster announces (`CLUSTER SLOTS`) are
+    /// connected to where the map says.
+    pub fn cluster_mapped(
+        urls: &[String],
+        timeout: Duration,
+        map: &AddressMap,
+    ) -> Result<Self, CacheError> {
         if urls.is_empty() {
             return Err(backend_error(
                 "config key `cache.urls` is empty: give the cluster's seed nodes",
             ));
         }
-        let client = ClusterClientBuilder::new(urls.to_vec())
+        let urls: Vec<String> = urls.iter().map(|u| map.url(u)).collect();
+        let client = ClusterClientBuilder::new(urls.clone())
+            .async_dns_resolver(map.clone())
             .connection_timeout(timeout)
             .response_timeout(timeout)
             .retries(2)
@@ -176,7 +196,7 @@ impl Redis {
                 conn: tokio::sync::OnceCell::new(),
             })),
             timeout,
-            urls: urls.to_vec(),
+            urls,
         })
     }
 

@@ -14,6 +14,7 @@ use phial_cache::{AnyBackend, Cache, Caching};
 use phial_core::changes::Change;
 use phial_core::routing::get;
 use phial_core::{App, Config, HttpError};
+use serde_json::json;
 
 mod common;
 
@@ -330,27 +331,39 @@ async fn writes_published_to_the_change_feed_drop_tagged_entries() {
 
 #[tokio::test]
 async fn config_picks_the_backend_and_bad_values_name_the_key() {
-    let app = App::builder(Config::testing().set("cache.type", "null"))
-        .register(Caching::new())
-        .build()
-        .await
-        .unwrap();
-    assert_eq!(app.state().get::<Cache>().unwrap().kind(), "null");
-    let err = App::builder(Config::testing().set("cache.type", "memcached"))
-        .register(Caching::new())
-        .build()
+    let start = async |key: &str, value: serde_json::Value| {
+        App::builder(Config::testing().set(key, value))
+            .register(Caching::new())
+            .build()
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let kind = |app: App| app.state().get::<Cache>().unwrap().kind();
+    assert_eq!(
+        kind(start("cache.type", json!("null")).await.unwrap()),
+        "null"
+    );
+    let err = start("cache.type", json!("memcached")).await.unwrap_err();
+    assert!(err.contains("config key `cache.type`"), "{err}");
+    let err = start("cache.default_ttl_secs", json!("lots"))
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("config key `cache.type`"), "{err}");
-    let err = App::builder(Config::testing().set("cache.default_ttl_secs", "lots"))
-        .register(Caching::new())
-        .build()
-        .await
-        .unwrap_err()
-        .to_string();
     assert!(
         err.contains("config key `cache.default_ttl_secs`: invalid type"),
         "{err}"
+    );
+    let err = start("cache.address_map", json!({"10.0.0.5:6379": "nowhere"}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("config key `cache.address_map`") && err.contains("host:port"),
+        "{err}"
+    );
+    // The control: a map of addresses is accepted.
+    let map = json!({"10.0.0.5:6379": "127.0.0.1:16379"});
+    assert_eq!(
+        kind(start("cache.address_map", map).await.unwrap()),
+        "memory"
     );
 }
 

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use phial_cache::Cache;
 use phial_cache::redis::Redis;
-use phial_core::testing::{redis_cli as cli, service_url};
+use phial_core::testing::redis_cli as cli;
+
+mod common;
+use common::{all_present, cluster_seed, port_of};
 
 fn script(arg: &str) -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/redis-cluster.sh");
@@ -60,33 +63,12 @@ async fn until(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool
     panic!("{what} did not happen within {limit:?}");
 }
 
-async fn all_present(cache: &Cache, n: u32) -> bool {
-    for i in 0..n {
-        if cache.get::<u32>(&format!("k{i}")).await != Some(i) {
-            return false;
-        }
-    }
-    true
-}
-
 #[tokio::test]
 async fn the_cache_follows_slot_moves_and_survives_a_failover() {
-    let Some(seed) = service_url(
-        "Redis Cluster",
-        "PHIAL_TEST_REDIS_CLUSTER_URL",
-        "redis://127.0.0.1:7100",
-    )
-    .await
-    else {
+    let Some(seed) = cluster_seed().await else {
         return;
     };
-    let seed_port: u16 = seed
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .parse()
-        .unwrap();
+    let seed_port = port_of(&seed);
     let cache = Cache::new(
         Redis::cluster(std::slice::from_ref(&seed), Duration::from_millis(500)).unwrap(),
         format!("phial-ops:{}:", std::process::id()),

@@ -2,7 +2,7 @@
 //! `socket.ping_interval_ms`, `socket.ping_timeout_ms`, `socket.max_payload`,
 //! `socket.max_buffer_size`, `socket.transports`, `socket.allowed_origins`, `socket.adapter`,
 //! `socket.redis_url`, `socket.channel_prefix`, `socket.request_timeout_ms`,
-//! `socket.user_key`.
+//! `socket.user_key`, `socket.address_map`.
 
 use std::time::Duration;
 
@@ -58,6 +58,11 @@ pub struct SocketConfig {
     /// (one that ended without a sign-out event, by idling out, is
     /// disconnected then). Sign-outs themselves disconnect at once.
     pub recheck_secs: u64,
+    /// Where to connect for the addresses the Redis servers are known by —
+    /// the seeds and every node a cluster announces — when this node must
+    /// reach them elsewhere (NAT, a container network, a proxy):
+    /// `address_map = { "10.0.0.5:6379" = "127.0.0.1:16379" }`.
+    pub address_map: phial_core::AddressMap,
 }
 
 /// How a node reaches clients connected to other nodes.
@@ -89,6 +94,7 @@ impl Default for SocketConfig {
             request_timeout_ms: 5_000,
             user_key: "user_id".into(),
             recheck_secs: 30,
+            address_map: phial_core::AddressMap::default(),
         }
     }
 }
@@ -147,6 +153,9 @@ impl SocketConfig {
                     format!("`{origin}` is not an origin: write `https://host[:port]` or `*`"),
                 ));
             }
+        }
+        if let Err(why) = self.address_map.check() {
+            problems.push(("address_map", why));
         }
         if self.adapter != AdapterKind::Local && self.redis_url.as_deref().is_none_or(str::is_empty)
         {

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use phial_core::AddressMap;
 use redis::aio::ConnectionManager;
 use redis::cluster_async::ClusterConnection;
 use redis::{FromRedisValue, PushInfo, PushKind};
@@ -112,8 +113,8 @@ fn resp3(url: &str) -> String {
 impl PubSub {
     /// A driver over one Redis; connects lazily and keeps reconnecting.
     /// Must be called inside a Tokio runtime.
-    pub fn single(url: &str) -> Result<PubSub, DriverError> {
-        let client = redis::Client::open(resp3(url))
+    pub fn single(url: &str, map: &AddressMap) -> Result<PubSub, DriverError> {
+        let client = redis::Client::open(resp3(&map.url(url)))
             .map_err(|e| DriverError::RedisUrl(format!("`{url}` is not a Redis URL: {e}")))?;
         let (tx, rx) = mpsc::unbounded_channel();
         let config = redis::aio::ConnectionManagerConfig::new()
@@ -135,16 +136,20 @@ impl PubSub {
     }
 
     /// A driver over a Redis Cluster (sharded pub/sub), from seed URLs.
-    pub fn cluster(urls: &[String]) -> Result<PubSub, DriverError> {
+    /// Every connection, to a seed or to a node the cluster announces,
+    /// goes where `map` says (`socket.address_map`).
+    pub fn cluster(urls: &[String], map: &AddressMap) -> Result<PubSub, DriverError> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let client = redis::cluster::ClusterClientBuilder::new(urls.iter().map(|u| resp3(u)))
-            .use_protocol(redis::ProtocolVersion::RESP3)
-            .push_sender(tx)
-            .connection_timeout(COMMAND_TIMEOUT)
-            .response_timeout(COMMAND_TIMEOUT)
-            .retries(2)
-            .build()
-            .map_err(|e| DriverError::RedisUrl(format!("Redis Cluster seeds {urls:?}: {e}")))?;
+        let client =
+            redis::cluster::ClusterClientBuilder::new(urls.iter().map(|u| resp3(&map.url(u))))
+                .async_dns_resolver(map.clone())
+                .use_protocol(redis::ProtocolVersion::RESP3)
+                .push_sender(tx)
+                .connection_timeout(COMMAND_TIMEOUT)
+                .response_timeout(COMMAND_TIMEOUT)
+                .retries(2)
+                .build()
+                .map_err(|e| DriverError::RedisUrl(format!("Redis Cluster seeds {urls:?}: {e}")))?;
         Ok(PubSub::start(
             Conn::Cluster(Box::new(Cluster {
                 client,

@@ -426,9 +426,9 @@ impl phial_core::Extension for Socket {
                         .filter(|s| !s.is_empty())
                         .map(str::to_owned)
                         .collect();
-                    PubSub::cluster(&seeds)?
+                    PubSub::cluster(&seeds, &cfg.address_map)?
                 } else {
-                    PubSub::single(&url)?
+                    PubSub::single(&url, &cfg.address_map)?
                 };
                 (
                     AdapterState::remote(driver.clone(), prefix, request_timeout),

@@ -163,6 +163,11 @@ async fn bad_socket_config_fails_the_start_naming_the_key() {
             json!(["example.com"]),
             "socket.allowed_origins",
         ),
+        (
+            "socket.address_map",
+            json!({"10.0.0.5:6379": "127.0.0.1"}),
+            "socket.address_map",
+        ),
     ] {
         let err = App::builder(Config::testing().set(key, value))
             .register(Socket::new().ns("/", async |_s: SocketRef| {}))

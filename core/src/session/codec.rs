@@ -36,19 +36,15 @@ pub(crate) struct Decoded {
     pub(crate) signed_with_fallback: bool,
 }
 
-fn derive(secret: &str, purpose: &str) -> [u8; 32] {
-    let mut mac =
-        HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
-    mac.update(purpose.as_bytes());
-    mac.finalize().into_bytes().into()
-}
-
 impl Keys {
     pub(crate) fn new(secret: &str, fallbacks: &[String]) -> Self {
         const PURPOSE: &str = "phial.session.v1";
         Keys {
-            current: derive(secret, PURPOSE),
-            fallbacks: fallbacks.iter().map(|f| derive(f, PURPOSE)).collect(),
+            current: crate::signing::derive(secret, PURPOSE),
+            fallbacks: fallbacks
+                .iter()
+                .map(|f| crate::signing::derive(f, PURPOSE))
+                .collect(),
         }
     }
 

@@ -211,10 +211,45 @@ pub async fn sql_databases() -> Vec<(&'static str, Option<String>)> {
 /// [`freeze`](TcpProxy::freeze) is the quieter failure: the connections open
 /// now stay open but carry nothing more, ever (a host gone without closing
 /// anything, an address moved by a failover), while new ones work.
+/// [`set_latency`](TcpProxy::set_latency) is a slow network: every chunk,
+/// either way, arrives that much later (pipelined, as on a long link).
 pub struct TcpProxy {
     tasks: tokio::task::JoinSet<()>,
     addr: std::net::SocketAddr,
     generation: tokio::sync::watch::Sender<u64>,
+    latency: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// Forwards `from` to `to`, each chunk `latency` (µs) after it was read.
+/// Borrows the halves: a frozen connection drops this future and must
+/// keep its sockets open.
+async fn pump(
+    from: &mut tokio::net::tcp::OwnedReadHalf,
+    to: &mut tokio::net::tcp::OwnedWriteHalf,
+    latency: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let read = async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n @ 1..) = from.read(&mut buf).await {
+            let delay = latency.load(std::sync::atomic::Ordering::Relaxed);
+            let due = tokio::time::Instant::now() + std::time::Duration::from_micros(delay);
+            if tx.send((due, buf[..n].to_vec())).is_err() {
+                break;
+            }
+        }
+    };
+    let write = async move {
+        while let Some((due, chunk)) = rx.recv().await {
+            tokio::time::sleep_until(due).await;
+            if to.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown().await;
+    };
+    tokio::join!(read, write);
 }
 
 impl TcpProxy {
@@ -226,16 +261,28 @@ impl TcpProxy {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (generation, watch) = tokio::sync::watch::channel(0u64);
+        let latency = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let mut tasks = tokio::task::JoinSet::new();
+        let delay = latency.clone();
         tasks.spawn(async move {
             let mut conns = tokio::task::JoinSet::new();
-            while let Ok((mut inbound, _)) = listener.accept().await {
+            while let Ok((inbound, _)) = listener.accept().await {
                 let mut watch = watch.clone();
                 let born = *watch.borrow_and_update();
+                let delay = delay.clone();
                 conns.spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                    if let Ok(outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = (inbound.set_nodelay(true), outbound.set_nodelay(true));
+                        let (mut in_read, mut in_write) = inbound.into_split();
+                        let (mut out_read, mut out_write) = outbound.into_split();
+                        let both = async {
+                            tokio::join!(
+                                pump(&mut in_read, &mut out_write, delay.clone()),
+                                pump(&mut out_read, &mut in_write, delay)
+                            )
+                        };
                         tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                            _ = both => {}
                             _ = async { let _ = watch.wait_for(|g| *g > born).await; } => {
                                 // Frozen: hold both ends open, silent.
                                 std::future::pending::<()>().await;
@@ -249,7 +296,16 @@ impl TcpProxy {
             tasks,
             addr,
             generation,
+            latency,
         })
+    }
+
+    /// Delays every chunk, either way, by `latency` from now on (zero: a
+    /// plain proxy again).
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.latency
+            .store(micros, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Freezes the connections open now: they stay open and carry nothing
@@ -296,6 +352,51 @@ pub fn url_via(url: &str, addr: std::net::SocketAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A slow link delays each way; back to zero, the same connection
+    /// carries on; frozen, it stays open and silent.
+    #[tokio::test]
+    async fn the_proxy_delays_and_freezes_what_it_carries() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let echo = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = echo.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = echo.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 64];
+                    while let Ok(n @ 1..) = s.read(&mut buf).await {
+                        let _ = s.write_all(&buf[..n]).await;
+                    }
+                });
+            }
+        });
+        let proxy = TcpProxy::start("127.0.0.1:0".parse().unwrap(), target)
+            .await
+            .unwrap();
+        let mut conn = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
+        let round_trip = async |conn: &mut tokio::net::TcpStream| {
+            let began = std::time::Instant::now();
+            conn.write_all(b"ping").await.unwrap();
+            let mut buf = [0u8; 4];
+            conn.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"ping");
+            began.elapsed()
+        };
+        round_trip(&mut conn).await;
+        proxy.set_latency(std::time::Duration::from_millis(100));
+        let slow = round_trip(&mut conn).await;
+        assert!(slow >= std::time::Duration::from_millis(200), "{slow:?}");
+        proxy.set_latency(std::time::Duration::ZERO);
+        round_trip(&mut conn).await;
+        proxy.freeze();
+        conn.write_all(b"ping").await.unwrap();
+        let mut buf = [0u8; 4];
+        let silent =
+            tokio::time::timeout(std::time::Duration::from_millis(300), conn.read(&mut buf)).await;
+        assert!(silent.is_err(), "a frozen connection carried {silent:?}");
+        let mut fresh = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
+        round_trip(&mut fresh).await;
+    }
 
     #[test]
     fn parses_hosts_and_ports() {

@@ -220,6 +220,14 @@ async fn a_client_that_wrote_reads_its_write_on_another_node_at_once() {
         "t",
         "the window read-your-writes closes"
     );
+    // A mark the client made up (the time without its signature) is no
+    // mark: a client cannot buy uncached reads without writing.
+    let forged = mark.split('.').next().unwrap().to_owned();
+    assert_eq!(
+        title(&nodes.b.test_client(), id, Some(&forged)).await,
+        "t",
+        "an unsigned mark"
+    );
     // The writer, through its header (an API client) ...
     assert_eq!(title(&nodes.b.test_client(), id, Some(&mark)).await, "mine");
     // ... and through its cookie (a browser), on a cached page too.

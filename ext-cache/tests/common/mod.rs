@@ -38,6 +38,24 @@ pub(crate) async fn cluster_seed() -> Option<String> {
     .await
 }
 
+/// The port of a `redis://host:port` URL.
+pub(crate) fn port_of(url: &str) -> u16 {
+    url.rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .unwrap_or_else(|| panic!("`{url}` has no port"))
+}
+
+/// Whether `cache` holds `k0`..`k{n-1}` = 0..n.
+pub(crate) async fn all_present(cache: &Cache, n: u32) -> bool {
+    for i in 0..n {
+        if cache.get::<u32>(&format!("k{i}")).await != Some(i) {
+            return false;
+        }
+    }
+    true
+}
+
 /// Each backend with the prefix its cache uses.
 pub(crate) async fn backends() -> Vec<(&'static str, AnyBackend, String)> {
     let mut out: Vec<(&'static str, AnyBackend, String)> = vec![(
