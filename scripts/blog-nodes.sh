@@ -23,6 +23,9 @@
 #   PHIAL_NODES_DIR    logs, pids, the generated secret key, API and metrics tokens
 #                      (default /tmp/phial-blog-nodes)
 #   PHIAL_NODES_PREFIX the cache key prefix and socket channel (default blog-nodes)
+#
+# A file PHIAL_NODES_DIR/nodeN.env (VAR=value lines) adds settings for node
+# N alone.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 ports=${PHIAL_NODES_PORTS:-5101 5102 5103}
@@ -78,7 +81,13 @@ start() {
       continue
     fi
     mkdir -p "$dir/node$i"
-    (cd "$dir/node$i" && exec "$bin" run --bind "127.0.0.1:$port" >"$dir/node$i.log" 2>&1) &
+    # A node's own settings on top (the consistency suite routes each
+    # node's Redis and PostgreSQL connections through its own proxies).
+    (
+      cd "$dir/node$i"
+      if [[ -s "$dir/node$i.env" ]]; then set -a; source "$dir/node$i.env"; set +a; fi
+      exec "$bin" run --bind "127.0.0.1:$port" >>"$dir/node$i.log" 2>&1
+    ) &
     echo $! >"$dir/node$i.pid"
   done
   i=0

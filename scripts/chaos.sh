@@ -1,29 +1,38 @@
 #!/usr/bin/env bash
-# The consistency suite: three production `blog` nodes (scripts/blog-nodes.sh)
-# on a private PostgreSQL this script starts (initdb on a free port, never
-# the machine's shared server) and the local Redis Cluster
-# (scripts/redis-cluster.sh), driven by the checker (phial-bench's `chaos`:
-# writers, readers, a read-your-writes check after every write) while
-# faults are injected on a schedule: a Redis primary killed, a Redis
-# primary frozen (DEBUG SLEEP 4), a node SIGTERMed and one SIGKILLed (each
-# started again), PostgreSQL restarted. Then the history is checked: stale
+# The consistency suite: three production `blog` nodes
+# (scripts/blog-nodes.sh) behind nginx with the shipped
+# examples/blog/deploy/nginx.conf, on a private PostgreSQL this script
+# starts (initdb on a free port, never the machine's shared server) and
+# the local Redis Cluster (scripts/redis-cluster.sh). The checker
+# (phial-bench's `chaos`) puts a proxy between each node and each service
+# (so it can cut one node off, or slow it), starts the nodes, and drives
+# them — API writers and readers on the nodes, the cached index page and a
+# commenter using the post page's form through nginx, Socket.IO watchers
+# in a post's room — while it injects faults on a schedule: a Redis
+# primary killed, a Redis primary frozen (DEBUG SLEEP 4), a node SIGTERMed
+# and one SIGKILLed (each started again), PostgreSQL restarted, one node
+# cut off from Redis and one from PostgreSQL, one node's network slowed,
+# and a rolling restart of every node. Then the history is checked: stale
 # reads by lag, read-your-writes violations, lost acknowledged writes,
-# errors inside and outside fault windows, recovery after each fault. It
-# prints the report and writes report.md and timeline.svg to OUT; it fails
-# when a guarantee broke.
+# errors inside and outside fault windows (and through nginx during a
+# rolling restart), socket events lost or duplicated, recovery after each
+# fault. It prints the report and writes report.md and timeline.svg to
+# OUT; it fails when a guarantee broke.
 #
-#   scripts/chaos.sh                                    # 150 s, debug build
-#   DURATION=600 PROFILE=release OUT=docs/chaos scripts/chaos.sh   # the published run
+#   scripts/chaos.sh                                    # 180 s, debug build
+#   DURATION=600 PROFILE=release OUT=docs/consistency scripts/chaos.sh   # the published run
 #
-# Environment: DURATION (seconds, 150), EVERY (seconds between faults,
-# 10), FAULTS (comma-separated kinds, all five), PROFILE (debug|release),
+# Environment: DURATION (seconds, 180), EVERY (seconds between faults,
+# 10), FAULTS (comma-separated kinds, default all nine: redis-kill,
+# redis-freeze, node-term, node-kill, pg-restart, redis-partition,
+# pg-partition, slow-network, rolling-restart), PROFILE (debug|release),
 # OUT (default: a folder under /tmp, printed).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-DURATION=${DURATION:-150}
+DURATION=${DURATION:-180}
 EVERY=${EVERY:-10}
-FAULTS=${FAULTS:-redis-kill,redis-freeze,node-term,node-kill,pg-restart}
+FAULTS=${FAULTS:-}
 PROFILE=${PROFILE:-debug}
 work=$(mktemp -d /tmp/phial-chaos.XXXXXX)
 OUT=${OUT:-$work/out}
@@ -52,6 +61,7 @@ pg_ctl=("${as_pg[@]}" "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w)
 "${pg_ctl[@]}" -o "-p $pgport -k $work -c listen_addresses=127.0.0.1" start >/dev/null
 
 ports="$(free_port) $(free_port) $(free_port)"
+front=$(free_port)
 export PHIAL_NODES_BIN="$bin/blog"
 export PHIAL_NODES_PORTS="$ports"
 export PHIAL_NODES_DB=chaos
@@ -59,7 +69,29 @@ export PHIAL_NODES_PG="postgres://postgres@127.0.0.1:$pgport"
 export PHIAL_NODES_DIR="$work/nodes"
 export PHIAL_NODES_PREFIX="chaos-$$"
 
+# --- nginx in front, with the shipped config (no TLS, this run's ports) ---
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+[[ -x "$nginx" ]] || { echo "nginx not found (scripts/nginx-tools.sh installs it)" >&2; exit 1; }
+mkdir -p "$work/nginx"
+chmod 755 "$work" "$work/nginx"
+python3 - "$root/examples/blog/deploy/nginx.conf" "$work/nginx" "$front" $ports <<'PY'
+import re, sys
+shipped, d, front, *ports = sys.argv[1:]
+site = open(shipped).read()
+# Drop the port-80 redirect, listen on loopback without TLS.
+site = re.sub(r"server \{\n    listen 80;.*?\n\}\n", "", site, count=1, flags=re.S)
+site = site.replace("    listen 443 ssl;\n", f"    listen 127.0.0.1:{front};\n").replace("    http2 on;\n", "")
+site = "".join(l + "\n" for l in site.splitlines() if "ssl_certificate" not in l)
+for i, port in enumerate(ports):
+    site = site.replace(f"server 127.0.0.1:{5101 + i} ", f"server 127.0.0.1:{port} ")
+open(f"{d}/nginx.conf", "w").write(
+    f"pid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 1024; }}\n"
+    f"http {{\naccess_log off;\nclient_body_temp_path {d}/body;\nproxy_temp_path {d}/proxy;\n"
+    f"fastcgi_temp_path {d}/fastcgi;\nuwsgi_temp_path {d}/uwsgi;\nscgi_temp_path {d}/scgi;\n{site}}}\n")
+PY
+
 cleanup() {
+  [[ -s "$work/nginx/nginx.pid" ]] && kill -TERM "$(cat "$work/nginx/nginx.pid")" 2>/dev/null || true
   "$root/scripts/blog-nodes.sh" stop >/dev/null 2>&1 || true
   "${pg_ctl[@]}" -m immediate stop >/dev/null 2>&1 || true
   "$root/scripts/redis-cluster.sh" start >/dev/null 2>&1 || true
@@ -67,12 +99,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$root/scripts/blog-nodes.sh" start >/dev/null
-echo "chaos: nodes on $ports, PostgreSQL on $pgport, $DURATION s, a fault every $EVERY s ($FAULTS)"
+"$root/scripts/redis-cluster.sh" start >/dev/null
+"$nginx" -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf"
+echo "chaos: nodes on $ports behind nginx on $front, PostgreSQL on $pgport, $DURATION s, a fault every $EVERY s (${FAULTS:-every kind})"
 
 status=0
 CHAOS_PORTS="$ports" \
-CHAOS_TOKEN="$(cat "$work/nodes/api_token")" \
+CHAOS_FRONT="$front" \
 CHAOS_DB_URL="postgres://postgres@127.0.0.1:$pgport/chaos" \
 CHAOS_DURATION="$DURATION" \
 CHAOS_FAULT_EVERY="$EVERY" \

@@ -46,3 +46,10 @@ async fn phial_security_headers() -> Vec<(HeaderName, HeaderValue)> {
         .map(|(n, v)| (n.clone(), v.clone()))
         .collect()
 }
+
+#[expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the checker reports on standard output"
+)]
+pub mod chaos;
