@@ -372,6 +372,31 @@ impl Cache {
         self.store(key, raw, ttl).await
     }
 
+    /// Stores a value computed after `versions` were read (by
+    /// `versions_for_write` before computing it): a write to its tags in
+    /// between leaves it stale, as it should be. Reading the versions at
+    /// store time instead would stamp a value computed from the rows
+    /// before that write as current.
+    pub(crate) async fn set_tagged_as_of<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Option<Duration>,
+        tags: &[&str],
+        versions: Result<Vec<u64>, CacheError>,
+    ) {
+        let written = match versions {
+            Ok(versions) => match Stored::new(value, tags, versions).encode(key) {
+                Ok(raw) => self.store(key, raw, ttl).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            self.dropped(&e);
+        }
+    }
+
     /// Writes an encoded entry.
     pub(crate) async fn store(
         &self,
@@ -406,7 +431,12 @@ impl Cache {
     }
 
     /// Stores a value that [`invalidate_tag`](Self::invalidate_tag) of any
-    /// of `tags` drops (tables' names follow database writes).
+    /// of `tags` drops (tables' names follow database writes). The tags'
+    /// versions are read now: a value computed from rows read before a
+    /// write that ended since is stored as current. To cache what a query
+    /// returns, use [`get_or_set_tagged_with`](Self::get_or_set_tagged_with)
+    /// (or `cached(..)` for a page), which read the versions before the
+    /// loader runs.
     pub async fn set_tagged<T: Serialize>(
         &self,
         key: &str,

@@ -189,6 +189,8 @@ impl Cache {
             // may have begun before its write (fresh_reads.rs).
             return self.load(key, ttl, tags, loader, None).await;
         }
+        // Loads joined whose value a write had replaced by the time it came.
+        let mut overtaken = 0;
         loop {
             if let Some(v) = self.get(key).await {
                 return Ok(v);
@@ -204,7 +206,18 @@ impl Cache {
             match &*outcome {
                 Outcome::Value(raw) => {
                     if let Ok(stored) = Stored::<T>::decode(key, raw) {
-                        return Ok(stored.value);
+                        // The load may have begun before a write that ended
+                        // before this call joined it: its value is this
+                        // call's only if its tags are still current.
+                        if self.still_current(&stored, tags).await {
+                            return Ok(stored.value);
+                        }
+                        overtaken += 1;
+                        if overtaken < 2 {
+                            continue;
+                        }
+                        // Writes keep overtaking the loads: load our own.
+                        return self.load(key, ttl, tags, loader, None).await;
                     }
                 }
                 Outcome::Failed(e) => {
@@ -323,6 +336,16 @@ impl Cache {
             }
         }
         result
+    }
+
+    /// Whether a loaded entry's tags are as they were when its load began:
+    /// an entry loaded without versions (they could not be read, or a
+    /// write was in progress) is not.
+    async fn still_current<T>(&self, stored: &Stored<T>, tags: &[&str]) -> bool {
+        if tags.is_empty() {
+            return true;
+        }
+        stored.tags.len() == tags.len() && self.tags_fresh(&stored.tags).await.unwrap_or(false)
     }
 
     /// Polls for the value another node is loading, up to [`LOCK_WAIT`].

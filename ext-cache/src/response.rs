@@ -225,6 +225,11 @@ where
             if let Some(res) = cache.get_view(&key, rebuild).await {
                 return res;
             }
+            // The tags' versions before the page is rendered: a write to
+            // its rows while it renders leaves it stale (stored, but never
+            // served), where versions read after it would stamp the page
+            // rendered from the old rows as current.
+            let versions = cache.versions_for_write(&self.tags).await;
             let session = Session::from_extensions(req.extensions());
             let req_path = req.uri().path().to_owned();
             let res = self.handler.call(req, state).await;
@@ -272,7 +277,7 @@ where
                 body: bytes.to_vec(),
             };
             cache
-                .set_tagged(&key, &stored, Some(self.ttl), &self.tags)
+                .set_tagged_as_of(&key, &stored, Some(self.ttl), &self.tags, versions)
                 .await;
             Response::from_parts(parts, Body::from(bytes))
         })

@@ -76,6 +76,65 @@ async fn writers_that_find_no_tag_version_agree_on_one() {
     }
 }
 
+/// A call that begins after a write, while a load begun before it still
+/// runs, does not take that load's value: it loads the rows after the
+/// write. (The call that began the load gets its value: it asked first.)
+#[tokio::test]
+async fn a_call_that_joins_a_load_begun_before_a_write_gets_the_rows_after_it() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU8, Ordering};
+    for (name, cache) in common::caches().await {
+        let rows = Arc::new(AtomicU8::new(1));
+        let (read, go_on) = (
+            Arc::new(tokio::sync::Notify::new()),
+            Arc::new(tokio::sync::Notify::new()),
+        );
+        let first = tokio::spawn({
+            let (cache, rows, read, go_on) =
+                (cache.clone(), rows.clone(), read.clone(), go_on.clone());
+            async move {
+                cache
+                    .get_or_set_tagged_with("count", None, &["post"], || async move {
+                        let seen = rows.load(Ordering::SeqCst);
+                        read.notify_one();
+                        go_on.notified().await;
+                        Ok::<_, std::convert::Infallible>(seen)
+                    })
+                    .await
+                    .unwrap()
+            }
+        });
+        read.notified().await;
+        // The write ends while that load still runs.
+        rows.store(2, Ordering::SeqCst);
+        cache.invalidate_tag("post").await;
+        let waits = cache.stats().waits;
+        let second = tokio::spawn({
+            let (cache, rows) = (cache.clone(), rows.clone());
+            async move {
+                cache
+                    .get_or_set_tagged_with("count", None, &["post"], || async move {
+                        Ok::<_, std::convert::Infallible>(rows.load(Ordering::SeqCst))
+                    })
+                    .await
+                    .unwrap()
+            }
+        });
+        // Once the second call waits on the first one's load, let it end.
+        while cache.stats().waits == waits {
+            tokio::task::yield_now().await;
+        }
+        go_on.notify_one();
+        assert_eq!(first.await.unwrap(), 1, "{name}: it asked before the write");
+        assert_eq!(
+            second.await.unwrap(),
+            2,
+            "{name}: a call after the write got the rows before it"
+        );
+        cache.clear().await;
+    }
+}
+
 #[tokio::test]
 async fn a_value_loaded_across_an_invalidation_is_not_kept() {
     for (name, cache) in common::caches().await {

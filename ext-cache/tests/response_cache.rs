@@ -125,6 +125,70 @@ async fn writes_to_the_tagged_table_drop_the_cached_response() {
     );
 }
 
+/// A write that ends while a page renders from the rows before it: the
+/// page goes to the client that asked before the write, and is never
+/// served to one that asks after it (the tags' versions are read before
+/// the page renders, not when it is stored).
+#[tokio::test]
+async fn a_page_rendered_before_a_write_is_not_served_after_it() {
+    struct Rows {
+        version: AtomicUsize,
+        read: tokio::sync::Notify,
+        go_on: tokio::sync::Notify,
+    }
+    let rows = Arc::new(Rows {
+        version: AtomicUsize::new(1),
+        read: tokio::sync::Notify::new(),
+        go_on: tokio::sync::Notify::new(),
+    });
+    let app = App::builder(Config::testing())
+        .register(Caching::new())
+        .insert_arc(rows.clone())
+        .route(
+            "/posts",
+            get(
+                cached(Duration::from_secs(60), |rows: Dep<Rows>| async move {
+                    let seen = rows.version.load(Ordering::SeqCst);
+                    if seen == 1 {
+                        // The rows are read; the page is still rendering.
+                        rows.read.notify_one();
+                        rows.go_on.notified().await;
+                    }
+                    format!("version {seen}")
+                })
+                .tag("post"),
+            ),
+        )
+        .build()
+        .await
+        .unwrap();
+    let client = app.test_client();
+    let slow = tokio::spawn({
+        let client = client.clone();
+        async move { client.get("/posts").send().await.text() }
+    });
+    rows.read.notified().await;
+    // The write: the rows change and their tag is invalidated.
+    rows.version.store(2, Ordering::SeqCst);
+    app.state()
+        .changes()
+        .publish(Change::update("post", [serde_json::json!(1)]))
+        .await;
+    rows.go_on.notify_one();
+    assert_eq!(slow.await.unwrap(), "version 1", "asked before the write");
+    let after = client.get("/posts").send().await;
+    assert_eq!(
+        (after.header("x-cache"), after.text()),
+        (Some("MISS"), "version 2".to_owned()),
+        "the page rendered before the write was served after it"
+    );
+    // The control: the fresh page is cached.
+    assert_eq!(
+        client.get("/posts").send().await.header("x-cache"),
+        Some("HIT")
+    );
+}
+
 #[tokio::test]
 async fn personal_responses_are_never_shared() {
     let (app, calls) = app().await;

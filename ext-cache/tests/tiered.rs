@@ -23,7 +23,12 @@ async fn node(url: &str, prefix: &str) -> (Cache, Subscription) {
 
 /// One node's cache and its coherence signal, once it trusts its memory.
 async fn coherent_node(url: &str, prefix: &str) -> (Cache, Coherent) {
-    let l2 = Redis::new(url, Duration::from_millis(300)).unwrap();
+    coherent_node_timed(url, prefix, Duration::from_millis(300)).await
+}
+
+/// [`coherent_node`] whose Redis calls may take `timeout`.
+async fn coherent_node_timed(url: &str, prefix: &str, timeout: Duration) -> (Cache, Coherent) {
+    let l2 = Redis::new(url, timeout).unwrap();
     let tiered = Tiered::new(
         l2,
         Capacity::Entries(1000),
@@ -315,6 +320,66 @@ async fn a_node_whose_connections_go_silent_stops_serving_from_memory_within_the
     // and reads the writer's value.
     coherent.trusted().await;
     assert!(eventually(async || reader.get::<u32>("k").await == Some(2)).await);
+    writer.clear().await;
+    proxy.cut().await;
+}
+
+/// A link slower one way than the bound, for a while: echoes of the
+/// node's heartbeats keep coming back, each late, and another node's
+/// announcement takes longer than the bound to arrive. A late echo proves
+/// nothing (trust counts from when the heartbeat was sent, not from when
+/// it came back): the node does not use its memory at all, rather than
+/// serve what was replaced for as long as the link is slow.
+#[tokio::test]
+async fn a_node_on_a_slow_link_does_not_trust_its_memory() {
+    let Some(url) = service_url("Redis", "PHIAL_TEST_REDIS_URL", "redis://127.0.0.1:6379").await
+    else {
+        return;
+    };
+    let prefix = format!("phial-tiered-slow:{}:", std::process::id());
+    let proxy = TcpProxy::start(
+        "127.0.0.1:0".parse().unwrap(),
+        url_addr(&url).await.unwrap(),
+    )
+    .await
+    .unwrap();
+    let (writer, _) = coherent_node(&url, &prefix).await;
+    // Redis calls may take the slow round trip (2 × 300 ms).
+    let (reader, mut coherent) = coherent_node_timed(
+        &url_via(&url, proxy.addr()),
+        &prefix,
+        Duration::from_secs(3),
+    )
+    .await;
+    let memory_serves = async || {
+        reader.set("k", &1u32, None).await;
+        assert_eq!(reader.get::<u32>("k").await, Some(1));
+        let hits = memory_hits(&reader);
+        assert_eq!(reader.get::<u32>("k").await, Some(1));
+        memory_hits(&reader) > hits
+    };
+    assert!(
+        memory_serves().await,
+        "the control: a fast link, memory serves"
+    );
+
+    let slow = DEFAULT_BOUND + Duration::from_millis(50);
+    proxy.set_latency(slow);
+    coherent.distrusted().await;
+    // The link has been slow for a while: echoes flow again, each late.
+    tokio::time::sleep(slow * 4).await;
+    assert!(
+        !memory_serves().await,
+        "an echo that took longer than the bound proved the node current"
+    );
+    // Reads go to Redis, which has the other node's write.
+    writer.set("k", &2u32, None).await;
+    assert_eq!(reader.get::<u32>("k").await, Some(2));
+
+    // The link fast again: trusted, and memory serves.
+    proxy.set_latency(Duration::ZERO);
+    coherent.trusted().await;
+    assert!(memory_serves().await, "memory serves again");
     writer.clear().await;
     proxy.cut().await;
 }

@@ -81,6 +81,10 @@ fn is_io(e: &DbErr) -> bool {
         "pool timed out",
         "io error",
         "terminating connection",
+        // sqlx's `Error::Io`: the connection closed mid-query (a database
+        // restarted, or the network between cut).
+        "error communicating with database",
+        "pool closed",
     ]
     .iter()
     .any(|needle| text.contains(needle))
@@ -137,5 +141,28 @@ impl From<OrmError> for HttpError {
 impl IntoResponse for OrmError {
     fn into_response(self) -> Response {
         HttpError::from(self).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_lost_mid_query_is_unavailability_not_a_bug() {
+        let lost = DbErr::Query(sea_orm::RuntimeErr::Internal(
+            "error communicating with database: expected to read 5 bytes, got 0 bytes at EOF"
+                .into(),
+        ));
+        assert!(OrmError::Db(lost).is_unavailable());
+        let refused = DbErr::Exec(sea_orm::RuntimeErr::Internal(
+            "error communicating with database: Connection refused (os error 111)".into(),
+        ));
+        assert!(OrmError::Db(refused).is_unavailable());
+        // The control: a query the database rejects is not.
+        let bad = DbErr::Query(sea_orm::RuntimeErr::Internal(
+            "error returned from database: syntax error at or near \"SELEC\"".into(),
+        ));
+        assert!(!OrmError::Db(bad).is_unavailable());
     }
 }

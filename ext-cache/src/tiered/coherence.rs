@@ -10,9 +10,13 @@
 //!
 //! The guarantee, under any single fault: a value served from a node's
 //! memory is never older than the bound after the write that replaced it
-//! was announced. Announcements of one node reach a subscriber in order,
-//! so an echo heard after a write's announcement was published proves the
-//! announcement was heard too.
+//! was announced. Announcements reach a subscriber in the order Redis
+//! took them, so the echo of a heartbeat proves that every announcement
+//! published before the heartbeat was *sent* has been heard: the trust
+//! runs for the bound from that send time, not from the echo's arrival,
+//! and an echo later than the bound proves nothing (on a slow link the
+//! round trip would otherwise add to the bound — the consistency suite's
+//! slow network found reads 259 ms behind).
 //!
 //! A missing announcement is found by counting: each heartbeat carries how
 //! many announcements its node had published before it; a subscriber that
@@ -50,8 +54,8 @@ pub(super) struct Coherence {
     /// The bound in ms (set once, before the first read; see
     /// `Tiered::coherence_bound`).
     bound_ms: AtomicU64,
-    /// When this node last heard its own heartbeat, in ms since `start`
-    /// plus one (0: never since it subscribed).
+    /// When the newest heartbeat this node heard back was sent, in ms
+    /// since `start` plus one (0: none since it subscribed).
     last_echo: AtomicU64,
     /// False from a lapse until the tier is emptied and an echo is heard.
     coherent: AtomicBool,
@@ -112,10 +116,15 @@ impl Coherence {
             && self.now_ms().saturating_sub(last) <= self.bound_ms()
     }
 
-    /// The heartbeat this node publishes now: its marker and how many
-    /// announcements it had published before it.
+    /// The heartbeat this node publishes now: its marker, how many
+    /// announcements it had published before it, and when it is sent (this
+    /// node's clock, read back from its own echo).
     pub(super) fn heartbeat(&self) -> String {
-        format!("{HEARTBEAT}{}", self.published.load(Ordering::Acquire))
+        format!(
+            "{HEARTBEAT}{}@{}",
+            self.published.load(Ordering::Acquire),
+            self.now_ms()
+        )
     }
 
     /// Redis acknowledged one of this node's announcements.
@@ -123,9 +132,16 @@ impl Coherence {
         self.published.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Whether the echo of a heartbeat sent at `sent` proves anything now:
+    /// it came back within the bound. A later one is ignored (it neither
+    /// empties the tier nor trusts it).
+    pub(super) fn proves(&self, sent: u64) -> bool {
+        self.now_ms().saturating_sub(sent) <= self.bound_ms()
+    }
+
     /// This node heard its own heartbeat. True when the in-process tier
     /// must be emptied before it is trusted again (the first echo after a
-    /// (re)subscription, a lapse, or a silence longer than the bound).
+    /// (re)subscription, a lapse, or no proof for longer than the bound).
     pub(super) fn must_empty_on_echo(&self) -> bool {
         let last = self.last_echo.load(Ordering::Acquire);
         !self.coherent.load(Ordering::Acquire)
@@ -133,9 +149,12 @@ impl Coherence {
             || self.now_ms().saturating_sub(last) > self.bound_ms()
     }
 
-    /// The tier is empty (or was proven current): trust it from now on.
-    pub(super) fn echoed(&self) {
-        self.last_echo.store(self.now_ms(), Ordering::Release);
+    /// This node heard back its heartbeat sent at `sent` (its
+    /// `heartbeat()`'s clock), and the tier is empty or was proven current:
+    /// trust it for the bound from when the heartbeat was sent.
+    pub(super) fn echoed(&self, sent: u64) {
+        let sent = sent.min(self.now_ms());
+        self.last_echo.fetch_max(sent, Ordering::AcqRel);
         self.coherent.store(true, Ordering::Release);
         self.state.send_if_modified(|s| !std::mem::replace(s, true));
     }
@@ -208,7 +227,20 @@ impl Coherence {
 
 /// The count a heartbeat carries, if `what` is one.
 pub(super) fn heartbeat_count(what: &str) -> Option<u64> {
-    what.strip_prefix(HEARTBEAT)?.parse().ok()
+    let beat = what.strip_prefix(HEARTBEAT)?;
+    beat.split_once('@')
+        .map_or(beat, |(count, _)| count)
+        .parse()
+        .ok()
+}
+
+/// When a heartbeat was sent, by its sender's clock.
+pub(super) fn heartbeat_sent(what: &str) -> Option<u64> {
+    what.strip_prefix(HEARTBEAT)?
+        .split_once('@')?
+        .1
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -220,21 +252,41 @@ mod tests {
         let c = Coherence::new(Duration::from_secs(60));
         assert!(!c.trusted(), "not before its first echo");
         assert!(c.must_empty_on_echo(), "the first echo empties the tier");
-        c.echoed();
+        c.echoed(c.now_ms());
         assert!(c.trusted());
         assert!(!c.must_empty_on_echo());
         c.lapse();
         assert!(!c.trusted(), "a lapse ends the trust at once");
         assert!(c.must_empty_on_echo());
         assert_eq!(c.lapses(), 1);
-        c.echoed();
+        c.echoed(c.now_ms());
         assert!(c.trusted());
 
         let short = Coherence::new(Duration::from_millis(4));
-        short.echoed();
+        short.echoed(short.now_ms());
         std::thread::sleep(Duration::from_millis(10));
         assert!(!short.trusted(), "silence past the bound");
         assert!(short.must_empty_on_echo());
+    }
+
+    /// On a slow link the echo arrives late: the trust counts from when
+    /// the heartbeat was sent, so a round trip longer than the bound
+    /// proves nothing.
+    #[test]
+    fn the_trust_runs_from_the_heartbeats_send_time() {
+        let c = Coherence::new(Duration::from_millis(50));
+        let sent = heartbeat_sent(&c.heartbeat()).unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(!c.proves(sent), "sent 60 ms ago: past the 50 ms bound");
+        c.echoed(sent);
+        assert!(!c.trusted());
+        let fresh = heartbeat_sent(&c.heartbeat()).unwrap();
+        assert!(c.proves(fresh));
+        c.echoed(fresh);
+        assert!(c.trusted(), "the control: a prompt echo");
+        // An older echo arriving late does not move the proof back.
+        c.echoed(sent);
+        assert!(c.trusted());
     }
 
     #[test]
@@ -259,6 +311,10 @@ mod tests {
         c.published();
         c.published();
         assert_eq!(heartbeat_count(&c.heartbeat()), Some(2));
+        assert!(heartbeat_sent(&c.heartbeat()).is_some());
         assert_eq!(heartbeat_count("app:post:1"), None);
+        // An older node's heartbeat (no send time) still counts.
+        assert_eq!(heartbeat_count(&format!("{HEARTBEAT}3")), Some(3));
+        assert_eq!(heartbeat_sent(&format!("{HEARTBEAT}3")), None);
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 
 use super::Shared;
-use super::coherence::heartbeat_count;
+use super::coherence::{heartbeat_count, heartbeat_sent};
 use crate::backend::Backend;
 use crate::error::CacheError;
 
@@ -109,11 +109,13 @@ pub(super) async fn subscribe(shared: Arc<Shared>) {
 async fn heard(shared: &Shared, node: u64, what: &str) {
     let beat = heartbeat_count(what);
     if node == shared.node {
-        if beat.is_some() {
+        if let Some(sent) = heartbeat_sent(what)
+            && shared.coherence.proves(sent)
+        {
             if shared.coherence.must_empty_on_echo() {
                 shared.empty_memory("").await;
             }
-            shared.coherence.echoed();
+            shared.coherence.echoed(sent);
         }
         return;
     }
