@@ -91,6 +91,8 @@ open(f"{d}/nginx.conf", "w").write(
 PY
 
 cleanup() {
+  # The nodes' logs go with the report.
+  mkdir -p "$OUT" && cp "$work"/nodes/node*.log "$OUT/" 2>/dev/null || true
   [[ -s "$work/nginx/nginx.pid" ]] && kill -TERM "$(cat "$work/nginx/nginx.pid")" 2>/dev/null || true
   "$root/scripts/blog-nodes.sh" stop >/dev/null 2>&1 || true
   "${pg_ctl[@]}" -m immediate stop >/dev/null 2>&1 || true

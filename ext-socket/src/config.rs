@@ -2,7 +2,8 @@
 //! `socket.ping_interval_ms`, `socket.ping_timeout_ms`, `socket.max_payload`,
 //! `socket.max_buffer_size`, `socket.transports`, `socket.allowed_origins`, `socket.adapter`,
 //! `socket.redis_url`, `socket.channel_prefix`, `socket.request_timeout_ms`,
-//! `socket.user_key`, `socket.address_map`.
+//! `socket.user_key`, `socket.address_map`, `socket.replay_secs`,
+//! `socket.replay_max`.
 
 use std::time::Duration;
 
@@ -63,6 +64,12 @@ pub struct SocketConfig {
     /// reach them elsewhere (NAT, a container network, a proxy):
     /// `address_map = { "10.0.0.5:6379" = "127.0.0.1:16379" }`.
     pub address_map: phial_core::AddressMap,
+    /// How long events sent through `RoomLog::emit` are kept for clients
+    /// that come back (a node restarted under them): they get what they
+    /// missed when they join the room again. 0 keeps nothing.
+    pub replay_secs: u64,
+    /// At most this many events are kept per room.
+    pub replay_max: usize,
 }
 
 /// How a node reaches clients connected to other nodes.
@@ -95,6 +102,8 @@ impl Default for SocketConfig {
             user_key: "user_id".into(),
             recheck_secs: 30,
             address_map: phial_core::AddressMap::default(),
+            replay_secs: 120,
+            replay_max: 1_000,
         }
     }
 }

@@ -180,6 +180,14 @@ impl PubSub {
     pub async fn ping(&self) -> Result<(), DriverError> {
         self.0.ping().await
     }
+
+    /// Runs one command on the adapter's connection (the room log's).
+    pub(crate) async fn query<T: FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+    ) -> Result<T, DriverError> {
+        self.0.query(cmd).await
+    }
 }
 
 impl Inner {

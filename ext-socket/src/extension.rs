@@ -18,6 +18,7 @@ use crate::config::{AdapterKind, SocketConfig};
 use crate::driver::PubSub;
 use crate::extract::{Connected, ConnectedInner, SocketIo, SocketRef};
 use crate::origin::{OriginLayer, Origins};
+use crate::room_log::RoomLog;
 
 type Register = Arc<
     dyn Fn(&socketioxide::SocketIo<Adapter>, ConnectStep) -> crate::adapter::InitRes + Send + Sync,
@@ -431,7 +432,7 @@ impl phial_core::Extension for Socket {
                     PubSub::single(&url, &cfg.address_map)?
                 };
                 (
-                    AdapterState::remote(driver.clone(), prefix, request_timeout),
+                    AdapterState::remote(driver.clone(), prefix.clone(), request_timeout),
                     Some(driver),
                 )
             }
@@ -464,6 +465,11 @@ impl phial_core::Extension for Socket {
         });
         app.insert(Settings {
             user_key: cfg.user_key.clone(),
+        });
+        let replay = Duration::from_secs(cfg.replay_secs);
+        app.insert(match &driver {
+            Some(driver) => RoomLog::redis(driver.clone(), &prefix, replay, cfg.replay_max),
+            None => RoomLog::memory(replay, cfg.replay_max),
         });
         if let Some(driver) = driver {
             app.insert(Driver(driver));

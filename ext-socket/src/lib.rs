@@ -13,6 +13,9 @@
 //! - `[socket] adapter = "redis"` (or `"redis-cluster"`) and a
 //!   `redis_url`: a broadcast on any node reaches clients on every node;
 //!   Redis going away degrades to this node's clients and recovers.
+//! - [`RoomLog`]: events to a room kept for `socket.replay_secs`, so a
+//!   client whose node restarted gets what it missed when it joins again
+//!   (socket.io's connection state recovery, across nodes).
 //! - [`testing::SocketClient`]: a Socket.IO client that drives the app
 //!   in-process (Flask-SocketIO's `socketio.test_client(app)`).
 
@@ -26,6 +29,7 @@ mod extract;
 pub mod feed;
 mod metrics;
 mod origin;
+mod room_log;
 pub mod testing;
 
 pub use adapter::Adapter;
@@ -35,6 +39,7 @@ pub use extension::{Refused, Socket};
 #[cfg(feature = "orm")]
 pub use extract::caller;
 pub use extract::{AckSender, App, Dep, ExtractError, SocketIo, SocketRef, SocketSession, User};
+pub use room_log::{Replay, RoomLog};
 pub use socketioxide;
 pub use socketioxide::extract::{Data, TryData};
 

@@ -183,6 +183,7 @@ pub(crate) async fn reader(run: Arc<Run>, posts: Vec<i64>) {
                 ended,
                 version,
                 page: false,
+                node: node + 1,
             }),
             (200, None) => {}
             (status, _) => fail(&run, "read", status, Via::Node),
@@ -208,6 +209,7 @@ pub(crate) async fn page_reader(run: Arc<Run>) {
                 ended,
                 version,
                 page: true,
+                node: 0,
             });
         }
     }

@@ -20,6 +20,8 @@ pub(crate) struct Read {
     pub(crate) version: u64,
     /// The cached HTML index, or the API.
     pub(crate) page: bool,
+    /// The node that answered (1-based; 0: through nginx).
+    pub(crate) node: usize,
 }
 
 /// A failed request: 5xx, or no answer (status 0).

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::history::{Failure, History, Via};
+use super::history::{Failure, History, Read, Via};
 use super::{BOUND, GRACE};
 
 pub(crate) struct Report {
@@ -71,7 +71,15 @@ fn in_rolling_restart(faults: &[(String, f64, f64)], at: f64) -> bool {
 /// returned an older one, by how long the value it returned had been
 /// replaced (the acknowledgement of the version after it): (began, lag).
 pub(crate) fn stale_lags(h: &History) -> Vec<(f64, f64)> {
-    let mut lags = Vec::new();
+    stale_reads(h)
+        .into_iter()
+        .map(|(r, lag)| (r.began, lag))
+        .collect()
+}
+
+/// Each stale read with its lag.
+fn stale_reads(h: &History) -> Vec<(&Read, f64)> {
+    let mut out = Vec::new();
     for r in &h.reads {
         let Some(acks) = h.acks.get(&r.post) else {
             continue;
@@ -80,15 +88,20 @@ pub(crate) fn stale_lags(h: &History) -> Vec<(f64, f64)> {
             .iter()
             .find(|(v, at)| *v == r.version + 1 && *at <= r.began)
         {
-            lags.push((r.began, r.began - replaced_at));
+            out.push((r, r.began - replaced_at));
         }
     }
-    lags
+    out
 }
 
 /// What the watchers got.
 struct SocketEvents {
     delivered: usize,
+    /// Missed by a watcher that was away (reconnecting) and came back:
+    /// during rolling restarts (the room log's replay must cover them),
+    /// and during other faults.
+    missed_in_rolling: Vec<String>,
+    missed_away_inside: usize,
     lost_outside: Vec<String>,
     lost_inside: usize,
     duplicated_outside: Vec<String>,
@@ -104,6 +117,8 @@ fn socket_events(h: &History, end: f64) -> SocketEvents {
     const DELIVERY: f64 = 1000.0;
     let mut out = SocketEvents {
         delivered: 0,
+        missed_in_rolling: Vec::new(),
+        missed_away_inside: 0,
         lost_outside: Vec::new(),
         lost_inside: 0,
         duplicated_outside: Vec::new(),
@@ -126,29 +141,45 @@ fn socket_events(h: &History, end: f64) -> SocketEvents {
                 ));
             }
         }
+        let first_join = w.joined.first().map_or(f64::INFINITY, |(j, _)| *j);
         for c in &h.comments {
             let due = c.acked + DELIVERY;
-            if due > end {
+            if due > end || c.sent < first_join {
                 continue;
             }
             let stayed = w
                 .joined
                 .iter()
                 .any(|(j, l)| *j <= c.sent && l.is_none_or(|l| l >= due));
-            if !stayed {
+            // Away when it was sent, and in the room again after it: the
+            // replay of the room log must have brought it.
+            let came_back = w.joined.iter().any(|(_, l)| l.is_none_or(|l| l >= due));
+            if !stayed && !came_back {
                 continue;
             }
-            if counts.contains_key(c.name.as_str()) {
+            let name = c.name.as_str();
+            if counts.contains_key(name) {
                 out.delivered += 1;
-            } else if in_window(&h.faults, c.acked) {
+                continue;
+            }
+            let how = if stayed {
+                "stayed in the room and missed"
+            } else {
+                "came back and was not given"
+            };
+            let line = format!(
+                "watcher {} {how} comment {name} (acknowledged at {:.0} ms)",
+                i + 1,
+                c.acked
+            );
+            if !stayed && in_rolling_restart(&h.faults, c.acked) {
+                out.missed_in_rolling.push(line);
+            } else if !in_window(&h.faults, c.acked) {
+                out.lost_outside.push(line);
+            } else if stayed {
                 out.lost_inside += 1;
             } else {
-                out.lost_outside.push(format!(
-                    "watcher {} stayed in the room and missed comment {} (acknowledged at {:.0} ms)",
-                    i + 1,
-                    c.name,
-                    c.acked
-                ));
+                out.missed_away_inside += 1;
             }
         }
     }
@@ -241,6 +272,7 @@ pub(crate) fn check(h: &History, final_titles: &HashMap<i64, u64>, end: f64) -> 
         && server_errors_outside == 0
         && front_failed_in_rolling.is_empty()
         && events.lost_outside.is_empty()
+        && events.missed_in_rolling.is_empty()
         && events.duplicated_outside.is_empty();
     let page_reads = h.reads.iter().filter(|r| r.page).count();
     let mut md = String::new();
@@ -296,12 +328,20 @@ pub(crate) fn check(h: &History, final_titles: &HashMap<i64, u64>, end: f64) -> 
         ),
         ("lost acknowledged writes", lost.len().to_string()),
         (
-            "socket events delivered to watchers that stayed connected",
+            "socket events delivered (live, or replayed after a reconnect)",
             events.delivered.to_string(),
         ),
         (
             "socket events lost, outside / inside fault windows",
             format!("{} / {}", events.lost_outside.len(), events.lost_inside),
+        ),
+        (
+            "socket events missed across a reconnect, rolling restarts / other faults",
+            format!(
+                "{} / {}",
+                events.missed_in_rolling.len(),
+                events.missed_away_inside
+            ),
         ),
         (
             "socket events duplicated, outside / inside fault windows",
@@ -345,9 +385,32 @@ pub(crate) fn check(h: &History, final_titles: &HashMap<i64, u64>, end: f64) -> 
         .chain(&lost)
         .chain(&events.lost_outside)
         .chain(&events.duplicated_outside)
+        .chain(&events.missed_in_rolling)
         .take(20)
         .chain(&failure_lines)
     {
+        md.push_str(&format!("\n- {line}"));
+    }
+    let beyond_lines: Vec<String> = stale_reads(h)
+        .into_iter()
+        .filter(|(_, lag)| *lag > bound)
+        .take(10)
+        .map(|(r, lag)| {
+            let from = if r.node == 0 {
+                "the index through nginx".to_owned()
+            } else {
+                format!("the API on node {}", r.node)
+            };
+            format!(
+                "stale beyond the bound: post {} v{} read at {:.0} ms from {from}, {lag:.0} ms behind (during {})",
+                r.post,
+                r.version,
+                r.began,
+                window_of(&h.faults, r.began).unwrap_or("no fault")
+            )
+        })
+        .collect();
+    for line in &beyond_lines {
         md.push_str(&format!("\n- {line}"));
     }
     let by_fault = failures_by_fault(h);
@@ -360,7 +423,7 @@ pub(crate) fn check(h: &History, final_titles: &HashMap<i64, u64>, end: f64) -> 
     md.push_str(if held {
         "\n\nEvery guarantee held.\n"
     } else {
-        "\n\nA GUARANTEE BROKE (stale beyond the bound, read-your-writes, lost writes, 5xx outside faults, a failed request through nginx during a rolling restart, or a socket event lost or duplicated outside faults).\n"
+        "\n\nA GUARANTEE BROKE (stale beyond the bound, read-your-writes, lost writes, 5xx outside faults, a failed request through nginx during a rolling restart, a socket event lost or duplicated outside faults, or one a client back from a rolling restart was not given).\n"
     });
     Report { markdown: md, held }
 }

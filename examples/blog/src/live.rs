@@ -1,5 +1,6 @@
 //! `/live`: comments as they are written. A page emits `join` with
-//! `{"post_id": N}` and receives a `comment` event (the comment as JSON)
+//! `{"post_id": N}` (and `"since"`: its last offset, when it comes back)
+//! and receives a `comment` event (the comment as JSON, then its offset)
 //! for every comment created for that post — through the API, a form or
 //! the admin, on whichever node (`socket.adapter = "redis"`). Joining obeys
 //! the post's policy: anonymous readers may follow published posts only.
@@ -13,7 +14,7 @@ use phial::orm::Db;
 use phial::orm::policy::{Action, Policies};
 use phial::prelude::*;
 use phial::socket::socketioxide::handler::ConnectHandler;
-use phial::socket::{AckSender, App as SocketApp, Data, Socket, SocketIo, SocketRef};
+use phial::socket::{AckSender, App as SocketApp, Data, RoomLog, Socket, SocketIo, SocketRef};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -27,6 +28,11 @@ pub const NAMESPACE: &str = "/live";
 pub struct Join {
     /// The post to follow.
     pub post_id: i32,
+    /// The offset of the last comment event the page got, when it joins
+    /// again after a disconnect: the comments sent since are replayed
+    /// (`RoomLog`, `socket.replay_secs`).
+    #[serde(default)]
+    pub since: Option<String>,
 }
 
 /// The room of one post's followers.
@@ -56,10 +62,20 @@ async fn events(socket: SocketRef) -> Result<(), std::convert::Infallible> {
 
 async fn join(s: SocketRef, SocketApp(app): SocketApp, Data(j): Data<Join>, ack: AckSender) {
     let answer = match may_follow(&app, &s, j.post_id).await {
-        Ok(true) => {
-            s.join(room(j.post_id));
-            json!({"ok": true})
-        }
+        Ok(true) => match RoomLog::from_state(&app) {
+            Some(log) => {
+                let replay = log
+                    .join(&s, NAMESPACE, &room(j.post_id), j.since.as_deref())
+                    .await;
+                // Not complete (Redis was away, or the page was gone longer
+                // than the log keeps): the page catches up through the API.
+                json!({"ok": true, "complete": replay.complete})
+            }
+            None => {
+                s.join(room(j.post_id));
+                json!({"ok": true, "complete": false})
+            }
+        },
         Ok(false) => json!({"error": format!("there is no post {}", j.post_id)}),
         Err(e) => {
             tracing::warn!("joining post {}: {e}", j.post_id);
@@ -116,10 +132,13 @@ pub async fn comments_created(state: AppState, change: Arc<Change>) {
             return;
         }
     };
+    let Some(log) = RoomLog::from_state(&state) else {
+        return;
+    };
     for c in comments {
-        let Some(ns) = io.of(NAMESPACE) else { return };
-        if let Err(e) = ns.to(room(c.post_id)).emit("comment", &c).await {
-            tracing::warn!("live comments: {e}");
-        }
+        // Sent live, and kept for pages that come back (the offset is the
+        // event's last argument).
+        log.emit(&io, NAMESPACE, &room(c.post_id), "comment", &c)
+            .await;
     }
 }

@@ -4,8 +4,10 @@
 // Any disconnection is recovered: the client reconnects by itself after a
 // lost transport (its node restarted: another node answers), and also
 // after the server said goodbye (socket.io's client would stay away), and
-// every (re)connection fetches the comments written meanwhile through the
-// API, so none is missed.
+// joins again with the offset of the last comment it got: the server
+// replays what was sent meanwhile (its room log). When it cannot (Redis
+// was away, or the page was gone too long) it says so, and the page reads
+// the comments written meanwhile through the API, so none is missed.
 (() => {
   const section = document.getElementById("comments");
   if (!section || typeof io === "undefined") return;
@@ -53,10 +55,14 @@
 
   let connectedBefore = false;
   // `data-live` says whether the page follows its post (tests wait on it).
+  // The offset of the last comment event (sent back when joining again).
+  let since = null;
   socket.on("connect", () =>
-    socket.emit("join", { post_id: postId }, (answer) => {
+    socket.emit("join", { post_id: postId, since }, (answer) => {
       section.dataset.live = answer && answer.ok ? "on" : "refused";
-      if (connectedBefore && answer && answer.ok) catchUp().catch(() => {});
+      if (connectedBefore && answer && answer.ok && !answer.complete) {
+        catchUp().catch(() => {});
+      }
       connectedBefore = true;
     }),
   );
@@ -69,5 +75,14 @@
       setTimeout(() => socket.connect(), 250 + Math.random() * 750);
     }
   });
-  socket.on("comment", add);
+  // Offsets are `ms-seq`; events sent on several nodes may come out of order.
+  const later = (a, b) => {
+    const [am, as] = a.split("-").map(Number);
+    const [bm, bs] = b.split("-").map(Number);
+    return am > bm || (am === bm && as > bs);
+  };
+  socket.on("comment", (c, offset) => {
+    if (typeof offset === "string" && (since === null || later(offset, since))) since = offset;
+    add(c);
+  });
 })();

@@ -1,7 +1,8 @@
 //! Live comments at `/live`: a reader follows a post (`join`) and receives
 //! each new comment as a `comment` event, whether it came through the API
 //! or the page's form, and on another node sharing Redis; drafts cannot be
-//! followed anonymously.
+//! followed anonymously; a reader back after a disconnect gets the
+//! comments it missed.
 
 use phial::socket::testing::SocketClient;
 use phial::{App, Config};
@@ -48,7 +49,7 @@ async fn a_reader_following_a_post_sees_new_comments() {
         .emit_with_ack("join", &json!({"post_id": published}))
         .await
         .unwrap();
-    assert_eq!(ok, json!({"ok": true}));
+    assert_eq!(ok, json!({"ok": true, "complete": true}));
     let refused: Value = reader
         .emit_with_ack("join", &json!({"post_id": draft}))
         .await
@@ -131,4 +132,44 @@ async fn a_comment_on_one_node_reaches_a_reader_on_another() {
     assert_eq!(c["body"], "from node two");
     one.shutdown().await;
     two.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reader_back_after_a_disconnect_gets_the_comments_it_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = node(&dir, None).await;
+    let (published, _) = seed(&app, TOKEN).await;
+    let follow = async |since: Option<&str>| {
+        let reader = SocketClient::connect(&app.test_client(), "/live")
+            .await
+            .unwrap();
+        let ok: Value = reader
+            .emit_with_ack("join", &json!({"post_id": published, "since": since}))
+            .await
+            .unwrap();
+        assert_eq!(ok, json!({"ok": true, "complete": true}));
+        reader
+    };
+    let reader = follow(None).await;
+    comment_through_api(&app, published, "before").await;
+    let event = reader.recv_event("comment").await.unwrap();
+    assert_eq!(event.arg::<Value>(0)["body"], "before");
+    let offset: String = event.arg(1);
+    reader.disconnect().await;
+
+    comment_through_api(&app, published, "while away").await;
+    comment_through_api(&app, published, "and again").await;
+
+    // Back with its last offset: the ack comes after the replayed events.
+    let back = follow(Some(&offset)).await;
+    let mut missed = Vec::new();
+    while let Some(e) = back.try_recv().await {
+        if e.arg::<String>(1) != offset {
+            missed.push(e.arg::<Value>(0)["body"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(missed, ["while away", "and again"]);
+    // The control: a new reader gets nothing from before it came.
+    let newcomer = follow(None).await;
+    assert_eq!(newcomer.try_recv().await, None);
 }

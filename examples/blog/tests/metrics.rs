@@ -39,7 +39,7 @@ async fn every_extension_reports_on_the_metrics_page() {
         .emit_with_ack("join", &json!({"post_id": post}))
         .await
         .unwrap();
-    assert_eq!(joined, json!({"ok": true}));
+    assert_eq!(joined, json!({"ok": true, "complete": true}));
 
     let page = scrape(&app).await;
     let get =

@@ -241,7 +241,7 @@ async fn sockets_on_another_node_are_disconnected_within_a_second_of_sign_out() 
         .emit_with_ack("join", &json!({"post_id": post}))
         .await
         .unwrap_or_else(|e| panic!("joining post {post} on node 2: {e:?}"));
-    assert_eq!(joined, json!({"ok": true}));
+    assert_eq!(joined, json!({"ok": true, "complete": true}));
     let admin = SocketClient::connect(&on_two, "/phial-admin")
         .await
         .unwrap();
@@ -284,7 +284,7 @@ async fn sockets_on_another_node_are_disconnected_within_a_second_of_sign_out() 
         .emit_with_ack("join", &json!({"post_id": post}))
         .await
         .unwrap();
-    assert_eq!(still, json!({"ok": true}));
+    assert_eq!(still, json!({"ok": true, "complete": true}));
     // And the copy of the cookie cannot open the admin namespace again.
     let again = SocketClient::connect(&on_two, "/phial-admin").await;
     assert!(
