@@ -538,7 +538,12 @@ impl phial_core::Extension for Socket {
         });
         // WebSockets and long polls never end by themselves: close them as
         // soon as shutdown begins, so in-flight requests can finish.
-        app.on_drain(move |_state| async move {
+        app.on_drain(move |state| async move {
+            // Emits while the node drains (a write it is finishing) still
+            // reach the other nodes' clients.
+            if let Some(log) = state.get::<RoomLog>() {
+                log.keep_broadcasting(&io);
+            }
             io.close().await;
             Ok(())
         });

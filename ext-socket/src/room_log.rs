@@ -106,10 +106,17 @@ enum Store {
     Redis { driver: PubSub, prefix: String },
 }
 
+/// A namespace's broadcast operators, by path.
+type Operators = socketioxide::operators::BroadcastOperators<crate::Adapter>;
+
 struct Inner {
     store: Store,
     window: Duration,
     max: usize,
+    /// The namespaces as they were when the node began to shut down: its
+    /// sockets are closed then (their clients reconnect elsewhere), but
+    /// what it writes while it drains must still reach the other nodes'.
+    draining: Mutex<HashMap<String, Operators>>,
 }
 
 /// The app's room log (in the state when `Socket` is registered).
@@ -149,6 +156,7 @@ impl RoomLog {
             },
             window,
             max: max.max(1),
+            draining: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -161,7 +169,29 @@ impl RoomLog {
             },
             window,
             max: max.max(1),
+            draining: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// Keeps the namespaces' operators before the server closes them at
+    /// shutdown, so events emitted while the node drains still go out to
+    /// the other nodes (and are logged for the clients that reconnect).
+    pub(crate) fn keep_broadcasting(&self, io: &socketioxide::SocketIo<crate::Adapter>) {
+        let mut kept = self.0.draining.lock().unwrap_or_else(|p| p.into_inner());
+        for ns in io.nsps() {
+            kept.insert(ns.ns_path().to_owned(), ns);
+        }
+    }
+
+    fn operators(&self, io: &SocketIo, ns: &str) -> Option<Operators> {
+        io.of(ns).or_else(|| {
+            self.0
+                .draining
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(ns)
+                .cloned()
+        })
     }
 
     /// The log from the app's state, when `Socket` is registered.
@@ -185,10 +215,6 @@ impl RoomLog {
         event: &str,
         data: &T,
     ) -> Option<String> {
-        let Some(to) = io.of(ns) else {
-            tracing::warn!("room log: no namespace `{ns}`");
-            return None;
-        };
         let data = match serde_json::to_value(data) {
             Ok(v) => v,
             Err(e) => {
@@ -196,10 +222,16 @@ impl RoomLog {
                 return None;
             }
         };
+        // Logged first: a client away now gets it when it comes back, even
+        // if it cannot go out live.
         let offset = if self.enabled() {
             self.append(ns, room, event, &data).await
         } else {
             None
+        };
+        let Some(to) = self.operators(io, ns) else {
+            tracing::warn!("room log: no namespace `{ns}`: `{event}` only logged");
+            return offset.map(|o| o.to_string());
         };
         let sent = match &offset {
             Some(o) => {

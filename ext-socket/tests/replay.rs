@@ -3,7 +3,8 @@
 //! node (the log in memory), and across two nodes sharing a Redis or the
 //! local Redis Cluster (the log in Redis: the event sent on one node, the
 //! client back on the other). A first join replays nothing; an offset
-//! that is not one says the replay is incomplete.
+//! that is not one says the replay is incomplete. A node that drains
+//! still sends what it emits to the other nodes' clients.
 
 use phial_core::routing::get;
 use phial_core::testing::service_url;
@@ -145,6 +146,18 @@ async fn across_nodes(adapter: &str, url: &str) {
     let one = node(shared(adapter, url, &prefix)).await;
     let two = node(shared(adapter, url, &prefix)).await;
     comes_back(&one, &two).await;
+
+    // Node one shuts down: its sockets are closed (their clients go
+    // elsewhere), but what it emits while it drains — a write it is
+    // finishing — still reaches node two's clients, and is logged.
+    let (follower, _) = join(&two, "drain", None).await;
+    one.drain().await;
+    let offset = sent(&one, "drain", "while-draining").await;
+    let got = follower.recv_event("said").await.unwrap();
+    assert_eq!(
+        (got.arg::<String>(0), got.arg::<String>(1)),
+        ("while-draining".to_owned(), offset)
+    );
     one.shutdown().await;
     two.shutdown().await;
 }
