@@ -91,8 +91,10 @@ open(f"{d}/nginx.conf", "w").write(
 PY
 
 cleanup() {
-  # The nodes' logs go with the report.
-  mkdir -p "$OUT" && cp "$work"/nodes/node*.log "$OUT/" 2>/dev/null || true
+  # A run that failed keeps the nodes' logs beside its report.
+  if [[ ${status:-1} != 0 ]]; then
+    mkdir -p "$OUT" && cp "$work"/nodes/node*.log "$OUT/" 2>/dev/null || true
+  fi
   [[ -s "$work/nginx/nginx.pid" ]] && kill -TERM "$(cat "$work/nginx/nginx.pid")" 2>/dev/null || true
   "$root/scripts/blog-nodes.sh" stop >/dev/null 2>&1 || true
   "${pg_ctl[@]}" -m immediate stop >/dev/null 2>&1 || true
