@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
+use crate::CacheError;
 use crate::cache::{Cache, Stored};
 
 /// How long a node may hold the load lock of a key.
@@ -315,10 +316,17 @@ impl Cache {
             Ok(v) => (v, None),
             Err(e) => (Vec::new(), Some(e)),
         };
+        // Loaded while a write to its tags ran: the rows it read may be the
+        // write's before or after; its waiters load their own.
+        let changing = matches!(unversioned, Some(CacheError::TagChanging(_)));
         match Stored::new(value, tags, versions).encode(key) {
             Ok(raw) => {
                 if let Some(leader) = leader {
-                    leader.publish(Outcome::Value(raw.clone()));
+                    leader.publish(if changing {
+                        Outcome::Unshared
+                    } else {
+                        Outcome::Value(raw.clone())
+                    });
                 }
                 let written = match unversioned {
                     None => self.store(key, raw, ttl).await,
@@ -338,14 +346,16 @@ impl Cache {
         result
     }
 
-    /// Whether a loaded entry's tags are as they were when its load began:
-    /// an entry loaded without versions (they could not be read, or a
-    /// write was in progress) is not.
+    /// Whether a loaded entry's tags are as they were when its load began.
+    /// One loaded without versions because the shared store could not be
+    /// read, or whose versions cannot be read now, is taken: while the
+    /// store is away no write through Phial completes (its guard refuses
+    /// them), and refusing it would make every waiter load at once.
     async fn still_current<T>(&self, stored: &Stored<T>, tags: &[&str]) -> bool {
-        if tags.is_empty() {
+        if tags.is_empty() || stored.tags.len() != tags.len() {
             return true;
         }
-        stored.tags.len() == tags.len() && self.tags_fresh(&stored.tags).await.unwrap_or(false)
+        self.tags_fresh(&stored.tags).await.unwrap_or(true)
     }
 
     /// Polls for the value another node is loading, up to [`LOCK_WAIT`].

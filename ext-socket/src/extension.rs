@@ -468,8 +468,14 @@ impl phial_core::Extension for Socket {
         });
         let replay = Duration::from_secs(cfg.replay_secs);
         app.insert(match &driver {
-            Some(driver) => RoomLog::redis(driver.clone(), &prefix, replay, cfg.replay_max),
-            None => RoomLog::memory(replay, cfg.replay_max),
+            Some(driver) => RoomLog::redis(
+                driver.clone(),
+                &prefix,
+                replay,
+                cfg.replay_max,
+                cfg.max_buffer_size,
+            ),
+            None => RoomLog::memory(replay, cfg.replay_max, cfg.max_buffer_size),
         });
         if let Some(driver) = driver {
             app.insert(Driver(driver));

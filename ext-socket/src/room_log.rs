@@ -81,6 +81,12 @@ impl std::fmt::Display for Offset {
     }
 }
 
+/// A room's stream: the namespace's length keeps `/a` + `b:c` apart from
+/// `/a:b` + `c`.
+fn stream_key(prefix: &str, ns: &str, room: &str) -> String {
+    format!("{prefix}{}:{ns}:{room}", ns.len())
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -113,6 +119,11 @@ struct Inner {
     store: Store,
     window: Duration,
     max: usize,
+    /// Most events one join replays (below the socket's buffer).
+    replay_cap: usize,
+    /// When an event last went out without being logged (ms since the
+    /// epoch): a replay reaching back past it is incomplete.
+    gap_ms: std::sync::atomic::AtomicU64,
     /// The namespaces as they were when the node began to shut down: its
     /// sockets are closed then (their clients reconnect elsewhere), but
     /// what it writes while it drains must still reach the other nodes'.
@@ -141,14 +152,16 @@ pub struct Replay {
     /// Events sent to the socket.
     pub sent: usize,
     /// Whether they are all it can have missed: false when the log could
-    /// not be read, when the offset is older than the window, or when the
-    /// room logged more than `socket.replay_max` since.
+    /// not be read, when the offset is older than the window (or not an
+    /// offset), when an event went out unlogged since (Redis was away), or
+    /// when there were more than half the socket's buffer
+    /// (`socket.max_buffer_size`) to replay.
     pub complete: bool,
 }
 
 impl RoomLog {
     /// A log in this process.
-    pub(crate) fn memory(window: Duration, max: usize) -> RoomLog {
+    pub(crate) fn memory(window: Duration, max: usize, buffer: usize) -> RoomLog {
         RoomLog(Arc::new(Inner {
             store: Store::Memory {
                 rooms: Mutex::new(HashMap::new()),
@@ -156,12 +169,20 @@ impl RoomLog {
             },
             window,
             max: max.max(1),
+            replay_cap: (buffer / 2).clamp(1, max.max(1)),
+            gap_ms: std::sync::atomic::AtomicU64::new(0),
             draining: Mutex::new(HashMap::new()),
         }))
     }
 
     /// A log in the adapter's Redis, under `prefix`.
-    pub(crate) fn redis(driver: PubSub, prefix: &str, window: Duration, max: usize) -> RoomLog {
+    pub(crate) fn redis(
+        driver: PubSub,
+        prefix: &str,
+        window: Duration,
+        max: usize,
+        buffer: usize,
+    ) -> RoomLog {
         RoomLog(Arc::new(Inner {
             store: Store::Redis {
                 driver,
@@ -169,6 +190,8 @@ impl RoomLog {
             },
             window,
             max: max.max(1),
+            replay_cap: (buffer / 2).clamp(1, max.max(1)),
+            gap_ms: std::sync::atomic::AtomicU64::new(0),
             draining: Mutex::new(HashMap::new()),
         }))
     }
@@ -271,17 +294,30 @@ impl RoomLog {
                 complete: false,
             };
         };
+        let now = now_ms();
         let window = self.0.window.as_millis() as u64;
-        let in_window = self.enabled() && since.0 + window >= now_ms();
+        // Older than the window (or from the future): the log cannot tell
+        // what was missed, and a client cannot make this node read and
+        // send a whole room's log by sending an old offset.
+        if !self.enabled() || since.0.saturating_add(window) < now || since.0 > now + SLACK_MS {
+            return Replay {
+                sent: 0,
+                complete: false,
+            };
+        }
         let from = Offset(since.0.saturating_sub(SLACK_MS), 0);
-        let Some(entries) = self.read(ns, room, from).await else {
+        // At most what the socket's buffer takes with room to spare (the
+        // caller's ack goes through it too); past it the client is told
+        // the replay is incomplete and catches up another way.
+        let cap = self.0.replay_cap;
+        let Some(entries) = self.read(ns, room, from, cap + 1).await else {
             return Replay {
                 sent: 0,
                 complete: false,
             };
         };
         let mut sent = 0;
-        for e in &entries {
+        for e in entries.iter().take(cap) {
             if socket
                 .emit(&e.event, &(&e.data, e.offset.to_string()))
                 .is_ok()
@@ -289,9 +325,11 @@ impl RoomLog {
                 sent += 1;
             }
         }
+        // An event sent while the log could not be written is a gap.
+        let gap = self.0.gap_ms.load(std::sync::atomic::Ordering::Acquire);
         Replay {
             sent,
-            complete: in_window && entries.len() < self.0.max && sent == entries.len(),
+            complete: entries.len() <= cap && sent == entries.len() && gap < from.0,
         }
     }
 
@@ -299,6 +337,9 @@ impl RoomLog {
         match &self.0.store {
             Store::Memory { rooms, last } => {
                 let now = now_ms();
+                // The rooms' lock first: offsets are taken and pushed in
+                // one order.
+                let mut rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
                 let offset = {
                     let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
                     *last = if now > last.0 {
@@ -308,7 +349,6 @@ impl RoomLog {
                     };
                     *last
                 };
-                let mut rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
                 let log = rooms.entry(format!("{ns}\n{room}")).or_default();
                 log.push_back(Entry {
                     offset,
@@ -324,7 +364,7 @@ impl RoomLog {
                 Some(offset)
             }
             Store::Redis { driver, prefix } => {
-                let key = format!("{prefix}{ns}:{room}");
+                let key = stream_key(prefix, ns, room);
                 let mut add = redis::cmd("XADD");
                 add.arg(&key)
                     .arg("MAXLEN")
@@ -339,6 +379,9 @@ impl RoomLog {
                     Ok(id) => id,
                     Err(e) => {
                         tracing::warn!("room log: `{event}` to `{room}` not logged: {e}");
+                        self.0
+                            .gap_ms
+                            .fetch_max(now_ms(), std::sync::atomic::Ordering::AcqRel);
                         return None;
                     }
                 };
@@ -354,25 +397,31 @@ impl RoomLog {
 
     /// The room's entries from `from` on, oldest first; `None` when the log
     /// cannot be read.
-    async fn read(&self, ns: &str, room: &str, from: Offset) -> Option<Vec<Entry>> {
+    async fn read(&self, ns: &str, room: &str, from: Offset, count: usize) -> Option<Vec<Entry>> {
         match &self.0.store {
             Store::Memory { rooms, .. } => {
                 let rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
                 Some(
                     rooms
                         .get(&format!("{ns}\n{room}"))
-                        .map(|log| log.iter().filter(|e| e.offset >= from).cloned().collect())
+                        .map(|log| {
+                            log.iter()
+                                .filter(|e| e.offset >= from)
+                                .take(count)
+                                .cloned()
+                                .collect()
+                        })
                         .unwrap_or_default(),
                 )
             }
             Store::Redis { driver, prefix } => {
                 let mut range = redis::cmd("XRANGE");
                 range
-                    .arg(format!("{prefix}{ns}:{room}"))
+                    .arg(stream_key(prefix, ns, room))
                     .arg(from.to_string())
                     .arg("+")
                     .arg("COUNT")
-                    .arg(self.0.max);
+                    .arg(count);
                 let rows: Vec<(String, Vec<String>)> = match driver.query(&range).await {
                     Ok(rows) => rows,
                     Err(e) => {
@@ -423,19 +472,19 @@ mod tests {
 
     #[tokio::test]
     async fn the_memory_log_keeps_the_newest_within_its_bounds() {
-        let log = RoomLog::memory(Duration::from_secs(60), 3);
+        let log = RoomLog::memory(Duration::from_secs(60), 3, 128);
         let mut offsets = Vec::new();
         for i in 0..5 {
             offsets.push(log.append("/", "r", "e", &Value::from(i)).await.unwrap());
         }
         assert!(offsets.windows(2).all(|w| w[0] < w[1]), "{offsets:?}");
-        let kept = log.read("/", "r", Offset(0, 0)).await.unwrap();
+        let kept = log.read("/", "r", Offset(0, 0), 10).await.unwrap();
         let data: Vec<i64> = kept.iter().filter_map(|e| e.data.as_i64()).collect();
         assert_eq!(data, vec![2, 3, 4], "the newest three");
-        let since = log.read("/", "r", offsets[3]).await.unwrap();
+        let since = log.read("/", "r", offsets[3], 10).await.unwrap();
         assert_eq!(since.len(), 2);
         assert!(
-            log.read("/", "other", Offset(0, 0))
+            log.read("/", "other", Offset(0, 0), 10)
                 .await
                 .unwrap()
                 .is_empty()

@@ -125,6 +125,11 @@ async fn comes_back(one: &App, two: &App) {
     // An offset that is not one: joined, but told the replay is incomplete.
     let (_lost, answer) = join(two, "r", Some("yesterday")).await;
     assert_eq!(answer, json!({"sent": 0, "complete": false}));
+    // An offset older than the window: nothing is read or sent (a client
+    // cannot have the room's whole log sent to it), and it is told so.
+    let (ancient, answer) = join(two, "r", Some("0-0")).await;
+    assert_eq!(answer, json!({"sent": 0, "complete": false}));
+    assert!(queued(&ancient).await.is_empty());
 }
 
 #[tokio::test]

@@ -60,7 +60,9 @@
   socket.on("connect", () =>
     socket.emit("join", { post_id: postId, since }, (answer) => {
       section.dataset.live = answer && answer.ok ? "on" : "refused";
-      if (connectedBefore && answer && answer.ok && !answer.complete) {
+      // Back with no offset (nothing came before it left), or a replay
+      // that could not be whole: read what was written meanwhile.
+      if (connectedBefore && answer && answer.ok && (since === null || !answer.complete)) {
         catchUp().catch(() => {});
       }
       connectedBefore = true;

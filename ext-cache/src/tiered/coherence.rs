@@ -57,6 +57,10 @@ pub(super) struct Coherence {
     /// When the newest heartbeat this node heard back was sent, in ms
     /// since `start` plus one (0: none since it subscribed).
     last_echo: AtomicU64,
+    /// When this node last heard any of its heartbeats back, however late
+    /// (ms since `start` plus one; 0: none): the channel is alive even when
+    /// a slow link makes its echoes prove nothing.
+    last_arrival: AtomicU64,
     /// False from a lapse until the tier is emptied and an echo is heard.
     coherent: AtomicBool,
     /// Announcements this node published (Redis acknowledged them).
@@ -74,6 +78,7 @@ impl Coherence {
             start: Instant::now(),
             bound_ms: AtomicU64::new(0),
             last_echo: AtomicU64::new(0),
+            last_arrival: AtomicU64::new(0),
             coherent: AtomicBool::new(false),
             published: AtomicU64::new(0),
             origins: Mutex::new(HashMap::new()),
@@ -132,6 +137,11 @@ impl Coherence {
         self.published.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// One of this node's heartbeats came back (proving anything or not).
+    pub(super) fn arrived(&self) {
+        self.last_arrival.store(self.now_ms(), Ordering::Release);
+    }
+
     /// Whether the echo of a heartbeat sent at `sent` proves anything now:
     /// it came back within the bound. A later one is ignored (it neither
     /// empties the tier nor trusts it).
@@ -172,7 +182,7 @@ impl Coherence {
     /// How long since this node last heard its own heartbeat, or since
     /// `since` (its subscription) when it has not heard one on it.
     pub(super) fn silent_for(&self, since: Instant) -> Duration {
-        let last = self.last_echo.load(Ordering::Acquire);
+        let last = self.last_arrival.load(Ordering::Acquire);
         let heard = self.start + Duration::from_millis(last.saturating_sub(1));
         let from = if last == 0 { since } else { heard.max(since) };
         from.elapsed()

@@ -109,7 +109,11 @@ pub(super) async fn subscribe(shared: Arc<Shared>) {
 async fn heard(shared: &Shared, node: u64, what: &str) {
     let beat = heartbeat_count(what);
     if node == shared.node {
-        if let Some(sent) = heartbeat_sent(what)
+        let sent = heartbeat_sent(what);
+        if sent.is_some() {
+            shared.coherence.arrived();
+        }
+        if let Some(sent) = sent
             && shared.coherence.proves(sent)
         {
             if shared.coherence.must_empty_on_echo() {
