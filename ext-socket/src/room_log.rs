@@ -49,6 +49,7 @@
 //! ```
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -107,6 +108,8 @@ enum Store {
     Memory {
         rooms: Mutex<HashMap<String, VecDeque<Entry>>>,
         last: Mutex<Offset>,
+        /// When rooms were last swept (ms since the epoch).
+        swept: AtomicU64,
     },
     /// A Redis stream per room, beside the adapter's channels.
     Redis { driver: PubSub, prefix: String },
@@ -123,7 +126,7 @@ struct Inner {
     replay_cap: usize,
     /// When an event last went out without being logged (ms since the
     /// epoch): a replay reaching back past it is incomplete.
-    gap_ms: std::sync::atomic::AtomicU64,
+    gap_ms: AtomicU64,
     /// The namespaces as they were when the node began to shut down: its
     /// sockets are closed then (their clients reconnect elsewhere), but
     /// what it writes while it drains must still reach the other nodes'.
@@ -166,11 +169,12 @@ impl RoomLog {
             store: Store::Memory {
                 rooms: Mutex::new(HashMap::new()),
                 last: Mutex::new(Offset(0, 0)),
+                swept: AtomicU64::new(0),
             },
             window,
             max: max.max(1),
             replay_cap: (buffer / 2).clamp(1, max.max(1)),
-            gap_ms: std::sync::atomic::AtomicU64::new(0),
+            gap_ms: AtomicU64::new(0),
             draining: Mutex::new(HashMap::new()),
         }))
     }
@@ -191,7 +195,7 @@ impl RoomLog {
             window,
             max: max.max(1),
             replay_cap: (buffer / 2).clamp(1, max.max(1)),
-            gap_ms: std::sync::atomic::AtomicU64::new(0),
+            gap_ms: AtomicU64::new(0),
             draining: Mutex::new(HashMap::new()),
         }))
     }
@@ -326,7 +330,7 @@ impl RoomLog {
             }
         }
         // An event sent while the log could not be written is a gap.
-        let gap = self.0.gap_ms.load(std::sync::atomic::Ordering::Acquire);
+        let gap = self.0.gap_ms.load(Ordering::Acquire);
         Replay {
             sent,
             complete: entries.len() <= cap && sent == entries.len() && gap < from.0,
@@ -335,7 +339,7 @@ impl RoomLog {
 
     async fn append(&self, ns: &str, room: &str, event: &str, data: &Value) -> Option<Offset> {
         match &self.0.store {
-            Store::Memory { rooms, last } => {
+            Store::Memory { rooms, last, swept } => {
                 let now = now_ms();
                 // The rooms' lock first: offsets are taken and pushed in
                 // one order.
@@ -359,8 +363,13 @@ impl RoomLog {
                 while log.len() > self.0.max || log.front().is_some_and(|e| e.offset.0 < oldest) {
                     log.pop_front();
                 }
-                // Rooms nobody wrote to for a window are dropped whole.
-                rooms.retain(|_, l| l.back().is_some_and(|e| e.offset.0 >= oldest));
+                // Rooms nobody wrote to for a window are dropped whole, in
+                // a sweep at most once a second (not a scan of every room
+                // on every emit; the rooms' lock is held).
+                if now.saturating_sub(swept.load(Ordering::Relaxed)) >= 1000 {
+                    swept.store(now, Ordering::Relaxed);
+                    rooms.retain(|_, l| l.back().is_some_and(|e| e.offset.0 >= oldest));
+                }
                 Some(offset)
             }
             Store::Redis { driver, prefix } => {
@@ -379,9 +388,7 @@ impl RoomLog {
                     Ok(id) => id,
                     Err(e) => {
                         tracing::warn!("room log: `{event}` to `{room}` not logged: {e}");
-                        self.0
-                            .gap_ms
-                            .fetch_max(now_ms(), std::sync::atomic::Ordering::AcqRel);
+                        self.0.gap_ms.fetch_max(now_ms(), Ordering::AcqRel);
                         return None;
                     }
                 };

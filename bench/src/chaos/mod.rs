@@ -208,35 +208,23 @@ pub async fn main() {
     });
 
     // The rows: one author, POSTS published posts titled v0.
-    let auth = [("authorization", format!("Bearer {}", run.settings.token))];
-    let author = send(
-        &run.http,
-        "POST",
-        &run.url(0, "/api/authors"),
-        &auth,
-        Body {
-            json: Some(json!({"name": "Chaos", "email": format!("chaos{}@example.com", std::process::id())})),
+    let create = async |path: &str, row: Value| -> Value {
+        let auth = [("authorization", format!("Bearer {}", run.settings.token))];
+        let body = Body {
+            json: Some(row),
             ..Body::default()
-        },
-    )
-    .await;
-    assert_eq!(author.status, 201, "the author: {}", author.body);
-    let author: Value = serde_json::from_str(&author.body).expect("an author");
+        };
+        let res = send(&run.http, "POST", &run.url(0, path), &auth, body).await;
+        assert_eq!(res.status, 201, "{path}: {}", res.body);
+        serde_json::from_str(&res.body).expect("the created row")
+    };
+    let email = format!("chaos{}@example.com", std::process::id());
+    let author = create("/api/authors", json!({"name": "Chaos", "email": email})).await;
     let mut posts = Vec::new();
     for _ in 0..POSTS {
-        let res = send(
-            &run.http,
-            "POST",
-            &run.url(0, "/api/posts"),
-            &auth,
-            Body {
-                json: Some(json!({"author_id": author["id"], "title": "v0", "body": "chaos", "published": true})),
-                ..Body::default()
-            },
-        )
-        .await;
-        assert_eq!(res.status, 201, "a post: {}", res.body);
-        let post: Value = serde_json::from_str(&res.body).expect("a post");
+        let row =
+            json!({"author_id": author["id"], "title": "v0", "body": "chaos", "published": true});
+        let post = create("/api/posts", row).await;
         posts.push(post["id"].as_i64().expect("an id"));
     }
     run.history().watchers = vec![Watcher::default(); WATCHERS];
